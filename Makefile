@@ -1,0 +1,28 @@
+# make demo: set up .venv and run the main report on the example data.
+# make test: set up .venv with the test extras and run the whole test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench examples clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/custlens inspect examples/ru/purchases.csv
+	$(BIN)/custlens summary examples/purchases.csv --format table
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+examples: $(STAMP)
+	$(BIN)/custlens sample-data examples --customers 2000 --seed 42 -q
+	$(BIN)/custlens sample-data examples/ru --customers 2000 --seed 42 --locale ru -q
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

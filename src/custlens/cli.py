@@ -1,0 +1,281 @@
+"""The custlens command line: parse options, call the library, hand the result to output.
+
+Heavy libraries (pandas, pyarrow) are imported inside the commands, so ``--help`` is quick.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date
+
+import click
+
+from .errors import CustlensError
+from .formats import FORMATS
+
+ROLE_HELP = "customer_id, order_date, amount, order_id, quantity, unit_price, product, category, channel…"
+
+
+class CustlensGroup(click.Group):
+    """Maps library errors to one line on stderr and exit code 1 (a traceback only with --debug)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CustlensError as e:
+            if ctx.params.get("debug") or os.environ.get("CUSTLENS_DEBUG"):
+                raise
+            raise click.ClickException(str(e)) from e
+        except BrokenPipeError:
+            # `custlens … | head`: the reader left; end quietly, as xsv and csvkit do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
+
+
+@click.group(cls=CustlensGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="custlens")
+@click.option("--debug", is_flag=True, help="Show the Python traceback of an error.")
+def cli(debug):
+    """Customer analytics from the exports you already have.
+
+    Reads purchases (CSV/TSV/gz, Parquet, XLSX, stdin), finds the columns by their names in
+    English, Russian or Ukrainian, and prints one table per report: on a terminal as a
+    table, in a pipe as CSV, or to a file with -o.
+
+    \b
+        custlens sample-data demo/ --customers 20000
+        custlens inspect examples/ru/purchases.csv
+        custlens summary examples/purchases.csv -o customers.xlsx
+    """
+
+
+# --- shared options ------------------------------------------------------------------------
+
+@dataclass
+class Inputs:
+    """The purchase files and how to read them, built from the shared input options."""
+
+    paths: tuple[str, ...]
+    options: object  # io.LoadOptions
+    rejects: str | None
+    quiet: bool
+
+
+def _parse_map(ctx, param, values):
+    mapping = {}
+    for item in values:
+        role, sep, column = item.partition("=")
+        if not sep or not role.strip() or not column.strip():
+            raise click.BadParameter(f"{item!r}: write ROLE=COLUMN, e.g. --map amount=Сумма", ctx, param)
+        mapping[role.strip()] = column.strip()
+    return mapping
+
+
+def input_options(fn):
+    """PATHS plus --map/--encoding/--delimiter/--decimal/--date-format/--sheet/--strict/--rejects/
+    --config/--quiet, gathered into one ``inputs`` argument."""
+
+    @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+    @click.option("--map", "column_map", multiple=True, callback=_parse_map, metavar="ROLE=COLUMN",
+                  help=f"Use COLUMN for ROLE ({ROLE_HELP}). Repeatable.")
+    @click.option("--encoding", help="Text encoding of CSV files (default: detected; utf-8, cp1251…).")
+    @click.option("--delimiter", "--sep", "delimiter", help="CSV field delimiter (default: detected).")
+    @click.option("--decimal", type=click.Choice([".", ","]), help="Decimal mark (default: detected).")
+    @click.option("--date-format", help="strptime format of the dates, e.g. '%d.%m.%Y' (default: detected).")
+    @click.option("--sheet", help="XLSX sheet name or number (default: the first).")
+    @click.option("--strict", is_flag=True, help="Exit 1 instead of excluding any row.")
+    @click.option("--rejects", type=click.Path(dir_okay=False), help="Write the excluded rows and why to FILE.")
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                  help="Settings file (default: ./custlens.toml when present).")
+    @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
+    @functools.wraps(fn)
+    def wrapper(*args, paths, column_map, encoding, delimiter, decimal, date_format, sheet, strict, rejects,
+                config_path, quiet, **kwargs):
+        from .config import load_config
+        from .io import LoadOptions
+
+        config = load_config(config_path)
+        load = config.get("load", {})
+        options = LoadOptions(
+            columns={**config.get("columns", {}), **column_map},
+            encoding=encoding or load.get("encoding"),
+            delimiter=_unescape(delimiter or load.get("delimiter")),
+            decimal=decimal or load.get("decimal"),
+            date_format=date_format or load.get("date_format"),
+            sheet=sheet or load.get("sheet"),
+            strict=strict,
+        )
+        kwargs["inputs"] = Inputs(paths=paths, options=options, rejects=rejects, quiet=quiet)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _unescape(delimiter: str | None) -> str | None:
+    return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter) if delimiter else None
+
+
+def output_options(fn):
+    """--format and -o/--output, spelled the same in every command."""
+    fn = click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+                      help="Write to FILE (atomically); the format comes from its extension.")(fn)
+    fn = click.option("--format", "fmt", type=click.Choice(FORMATS),
+                      help="Default: table on a terminal, csv in a pipe, or from -o's extension.")(fn)
+    return fn
+
+
+class AsOf(click.ParamType):
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, date):
+            return value
+        if value.lower() == "today":
+            return date.today()
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not YYYY-MM-DD or 'today'", param, ctx)
+
+
+as_of_option = click.option(
+    "--as-of", type=AsOf(), default=None,
+    help="Report date: YYYY-MM-DD or 'today' (default: the last purchase date in the data).",
+)
+
+
+def info(inputs_or_quiet, message: str) -> None:
+    """An informational line on stderr, unless --quiet."""
+    quiet = inputs_or_quiet if isinstance(inputs_or_quiet, bool) else inputs_or_quiet.quiet
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def load_purchases(inputs: Inputs):
+    """Load purchases, report what was detected and excluded on stderr, write --rejects."""
+    from . import output
+    from .io import load_purchases as load
+
+    with output.status(f"reading {', '.join(inputs.paths)}"):
+        frame, report = load(list(inputs.paths), inputs.options)
+    _report(inputs, report)
+    return frame, report
+
+
+def _report(inputs: Inputs, report) -> None:
+    from . import output
+
+    for line in report.lines():
+        is_problem = line.startswith(("excluded", "  ", "warning"))
+        (warn if is_problem else functools.partial(info, inputs))(line)
+    if inputs.rejects:
+        rejects = report.rejects
+        if rejects is None:
+            import pandas as pd
+
+            rejects = pd.DataFrame(columns=["source", "row", "reason"])
+        output.emit(rejects, path=inputs.rejects)
+        warn(f"wrote {len(rejects):,} excluded rows to {inputs.rejects}")
+
+
+# --- commands ------------------------------------------------------------------------------
+
+@cli.command()
+@input_options
+@as_of_option
+@output_options
+def summary(inputs, as_of, fmt, out):
+    """One row per customer: first and last order, recency, frequency, monetary value, tenure.
+
+    \b
+        custlens summary examples/purchases.csv
+        custlens summary exports/*.parquet -o customers.xlsx
+        cat purchases.csv | custlens summary - --format jsonl
+        custlens summary examples/ru/purchases.csv --as-of 2025-06-30
+    """
+    from . import output
+    from .summary import customers
+
+    purchases, _ = load_purchases(inputs)
+    result = customers(purchases, as_of=as_of)
+    for line in result.notes():
+        (warn if line.startswith("excluded") else functools.partial(info, inputs))(line)
+    output.emit(result.customers, fmt=fmt, path=out, title="Customers")
+    if out:
+        info(inputs, f"wrote {len(result.customers):,} customers to {out}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--kind", type=click.Choice(["purchases", "contacts", "interactions"]),
+              help="What the file holds (default: guessed from its columns).")
+@click.option("--map", "column_map", multiple=True, callback=_parse_map, metavar="ROLE=COLUMN",
+              help="Use COLUMN for ROLE. Repeatable.")
+@click.option("--encoding", help="Text encoding (default: detected).")
+@click.option("--delimiter", "--sep", "delimiter", help="CSV delimiter (default: detected).")
+@click.option("--decimal", type=click.Choice([".", ","]), help="Decimal mark (default: detected).")
+@click.option("--date-format", help="strptime format of the dates (default: detected).")
+@click.option("--sheet", help="XLSX sheet name or number.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def inspect(paths, kind, column_map, encoding, delimiter, decimal, date_format, sheet, fmt):
+    """Show what custlens detects in a file: format, encoding, columns and their roles, problems.
+
+    Exits 1 when the file could not be used for reports (the reason is listed).
+
+    \b
+        custlens inspect examples/ru/purchases.csv
+        custlens inspect export.xlsx --sheet 2 --format json
+        custlens inspect contacts.csv --kind contacts
+    """
+    from . import output
+    from .io import LoadOptions
+    from .io.inspect import inspect as run_inspect
+
+    options = LoadOptions(columns=column_map, encoding=encoding, delimiter=_unescape(delimiter), decimal=decimal,
+                          date_format=date_format, sheet=sheet)
+    result = run_inspect(list(paths), options, kind=kind)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+    else:
+        output.render_inspection(result)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@cli.command("sample-data")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--customers", default=2000, show_default=True, type=click.IntRange(1, 5_000_000),
+              help="Number of customers who buy (prospects are added to contacts).")
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed: same seed, same files.")
+@click.option("--locale", type=click.Choice(["en", "ru"]), default="en", show_default=True,
+              help="ru: cp1251, ';', decimal commas, dd.mm.yyyy, Russian headers.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def sample_data(folder, customers, seed, locale, fmt, quiet):
+    """Write realistic demo data: purchases, contacts and interactions.
+
+    \b
+        custlens sample-data demo/ --customers 20000 --seed 7
+        custlens sample-data demo-ru/ --locale ru
+        custlens sample-data big/ --customers 500000 --format parquet
+    """
+    from . import sampledata
+
+    data = sampledata.generate(customers, seed=seed, locale=locale)
+    for path in sampledata.write(data, folder, locale=locale, fmt=fmt):
+        rows = len(getattr(data, path.stem))
+        info(quiet, f"wrote {path} ({rows:,} rows)")
+
+
+def main():  # pragma: no cover - console script entry
+    cli(prog_name="custlens")

@@ -1,0 +1,403 @@
+"""Load exports into canonical frames: map columns to roles, parse, validate, report.
+
+``load_purchases(["orders.csv"])`` returns ``(frame, report)``: the frame has one column per
+role found (``customer_id``, ``order_date``, ``amount``…, typed), the report says what was
+detected and which rows were excluded, why, with samples. Nothing is dropped silently:
+every excluded row is counted under a reason and kept in ``report.rejects``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BadValuesError, EmptyInputError, MissingColumnError, StrictModeError, sample_text
+from ..schema import CONTACTS, DATE, FLAG, ID, INTERACTIONS, NUMBER, PURCHASES, TEXT, TableSpec, \
+    match_roles, normalize_header
+from .parse import blank_mask, parse_dates, parse_flags, parse_ids, parse_numbers
+from .read import RawTable, ReadOptions, expand_paths, read_table
+
+#: A column is the wrong type (not a few bad cells) when at least this share of its values fail.
+WRONG_TYPE_SHARE = 0.5
+VALID_RANGES = {"csat": (1, 5), "nps": (0, 10)}
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read and map the inputs; every field defaults to detection."""
+
+    columns: dict[str, str] = field(default_factory=dict)  # role -> header (--map, [columns])
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str | None = None
+    date_format: str | None = None
+    sheet: str | None = None
+    strict: bool = False
+
+
+@dataclass
+class Exclusion:
+    count: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def add(self, count: int, samples: list[str]) -> None:
+        self.count += count
+        for s in samples:
+            if len(self.samples) < 3:
+                self.samples.append(s)
+
+
+@dataclass
+class SourceInfo:
+    path: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    rows: int
+    columns: dict[str, str]  # role -> header
+    unmapped: list[str]
+    decimal: str | None = None
+    date_formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class LoadReport:
+    """What a load detected and excluded. ``lines()`` renders it for stderr."""
+
+    kind: str
+    sources: list[SourceInfo] = field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    excluded: dict[str, Exclusion] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    rejects: pd.DataFrame | None = None
+
+    @property
+    def rows_excluded(self) -> int:
+        return sum(e.count for e in self.excluded.values())
+
+    def exclude(self, reason: str, count: int, samples: list[str]) -> None:
+        if count:
+            self.excluded.setdefault(reason, Exclusion()).add(count, samples)
+
+    def lines(self) -> list[str]:
+        """One line per file, then one per exclusion reason and note (for stderr)."""
+        out = []
+        for s in self.sources:
+            detail = [s.format]
+            if s.encoding:
+                detail.append(s.encoding)
+            if s.delimiter:
+                detail.append(f"delimiter {_show_delimiter(s.delimiter)}")
+            if s.decimal:
+                detail.append(f"decimal {s.decimal!r}")
+            for role, fmts in s.date_formats.items():
+                detail.append(f"{role} {' + '.join(fmts)}")
+            out.append(f"{s.path}: {s.rows:,} rows ({', '.join(detail)})")
+        if self.excluded:
+            parts = [f"{e.count:,} {reason}" for reason, e in self.excluded.items()]
+            out.append(f"excluded {self.rows_excluded:,} of {self.rows_read:,} rows: {'; '.join(parts)}")
+            for reason, e in self.excluded.items():
+                out.append(f"  {reason}: {', '.join(e.samples)}")
+        out.extend(self.notes)
+        return out
+
+
+def _show_delimiter(d: str) -> str:
+    return {"\t": "tab", " ": "space"}.get(d, repr(d) if d != "whitespace" else "whitespace")
+
+
+def load_purchases(paths, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:
+    """Purchases: one row per order line (or order); see :func:`load`."""
+    return load(paths, PURCHASES, options)
+
+
+def load_contacts(paths, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:
+    """Contacts: one row per customer; later rows of a repeated customer id are excluded."""
+    return load(paths, CONTACTS, options)
+
+
+def load_interactions(paths, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:
+    """Interactions: one row per contact event (ticket, call, chat, survey)."""
+    return load(paths, INTERACTIONS, options)
+
+
+def load(paths, spec: TableSpec, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:
+    """Read every file in ``paths``, map its columns to ``spec``'s roles, parse and validate.
+
+    Rows are excluded (counted under a reason, kept in ``report.rejects``) when a required
+    value is missing or unparseable, when a line repeats the header, and, for purchases with
+    an order id, when a line is an exact duplicate of an earlier one. A column whose values
+    are mostly of the wrong type is an error, not a row problem.
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    report = LoadReport(kind=spec.kind)
+    frames, rejects = [], []
+    read_opts = ReadOptions(encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet)
+    for path in expand_paths(paths):
+        raw = read_table(path, read_opts)
+        frame, rejected = _load_one(raw, spec, options, report)
+        frames.append(frame)
+        if rejected is not None and len(rejected):
+            rejects.append(rejected)
+    result = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    report.rows_loaded = len(result)
+    report.rejects = pd.concat(rejects, ignore_index=True) if rejects else None
+    if spec is PURCHASES and "currency" in result and result["currency"].nunique() > 1:
+        counts = result["currency"].value_counts()
+        report.notes.append(
+            "warning: amounts are in several currencies (" + ", ".join(f"{k} {v:,} rows" for k, v in counts.items())
+            + "); totals add them up as they are"
+        )
+    if result.empty:
+        reasons = "; ".join(f"{e.count:,} {r} (e.g. {', '.join(e.samples)})" for r, e in report.excluded.items())
+        raise EmptyInputError(f"{_names(report)}: no usable rows: {reasons}")
+    if options.strict and report.excluded:
+        reasons = "; ".join(f"{e.count:,} {r} (e.g. {', '.join(e.samples)})" for r, e in report.excluded.items())
+        raise StrictModeError(f"{_names(report)}: --strict: {report.rows_excluded:,} rows would be excluded: {reasons}")
+    return result, report
+
+
+def _names(report: LoadReport) -> str:
+    return ", ".join(s.path for s in report.sources) or "input"
+
+
+def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: LoadReport):
+    source, frame = raw.source, raw.frame
+    columns = resolve_columns(raw, spec, options.columns)
+    info = SourceInfo(path=source, format=raw.format, encoding=raw.encoding, delimiter=raw.delimiter,
+                      rows=len(frame) + len(raw.skipped), columns=columns,
+                      unmapped=[c for c in frame.columns if c not in columns.values()])
+    report.sources.append(info)
+    report.rows_read += info.rows
+    row_number = pd.Series(np.arange(len(frame)) + raw.first_data_row, index=frame.index)
+    reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
+
+    def exclude(mask: pd.Series, reason: str, show: pd.Series | None = None) -> None:
+        mask = mask.fillna(False) & reasons.isna()
+        if not mask.any():
+            return
+        reasons[mask] = reason
+        idx = mask[mask].index[:3]
+        if show is None:
+            samples = [f"row {row_number[i]}" for i in idx]
+        else:
+            samples = [f"row {row_number[i]} {str(show[i])[:40]!r}" for i in idx]
+        report.exclude(reason, int(mask.sum()), samples)
+
+    for reason, text in raw.skipped:
+        report.exclude(reason, 1, [repr(text[:60])])
+
+    if raw.format == "csv":
+        header = pd.Series(True, index=frame.index)
+        for col in columns.values():
+            header &= frame[col].astype("string").str.strip() == col
+        exclude(header, "repeated header line")
+
+    out = pd.DataFrame(index=frame.index)
+    for role_name, header_name in columns.items():
+        role = spec.role(role_name)
+        column = frame[header_name]
+        where = f"{source}: column {header_name!r} ({role_name})"
+        if role.type == ID:
+            out[role_name] = parse_ids(column)
+            if role.required:
+                exclude(out[role_name].isna(), f"no {role_name.replace('_', ' ')}")
+        elif role.type == DATE:
+            parsed = parse_dates(column, fmt=options.date_format, column=header_name, source=source)
+            info.date_formats[role_name] = parsed.formats
+            if parsed.warning:
+                report.notes.append(f"warning: {source}: {parsed.warning}")
+            _check_type(parsed.bad, column, where, _date_fix(role_name, options))
+            out[role_name] = parsed.values
+            if role.required:
+                exclude(parsed.bad, f"unparseable {role_name.replace('_', ' ')}", column)
+                exclude(parsed.values.isna(), f"no {role_name.replace('_', ' ')}")
+            else:
+                _note_nulled(report, where, parsed.bad, column, "not dates")
+        elif role.type == NUMBER:
+            values, bad, decimal = parse_numbers(column, decimal=options.decimal, delimiter=raw.delimiter)
+            if column.dtype.kind not in "biuf":
+                info.decimal = info.decimal or decimal
+            _check_type(bad, column, where, _number_fix(role_name, decimal, column, options))
+            if role_name in VALID_RANGES:
+                low, high = VALID_RANGES[role_name]
+                outside = values.notna() & ~values.between(low, high)
+                _note_nulled(report, where, outside, column, f"outside {low}–{high}")
+                values = values.mask(outside)
+            out[role_name] = values
+            if role.required:
+                out[f"_{role_name}_bad"] = bad
+            else:
+                _note_nulled(report, where, bad, column, "not numbers")
+        elif role.type == FLAG:
+            values, bad = parse_flags(column)
+            _note_nulled(report, where, bad, column, "not yes/no")
+            out[role_name] = values
+        else:
+            text = column.astype("string").str.strip()
+            out[role_name] = text.mask(blank_mask(text))
+    if spec is PURCHASES:
+        _derive_amount(out, columns, report, source, exclude, frame)
+        if "order_id" in out:
+            exclude(frame.duplicated(keep="first"), "duplicate line")
+        else:
+            dups = int(frame.duplicated(keep="first").sum())
+            if dups:
+                report.notes.append(
+                    f"{source}: {dups:,} lines repeat an earlier line exactly; kept, since without an "
+                    "order id they can be separate purchases on the same day"
+                )
+    if spec is CONTACTS:
+        exclude(out["customer_id"].duplicated(keep="first") & out["customer_id"].notna(),
+                "repeated customer id", out["customer_id"])
+
+    keep = reasons.isna()
+    rejected = None
+    if not keep.all():
+        rejected = frame[~keep].astype("string")
+        rejected.insert(0, "reason", reasons[~keep])
+        rejected.insert(0, "row", row_number[~keep])
+        rejected.insert(0, "source", source)
+    if raw.skipped:
+        extra = pd.DataFrame({"source": source, "row": pd.NA,
+                              "reason": [r for r, _ in raw.skipped], "line": [t for _, t in raw.skipped]})
+        rejected = pd.concat([rejected, extra], ignore_index=True) if rejected is not None else extra
+    ordered = [name for name in spec.names if name in out]
+    return out.loc[keep, ordered], rejected
+
+
+def _derive_amount(out, columns, report, source, exclude, frame) -> None:
+    """amount = quantity × unit_price where there is no amount column, or the cell is empty."""
+    has_parts = "quantity" in out and "unit_price" in out
+    product = out["quantity"] * out["unit_price"] if has_parts else None
+    if "amount" not in out:
+        out["amount"] = product
+        out["_amount_bad"] = False
+        report.notes.append(f"{source}: amount = quantity × unit_price "
+                            f"({columns['quantity']!r} × {columns['unit_price']!r})")
+        amount_header = None
+    else:
+        amount_header = columns["amount"]
+        if has_parts:
+            fill = out["amount"].isna() & ~out["_amount_bad"] & product.notna()
+            if fill.any():
+                out.loc[fill, "amount"] = product[fill]
+                report.notes.append(f"{source}: {int(fill.sum()):,} empty amounts taken as quantity × unit_price")
+    shown = frame[amount_header] if amount_header else None
+    exclude(out["_amount_bad"], "unparseable amount", shown)
+    exclude(out["amount"].isna(), "no amount")
+    del out["_amount_bad"]
+
+
+def _check_type(bad: pd.Series, column: pd.Series, where: str, fix: str) -> None:
+    """Raise when most present values fail: the column is of the wrong kind, not a few cells."""
+    n_bad = int(bad.sum())
+    if not n_bad:
+        return
+    present = int((~blank_mask(column)).sum())
+    if n_bad >= present * WRONG_TYPE_SHARE:
+        raise BadValuesError(
+            f"{where}: {n_bad:,} of {present:,} values cannot be read, e.g. "
+            f"{sample_text(column[bad].drop_duplicates().head(3))}; {fix}"
+        )
+
+
+def _note_nulled(report, where, mask, column, what) -> None:
+    n = int(mask.fillna(False).sum())
+    if n:
+        report.notes.append(f"warning: {where}: {n:,} values {what} left empty, e.g. "
+                            f"{sample_text(column[mask.fillna(False)].drop_duplicates().head(3))}")
+
+
+def _date_fix(role: str, options: LoadOptions) -> str:
+    if options.date_format:
+        return f"they do not match --date-format {options.date_format!r}; check it, or --map {role}=COLUMN"
+    return f"pass --date-format (e.g. --date-format '%d.%m.%Y') or --map {role}=COLUMN for the right column"
+
+
+def _number_fix(role: str, decimal: str, column: pd.Series, options: LoadOptions) -> str:
+    if options.decimal is None and decimal == "." and column.astype("string").str.contains(",").any():
+        return f"try --decimal , (decimal comma), or --map {role}=COLUMN for the right column"
+    return f"--map {role}=COLUMN to use another column"
+
+
+def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str]) -> dict[str, str]:
+    """Role → column of this file: the user's ``--map`` first, then synonyms.
+
+    A missing required role raises with the columns that were found and the exact
+    ``--map`` to add (with a guess at the column when the content suggests one).
+    """
+    names = list(raw.frame.columns)
+    by_folded = {}
+    for name, written in zip(names, raw.header_names or names):
+        by_folded.setdefault(normalize_header(written), name)
+        by_folded.setdefault(normalize_header(name), name)
+    columns: dict[str, str] = {}
+    for role_name, wanted in user.items():
+        if role_name not in spec.names:
+            continue  # a map for another kind of file (e.g. [columns] shared by all)
+        if wanted in names:
+            columns[role_name] = wanted
+        elif normalize_header(wanted) in by_folded:
+            columns[role_name] = by_folded[normalize_header(wanted)]
+        else:
+            raise MissingColumnError(
+                f"{raw.source}: --map {role_name}={wanted}: there is no column {wanted!r}; "
+                f"the columns are {sample_text(names, 30)}"
+            )
+    free = [n for n in names if n not in columns.values()]
+    written = dict(zip(names, raw.header_names or names))
+    auto = match_roles([written.get(n, n) for n in free], spec)
+    for role_name, header in auto.items():
+        if role_name not in columns:
+            columns[role_name] = free[[written.get(n, n) for n in free].index(header)]
+    taken = list(columns.values())
+    duplicated = [h for h in raw.header_names if raw.header_names.count(h) > 1]
+    for role_name, name in columns.items():
+        if written.get(name, name) in duplicated:
+            raise BadValuesError(
+                f"{raw.source}: the column name {written[name]!r} ({role_name}) appears "
+                f"{duplicated.count(written[name])} times in the header; rename the copies or pick one with "
+                f"--map {role_name}=\"{written[name]} (2)\""
+            )
+    for role in spec.roles:
+        if not role.required or role.name in columns:
+            continue
+        if role.name == "amount" and "quantity" in columns and "unit_price" in columns:
+            continue
+        guess = _guess_column(raw.frame, [n for n in names if n not in taken], role.type)
+        suggestion = f"--map {role.name}={shlex.quote(guess)}" if guess else f"--map {role.name}=COLUMN"
+        needs = " (or quantity and unit_price)" if role.name == "amount" else ""
+        raise MissingColumnError(
+            f"{raw.source}: no column for {role.name}{needs}; the columns are {sample_text(names, 30)}; "
+            f"add {suggestion}"
+        )
+    return {role: columns[role] for role in spec.names if role in columns}
+
+
+def _guess_column(frame: pd.DataFrame, candidates: list[str], role_type: str) -> str | None:
+    """The first candidate whose first 200 values mostly read as the role's type."""
+    for name in candidates:
+        head = frame[name].head(200)
+        present = head[~blank_mask(head)]
+        if present.empty:
+            continue
+        try:
+            if role_type == NUMBER:
+                ok = ~parse_numbers(present)[1]
+            elif role_type == DATE:
+                ok = ~parse_dates(present, column=name, source="").bad
+            elif role_type in (ID, TEXT):
+                return name
+            else:
+                continue
+        except BadValuesError:
+            continue
+        if ok.mean() > 0.9:
+            return name
+    return None

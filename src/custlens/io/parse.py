@@ -1,0 +1,328 @@
+"""Turn raw columns into typed ones: identifiers, numbers, dates and yes/no flags.
+
+Every parser takes a Series as the reader produced it (text from CSV, typed values from
+Parquet, Python objects from XLSX), returns the parsed Series plus a boolean mask of the
+values that were present but could not be parsed, and says what it detected. Parsing
+works on the distinct values and maps them back, so a column of ten million rows with a
+few thousand distinct dates costs a few thousand parses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BadValuesError, sample_text
+
+MISSING_TEXT = {"", "nan", "null", "none", "n/a", "na", "#n/a", "-", "—"}
+
+
+def blank_mask(series: pd.Series) -> pd.Series:
+    """True where a cell is empty: NaN/None, or text that is blank or a usual 'no value' mark."""
+    if series.dtype.kind in "biufcmM":
+        return series.isna()
+    text = series.astype("string").str.strip().str.lower()
+    return text.isna() | text.isin(MISSING_TEXT)
+
+
+def _by_distinct(series: pd.Series, parse) -> pd.Series:
+    """Apply ``parse`` (a vectorised function of a Series) to the distinct values only."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    parsed = parse(pd.Series(uniques))
+    if parsed.dtype.kind == "M" and getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    result = pd.Series(parsed.to_numpy().take(np.maximum(codes, 0)) if len(parsed) else None,
+                       index=series.index, dtype=parsed.dtype)
+    return result.mask(pd.Series(codes < 0, index=series.index))
+
+
+# --- identifiers -----------------------------------------------------------------------------
+
+def parse_ids(series: pd.Series) -> pd.Series:
+    """Identifiers as text: trimmed; whole floats lose their ``.0`` (Excel's 12345.0 → '12345')."""
+    if series.dtype.kind == "f":
+        whole = series.dropna()
+        if (whole == np.floor(whole)).all():
+            series = series.astype("Int64")
+    if series.dtype.kind in "biuf" or str(series.dtype) == "Int64":
+        text = series.astype("string")
+    else:
+        text = series.map(_id_text, na_action="ignore").astype("string") if series.dtype == object \
+            else series.astype("string")
+        text = text.str.strip()
+    return text.mask(blank_mask(text))
+
+
+def _id_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+_CURRENCY = re.compile(
+    r"(?i)(?:руб\.?|р\.|грн\.?|usd|eur|rub|uah|kzt|byn|gbp|[$€£₽₴₸¥])|[\s\u00a0\u202f\u2009']"
+)
+_COMMA_DECIMAL = re.compile(r"^[-+]?(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d+)?$")
+_DOT_DECIMAL = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    decimal: str  # "." or ","
+    cleaned: bool  # thousands separators, currency symbols or spaces were removed somewhere
+
+    def describe(self) -> str:
+        return f"decimal {self.decimal!r}"
+
+
+def detect_decimal(values: pd.Series, delimiter: str | None = None) -> str:
+    """Decide the decimal mark from the text of a numeric column.
+
+    A separator followed by 1–2 or 4+ digits at the end is a decimal mark; when both '.'
+    and ',' occur in one value the later one is. When the data never says (only groups of
+    three, or no separator at all), a semicolon- or tab-separated file gets ',' and any
+    other gets '.'.
+    """
+    text = values.astype("string").str.replace(_CURRENCY, "", regex=True)
+    comma = text.str.contains(r"\d,(?:\d{1,2}|\d{4,})\)?$", regex=True) | text.str.contains(
+        r"\.\d{3},\d*\)?$", regex=True
+    )
+    dot = text.str.contains(r"\d\.(?:\d{1,2}|\d{4,})\)?$", regex=True) | text.str.contains(
+        r",\d{3}\.\d*\)?$", regex=True
+    )
+    n_comma, n_dot = int(comma.sum()), int(dot.sum())
+    if n_comma or n_dot:
+        return "," if n_comma > n_dot else "."
+    has_comma = bool(text.str.contains(",", regex=False).any())
+    if has_comma and delimiter in (";", "\t"):
+        return ","
+    return "."
+
+
+def parse_numbers(series: pd.Series, *, decimal: str | None = None, delimiter: str | None = None):
+    """Parse a numeric column: returns ``(values: float64 Series, bad: bool Series, decimal)``.
+
+    Accepts decimal commas, thousands separators (space, non-breaking space, the other mark,
+    apostrophe), currency symbols or codes around the number (``1 234,50 ₽``, ``$1,234.50``),
+    and accounting negatives in parentheses (``(12.50)`` → −12.5).
+    """
+    blank = blank_mask(series)
+    if series.dtype.kind in "biuf":
+        return series.astype("float64"), pd.Series(False, index=series.index), "."
+    if series.dtype == object:
+        is_number = series.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+        if is_number.all():
+            return pd.to_numeric(series, errors="coerce").astype("float64"), blank & False, "."
+    else:
+        is_number = pd.Series(False, index=series.index)
+    text = series.where(~is_number).astype("string")
+    present = text[~blank & ~is_number]
+    if decimal is None:
+        decimal = detect_decimal(present.drop_duplicates().head(20000), delimiter)
+
+    def parse_text(unique: pd.Series) -> pd.Series:
+        fast = pd.to_numeric(unique, errors="coerce") if decimal == "." else None
+        if fast is not None and not fast.isna().any():
+            return fast.astype("float64")
+        cleaned = unique.astype("string").str.replace(_CURRENCY, "", regex=True)
+        negative = cleaned.str.match(r"^\(.*\)$") | cleaned.str.endswith("-")
+        cleaned = cleaned.str.strip("()").str.rstrip("-")
+        if decimal == ",":
+            valid = cleaned.str.fullmatch(_COMMA_DECIMAL)
+            cleaned = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        else:
+            valid = cleaned.str.fullmatch(_DOT_DECIMAL)
+            cleaned = cleaned.str.replace(",", "", regex=False)
+        number = pd.to_numeric(cleaned.where(valid.fillna(False)), errors="coerce").astype("float64")
+        return number.where(~negative.fillna(False), -number)
+
+    values = pd.Series(np.nan, index=series.index, dtype="float64")
+    if len(present):
+        values[present.index] = _by_distinct(present, parse_text).to_numpy(dtype="float64")
+    if is_number.any():
+        values[is_number] = pd.to_numeric(series[is_number]).astype("float64")
+    bad = values.isna() & ~blank
+    return values, bad, decimal
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+#: Date parts tried, in order of preference when several parse every value.
+DATE_FORMATS = [
+    "%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d", "%Y.%m.%d",
+    "%d.%m.%y", "%d/%m/%y", "%m/%d/%y", "%Y%m%d", "%d %b %Y", "%d-%b-%Y", "%b %d %Y", "%d %B %Y", "%B %d %Y",
+]
+TIME_FORMATS = ["", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", "T%H:%M:%S", "T%H:%M", " %I:%M %p", " %I:%M:%S %p"]
+_DAY_MONTH_PAIRS = [("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y"), ("%d/%m/%y", "%m/%d/%y")]
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+
+@dataclass(frozen=True)
+class DateParse:
+    values: pd.Series  # datetime64, NaT where missing or bad
+    bad: pd.Series  # bool: present but not a date
+    formats: tuple[str, ...]  # what was used, e.g. ("%d.%m.%Y %H:%M",) or ("excel serial",)
+    warning: str | None = None
+
+
+def _family(fmt: str) -> str:
+    """Formats of one family share separators and differ only in field order."""
+    return re.sub(r"%[dmyYbB]", "%", fmt)
+
+
+def _try(values: pd.Series, fmt: str) -> pd.Series:
+    if fmt == "ISO8601":
+        try:
+            return pd.to_datetime(values, format="ISO8601", errors="coerce")
+        except ValueError:  # mixed UTC offsets: compare on one clock
+            return pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+    return pd.to_datetime(values, format=fmt, errors="coerce")
+
+
+def _split_time(values: pd.Series) -> pd.Series:
+    return values.str.split(r"[ T]", n=1, regex=True).str[0]
+
+
+def detect_date_format(sample: pd.Series, *, column: str, source: str) -> tuple[str, str | None]:
+    """Find the strptime format that parses the most distinct values of ``sample``.
+
+    Day-first and month-first orders compete: the data decides (a day above 12). When both
+    orders are contradicted by values this raises; when nothing decides, day first wins
+    and a warning says so.
+    """
+    sample = sample.astype("string").str.strip()
+    if sample.str.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[ T].*)?").all():
+        return "ISO8601", None
+    dates = _split_time(sample)
+    scores = {fmt: int(_try(dates, fmt).notna().sum()) for fmt in DATE_FORMATS}
+    best = max(DATE_FORMATS, key=lambda f: (scores[f], -DATE_FORMATS.index(f)))
+    if scores[best] == 0:
+        return best, None
+    warning = None
+    for day_first, month_first in _DAY_MONTH_PAIRS:
+        if best not in (day_first, month_first):
+            continue
+        ok_d, ok_m = _try(dates, day_first).notna(), _try(dates, month_first).notna()
+        only_d, only_m = dates[ok_d & ~ok_m], dates[ok_m & ~ok_d]
+        if len(only_d) and len(only_m):
+            raise BadValuesError(
+                f"{source}: column {column!r}: dates mix day-first ({sample_text(only_d)}) and "
+                f"month-first ({sample_text(only_m)}) order; pass --date-format {day_first!r} or "
+                f"{month_first!r} and fix the other rows"
+            )
+        if not len(only_d) and not len(only_m):
+            best = day_first
+            warning = (f"column {column!r}: every day is 12 or less, so the order is ambiguous; read as "
+                       f"{day_first} (pass --date-format {month_first} if the month comes first)")
+    with_time = _best_time(sample, best)
+    return with_time, warning
+
+
+def _best_time(sample: pd.Series, date_fmt: str) -> str:
+    scores = {t: int(_try(sample, date_fmt + t).notna().sum()) for t in TIME_FORMATS}
+    return date_fmt + max(TIME_FORMATS, key=lambda t: (scores[t], -TIME_FORMATS.index(t)))
+
+
+def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", source: str = "") -> DateParse:
+    """Parse a date column: ISO, ``dd.mm.yyyy``, ``dd/mm/yyyy`` or ``mm/dd/yyyy`` (decided by the
+    data), two-digit years, month names, ``yyyymmdd``, optional times, Excel serial numbers
+    (days since 1899-12-30) and typed dates. Time zones are dropped, keeping the local time.
+
+    Values in a second, unambiguous format (ISO next to ``dd.mm.yyyy``) are parsed too and
+    the formats used are returned.
+    """
+    blank = blank_mask(series)
+    index = series.index
+    if series.dtype.kind == "M":
+        values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
+        return DateParse(values, pd.Series(False, index=index), ("typed",))
+    if series.dtype.kind in "iuf":
+        return _numeric_dates(series, blank, column, source)
+    values = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    formats: list[str] = []
+    warning = None
+    todo = ~blank
+    if series.dtype == object:
+        typed = series.map(lambda v: hasattr(v, "year") and hasattr(v, "month"))
+        if typed.any():
+            values[typed] = pd.to_datetime(series[typed].map(pd.Timestamp), errors="coerce")
+            formats.append("typed")
+            todo &= ~typed
+        numeric = series.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+        if (numeric & todo).any():
+            serial = _numeric_dates(pd.to_numeric(series[numeric & todo]), blank[numeric & todo], column, source)
+            values[numeric & todo] = serial.values
+            formats.extend(serial.formats)
+            todo &= ~numeric
+    text = series[todo].astype("string").str.strip()
+    tried_families: set[str] = set()
+    rounds = 0
+    while len(text) and rounds < 3:
+        rounds += 1
+        uniques = pd.Series(text.unique(), dtype="string")
+        if fmt is not None and rounds == 1:
+            use = fmt
+        else:
+            if uniques.str.fullmatch(r"\d{5}(?:\.\d+)?").all():
+                serial = _numeric_dates(pd.to_numeric(text), pd.Series(False, index=text.index), column, source)
+                values[text.index] = serial.values
+                formats.extend(serial.formats)
+                break
+            sample = uniques.sample(min(len(uniques), 5000), random_state=0) if len(uniques) > 5000 else uniques
+            use, warn = detect_date_format(sample, column=column, source=source)
+            warning = warning or warn
+            if _family(use.split(" ")[0].split("T")[0]) in tried_families:
+                break
+        parsed = _by_distinct(text, lambda u, use=use: _try(u, use))
+        ok = parsed.notna()
+        if not ok.any():
+            break
+        values[text.index[ok.to_numpy()]] = parsed[ok].to_numpy()
+        formats.append(use)
+        tried_families.add(_family(use.split(" ")[0].split("T")[0]))
+        text = text[~ok.to_numpy()]
+        if fmt is not None:
+            break
+    bad = values.isna() & ~blank
+    return DateParse(values, bad, tuple(formats), warning)
+
+
+def _numeric_dates(series: pd.Series, blank: pd.Series, column: str, source: str) -> DateParse:
+    number = series.astype("float64")
+    present = number.dropna()
+    if len(present) and present.between(19000101, 21001231).all() and (present == np.floor(present)).all():
+        values = pd.to_datetime(number.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce")
+        return DateParse(values, values.isna() & ~blank, ("%Y%m%d",))
+    if len(present) and present.between(1, 2958465).all():
+        values = EXCEL_EPOCH + pd.to_timedelta(number, unit="D")
+        values = values.dt.round("s")
+        return DateParse(values, values.isna() & ~blank, ("excel serial",))
+    raise BadValuesError(
+        f"{source}: column {column!r} holds numbers that are not dates, e.g. {sample_text(present.head(3))}; "
+        f"pass --map with the right date column"
+    )
+
+
+# --- flags -----------------------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "y", "x", "+", "да", "д", "так", "t", "on", "subscribed", "opt-in", "opted in"}
+_FALSE = {"0", "false", "no", "n", "нет", "н", "ні", "f", "off", "unsubscribed", "opt-out", "opted out"}
+
+
+def parse_flags(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """yes/no, true/false, 1/0, да/нет, так/ні → boolean; returns ``(values, bad)``."""
+    blank = blank_mask(series)
+    if series.dtype == bool:
+        return series.astype("boolean"), pd.Series(False, index=series.index)
+    text = series.astype("string").str.strip().str.lower()
+    text = text.str.replace(r"\.0$", "", regex=True)
+    values = pd.Series(pd.NA, index=series.index, dtype="boolean")
+    values[text.isin(_TRUE).fillna(False)] = True
+    values[text.isin(_FALSE).fillna(False)] = False
+    bad = values.isna() & ~blank
+    return values, bad

@@ -1,0 +1,367 @@
+"""Read one input (file, folder, glob or stdin) into a raw table of the file's own columns.
+
+Nothing here knows about roles: this module finds the format, the encoding, the delimiter
+and the header row, and returns every column as the file has it (text for CSV, typed for
+Parquet, Python objects for XLSX) with one :class:`RawTable` per physical file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import gzip
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import EmptyInputError, InputError, sample_text
+
+SNIFF_BYTES = 1 << 18
+DELIMITERS = [",", ";", "\t", "|"]
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".parquet", ".pq", ".xlsx", ".xlsm")
+
+
+@dataclass
+class RawTable:
+    """The columns of one physical file, before roles are assigned."""
+
+    source: str
+    format: str  # csv, parquet, xlsx
+    frame: pd.DataFrame
+    encoding: str | None = None
+    delimiter: str | None = None
+    header_names: list[str] = field(default_factory=list)  # as written in the file
+    first_data_row: int = 2  # spreadsheet row number of the first data row
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw text)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
+def expand_paths(paths: list[str] | tuple[str, ...]) -> list[str]:
+    """Turn the user's arguments into a sorted list of files; ``-`` is stdin.
+
+    A folder stands for the table files in it, a pattern with ``*``/``?`` for its matches.
+    """
+    files: list[str] = []
+    for arg in paths:
+        if arg == "-":
+            files.append(arg)
+        elif os.path.isdir(arg):
+            inside = sorted(
+                str(p) for p in Path(arg).iterdir()
+                if p.is_file() and p.name.lower().endswith(TABLE_SUFFIXES) and not p.name.startswith(".")
+            )
+            if not inside:
+                raise InputError(f"{arg}: folder holds no .csv, .tsv, .gz, .parquet or .xlsx files")
+            files.extend(inside)
+        elif any(ch in arg for ch in "*?["):
+            matched = sorted(glob.glob(arg))
+            if not matched:
+                raise InputError(f"{arg}: no file matches this pattern")
+            files.extend(matched)
+        elif not os.path.exists(arg):
+            raise InputError(f"{arg}: no such file")
+        else:
+            files.append(arg)
+    if not files:
+        raise InputError("no input file given; pass a file, a folder, a glob or - for stdin")
+    return files
+
+
+def read_table(path: str, options: ReadOptions = ReadOptions()) -> RawTable:
+    """Read one file (or ``-``) by its content, not only its name."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        return _read_bytes_like("<stdin>", data, options)
+    head = _head_bytes(path)
+    kind = _kind_from_head(path, head)
+    if kind == "parquet":
+        return _read_parquet(path)
+    if kind == "xlsx":
+        return _read_xlsx(path, options.sheet)
+    return _read_csv(path, head, options, source=path)
+
+
+def _read_bytes_like(source: str, data: bytes, options: ReadOptions) -> RawTable:
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    kind = _kind_from_head(source, data[:SNIFF_BYTES])
+    if kind == "parquet":
+        return _read_parquet(io.BytesIO(data), source=source)
+    if kind == "xlsx":
+        return _read_xlsx(io.BytesIO(data), options.sheet, source=source)
+    return _read_csv(io.BytesIO(data), data[:SNIFF_BYTES], options, source=source)
+
+
+def _head_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(SNIFF_BYTES)
+    except (OSError, EOFError) as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror or e})") from e
+    return head
+
+
+def _kind_from_head(path: str, head: bytes) -> str:
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:4] == b"PK\x03\x04":
+        return "xlsx"
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise InputError(f"{path}: this is an old binary Excel (.xls) file; save it as .xlsx or .csv")
+    if not head.strip():
+        raise EmptyInputError(f"{path}: the file is empty")
+    if _looks_binary(head):
+        raise InputError(
+            f"{path}: this is not a text table (binary data at the start); "
+            "custlens reads CSV/TSV (optionally .gz), Parquet and XLSX"
+        )
+    return "csv"
+
+
+def _looks_binary(head: bytes) -> bool:
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return False  # UTF-16 text with a BOM
+    sample = head[:4096]
+    if b"\x00" in sample:
+        return True
+    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return control > len(sample) * 0.05
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+def detect_encoding(head: bytes, source: str) -> str:
+    """utf-8 (with or without BOM) when the bytes decode as such; else the best guess of
+    charset-normalizer (cp1251 for Russian and Ukrainian exports)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(head[:65536], cp_isolation=["cp1251", "cp1252", "koi8_r", "cp866", "mac_cyrillic",
+                                                  "utf_16", "latin_1"]).best()
+    if best is None:
+        raise InputError(f"{source}: cannot tell the text encoding; pass --encoding (e.g. --encoding cp1251)")
+    return {"windows-1251": "cp1251", "windows-1252": "cp1252"}.get(best.encoding, best.encoding)
+
+
+def _decode_head(head: bytes, encoding: str, source: str, explicit: bool) -> str:
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError as e:
+        hint = ""
+        try:
+            guess = detect_encoding(head, source)
+            if guess != encoding:
+                hint = f"; it looks like {guess}: try --encoding {guess}"
+        except InputError:
+            pass
+        where = "the given" if explicit else "the detected"
+        raise InputError(
+            f"{source}: not valid {encoding} ({where} encoding): byte {head[e.start]:#04x} "
+            f"at offset {e.start}{hint}"
+        ) from e
+    except LookupError as e:
+        raise InputError(f"{source}: unknown encoding {encoding!r}; try utf-8 or cp1251") from e
+
+
+def detect_delimiter(lines: list[str]) -> str | None:
+    """The delimiter that splits the first lines into the same number (> 1) of fields most
+    consistently; ties go to more fields. ``None`` when no candidate splits anything."""
+    best, best_score = None, (0.0, 0)
+    for delim in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        if mode < 2:
+            continue
+        score = (counts.count(mode) / len(counts), mode)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _read_csv(source_obj, head: bytes, options: ReadOptions, *, source: str) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    encoding = options.encoding or detect_encoding(head, source)
+    text = _decode_head(head, encoding, source, explicit=options.encoding is not None)
+    text = text.lstrip("\ufeff")
+    lines = text.splitlines()
+    if len(head) >= SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line of the sample may be cut
+    header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if header_index is None:
+        raise EmptyInputError(f"{source}: the file is empty")
+    probe = lines[header_index: header_index + 50]
+    delimiter = options.delimiter or detect_delimiter(probe)
+    if delimiter is None:
+        if len(lines[header_index].split()) > 1:
+            return _read_whitespace(source_obj, encoding, header_index, source)
+        delimiter = ","
+    header = next(csv.reader([lines[header_index]], delimiter=delimiter))
+    names = unique_names(header)
+
+    skipped: list[tuple[str, str]] = []
+
+    def on_invalid(row):
+        skipped.append((
+            f"wrong number of fields (expected {row.expected_columns}, got {row.actual_columns})",
+            row.text,
+        ))
+        return "skip"
+
+    encoding_for_arrow = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    if hasattr(source_obj, "seek"):
+        source_obj.seek(0)
+    try:
+        table = pacsv.read_csv(
+            source_obj,
+            read_options=pacsv.ReadOptions(
+                encoding=encoding_for_arrow, column_names=names, skip_rows=header_index + 1,
+                block_size=1 << 24,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as e:
+        message = str(e).splitlines()[0]
+        if "utf8" in message.lower() or "utf-8" in message.lower():
+            raise InputError(
+                f"{source}: not valid UTF-8 further into the file ({message}); "
+                "pass --encoding (e.g. --encoding cp1251)"
+            ) from e
+        raise InputError(f"{source}: cannot be read as a {_delimiter_name(delimiter)}-separated table: {message}") from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"{source}: not valid {encoding} further into the file; pass --encoding") from e
+    frame = table.to_pandas()
+    if frame.empty and not skipped:
+        raise EmptyInputError(f"{source}: has column names ({sample_text(header, 5)}) but no data rows")
+    return RawTable(
+        source=source, format="csv", frame=frame, encoding=encoding, delimiter=delimiter,
+        header_names=header, first_data_row=header_index + 2, skipped=skipped,
+    )
+
+
+def _read_whitespace(source_obj, encoding: str, header_index: int, source: str) -> RawTable:
+    if hasattr(source_obj, "seek"):
+        source_obj.seek(0)
+    frame = pd.read_csv(
+        source_obj, sep=r"\s+", dtype=str, encoding=encoding, skiprows=header_index, keep_default_na=False,
+        compression="infer" if isinstance(source_obj, str) else None,
+    )
+    header = [str(c) for c in frame.columns]
+    frame.columns = unique_names(header)
+    if frame.empty:
+        raise EmptyInputError(f"{source}: has column names ({sample_text(header, 5)}) but no data rows")
+    return RawTable(source=source, format="csv", frame=frame, encoding=encoding, delimiter="whitespace",
+                    header_names=header, first_data_row=header_index + 2)
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
+
+
+def unique_names(header: list[str]) -> list[str]:
+    """Make header names unique for the reader, keeping the first spelling: a, a (2), a (3)…"""
+    seen: dict[str, int] = {}
+    names = []
+    for i, name in enumerate(header):
+        name = str(name).strip() or f"column {i + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name} ({seen[name]})"
+        else:
+            seen[name] = 1
+        names.append(name)
+    return names
+
+
+# --- Parquet and XLSX ------------------------------------------------------------------------
+
+def _read_parquet(path, source: str | None = None) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = source or str(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(f"{source}: cannot be read as Parquet ({str(e).splitlines()[0]})") from e
+    header = list(table.column_names)
+    frame = table.to_pandas()
+    frame.columns = unique_names(header)
+    if frame.empty:
+        raise EmptyInputError(f"{source}: has columns ({sample_text(header, 5)}) but no rows")
+    return RawTable(source=source, format="parquet", frame=frame, header_names=header)
+
+
+def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    source = source or str(path)
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as e:
+        raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif sheet in book.sheetnames:
+            ws = book[sheet]
+        elif sheet.isdigit() and 1 <= int(sheet) <= len(book.sheetnames):
+            ws = book.worksheets[int(sheet) - 1]
+        else:
+            raise InputError(f"{source}: no sheet {sheet!r}; the sheets are {sample_text(book.sheetnames, 20)}")
+        rows = ws.iter_rows(values_only=True)
+        header_row, header_number = None, 0
+        for header_number, row in enumerate(rows, start=1):
+            if row and any(v not in (None, "") for v in row):
+                header_row = row
+                break
+        if header_row is None:
+            raise EmptyInputError(f"{source}: sheet {ws.title!r} is empty")
+        width = max(i + 1 for i, v in enumerate(header_row) if v not in (None, ""))
+        header = ["" if v is None else str(v).strip() for v in header_row[:width]]
+        data = [
+            list(row[:width]) + [None] * (width - len(row))
+            for row in rows
+            if row and any(v not in (None, "") for v in row[:width])
+        ]
+    finally:
+        book.close()
+    if not data:
+        raise EmptyInputError(f"{source}: has column names ({sample_text(header, 5)}) but no data rows")
+    frame = pd.DataFrame(data, columns=unique_names(header), dtype=object)
+    return RawTable(source=source, format="xlsx", frame=frame, header_names=header,
+                    first_data_row=header_number + 1)

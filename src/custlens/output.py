@@ -1,0 +1,316 @@
+"""Every output format in one place: ``emit(frame, fmt=..., path=...)``.
+
+- No ``-o`` and no ``--format``: a rich table when stdout is a terminal, else CSV.
+- ``-o FILE``: the format comes from the extension; the file is written to a temporary
+  file beside it and renamed, so it appears whole or not at all.
+- CSV/TSV/XLSX text cells that would start a formula (``= + - @``, tab, CR) get a
+  leading apostrophe; numbers stay numbers.
+- Dates are written as ``YYYY-MM-DD`` (or with the time when there is one).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import OutputError
+from .formats import BINARY, EXTENSIONS, FORMATS
+TABLE_ROWS = 100
+XLSX_MAX_ROWS = 1_048_575
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def choose_format(fmt: str | None, path: str | None, stdout_is_tty: bool) -> str:
+    """--format wins; else the extension of -o; else table on a terminal, csv elsewhere."""
+    if fmt:
+        return fmt
+    if path:
+        ext = Path(path).suffix.lower()
+        if ext not in EXTENSIONS:
+            raise OutputError(
+                f"{path}: cannot tell the format from the extension {ext or '(none)'!r}; "
+                f"use one of {', '.join(sorted(EXTENSIONS))} or pass --format"
+            )
+        return EXTENSIONS[ext]
+    return "table" if stdout_is_tty else "csv"
+
+
+def emit(frame: pd.DataFrame, *, fmt: str | None = None, path: str | None = None,
+         title: str | None = None, stdout=None) -> str:
+    """Write ``frame`` to ``path`` or stdout in ``fmt``; returns the format used."""
+    stdout = stdout or sys.stdout
+    fmt = choose_format(fmt, path, _isatty(stdout))
+    if path:
+        if fmt == "table":
+            raise OutputError(f"{path}: a table is for the terminal; pick csv, tsv, json, jsonl, parquet or xlsx")
+        write_atomic(path, lambda fh: write(frame, fmt, fh, title=title), binary=True)
+        return fmt
+    if fmt == "table":
+        render_table(frame, title=title, file=stdout)
+    elif fmt in BINARY:
+        if _isatty(stdout):
+            raise OutputError(f"{fmt} is binary and stdout is a terminal; add -o FILE.{fmt} or pipe it")
+        buffer = getattr(stdout, "buffer", None)
+        if buffer is None:
+            raise OutputError(f"{fmt} needs a binary stdout; add -o FILE.{fmt}")
+        write(frame, fmt, buffer, title=title)
+        buffer.flush()
+    else:
+        text = io.BytesIO()
+        write(frame, fmt, text, title=title)
+        stdout.write(text.getvalue().decode("utf-8"))
+        stdout.flush()
+    return fmt
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def write_atomic(path: str, writer, *, binary: bool = True) -> None:
+    """Call ``writer(fh)`` on a temporary file next to ``path``, then rename it into place."""
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.exists():
+        raise OutputError(f"{path}: the folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            writer(fh)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> None:
+    """Write ``frame`` in ``fmt`` to the binary file object ``fh``."""
+    if fmt in ("csv", "tsv"):
+        text = safe_cells(frame).to_csv(index=False, sep="," if fmt == "csv" else "\t",
+                                        date_format="%Y-%m-%d", lineterminator="\n")
+        fh.write(text.encode("utf-8"))
+    elif fmt == "json":
+        fh.write((json.dumps(records(frame), ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
+    elif fmt == "jsonl":
+        for record in records(frame):
+            fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+    elif fmt == "parquet":
+        frame.to_parquet(fh, index=False)
+    elif fmt == "xlsx":
+        write_xlsx(frame, fh, title=title)
+    elif fmt == "table":
+        out = io.StringIO()
+        render_table(frame, title=title, file=out)
+        fh.write(out.getvalue().encode("utf-8"))
+    else:
+        raise OutputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def safe_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with an apostrophe."""
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            text = column.astype("string")
+            risky = text.str.startswith(FORMULA_START).fillna(False)
+            if risky.any():
+                out[name] = text.mask(risky, "'" + text)
+    for name in out.columns:
+        if out[name].dtype.kind == "M":
+            out[name] = _date_text(out[name])
+    return out
+
+
+def _date_text(column: pd.Series) -> pd.Series:
+    values = column.dropna()
+    has_time = bool(len(values)) and bool((values != values.dt.normalize()).any())
+    return column.dt.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d").astype("string")
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts: dates as ISO text, NaN/NA as null, numpy scalars as Python."""
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype.kind == "M":
+            out[name] = _date_text(out[name])
+    rows = out.astype(object).where(out.notna(), None).to_dict(orient="records")
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
+    """One sheet: bold header, frozen first row, filters on, widths from the content,
+    numbers as numbers, dates as dates."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    if len(frame) > XLSX_MAX_ROWS:
+        raise OutputError(f"{len(frame):,} rows do not fit in one XLSX sheet (at most {XLSX_MAX_ROWS:,}); "
+                          "write csv or parquet instead")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=(title or "custlens")[:31])
+    sheet.freeze_panes = "A2"
+    safe = safe_cells(frame.drop(columns=[c for c in frame.columns if frame[c].dtype.kind == "M"]))
+    widths = []
+    formats = []
+    for name in frame.columns:
+        column = frame[name]
+        sample = column.head(1000).astype("string").fillna("")
+        widths.append(min(60, max(len(str(name)), int(sample.str.len().max() or 0)) + 2))
+        if column.dtype.kind == "M":
+            formats.append("yyyy-mm-dd")
+        elif column.dtype.kind == "f":
+            formats.append("#,##0.00")
+        elif column.dtype.kind in "iu":
+            formats.append("#,##0")
+        else:
+            formats.append(None)
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(frame.columns)))}{len(frame) + 1}"
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDE4EE")
+    header = []
+    for name in frame.columns:
+        cell = WriteOnlyCell(sheet, value=str(name))
+        cell.font, cell.fill = bold, fill
+        header.append(cell)
+    sheet.append(header)
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind == "M":
+            columns.append([None if pd.isna(v) else v.to_pydatetime() for v in column])
+        else:
+            source = safe[name] if name in safe else column
+            columns.append([_plain(v) if not pd.isna(v) else None for v in source.astype(object)])
+    for values in zip(*columns) if columns else []:
+        row = []
+        for value, number_format in zip(values, formats):
+            cell = WriteOnlyCell(sheet, value=value)
+            if number_format and value is not None:
+                cell.number_format = number_format
+            row.append(cell)
+        sheet.append(row)
+    book.save(fh)
+
+
+def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, max_rows: int = TABLE_ROWS) -> None:
+    """A rich table; numbers right-aligned and never wrapped; at most ``max_rows`` rows, with a
+    note of the rest on stderr. Off a terminal the table takes the width it needs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    file = file or sys.stdout
+    console = Console(file=file, highlight=False, width=None if _isatty(file) else 400)
+    table = Table(title=title, show_lines=False, header_style="bold")
+    shown = frame.head(max_rows)
+    cells = []
+    for name in frame.columns:
+        column = shown[name]
+        kind = column.dtype.kind
+        table.add_column(str(name), justify="right" if kind in "iuf" else "left",
+                         no_wrap=kind in "iufM", overflow="fold")
+        whole = kind == "f" and bool((column.dropna() == column.dropna().round()).all())
+        cells.append([format_cell(v, whole_numbers=whole) for v in column])
+    for row in zip(*cells):
+        table.add_row(*row)
+    console.print(table, crop=False)
+    if len(frame) > max_rows:
+        Console(stderr=True, highlight=False).print(
+            f"[dim]showing {max_rows} of {len(frame):,} rows; -o FILE or --format csv for all of them[/dim]"
+        )
+
+
+def format_cell(value, *, whole_numbers: bool = False) -> str:
+    """Text for a terminal cell: thousands separators, two decimals (none in a column of whole
+    numbers), dates as days (with the time when there is one)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:,.0f}" if whole_numbers else f"{value:,.2f}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        value = pd.Timestamp(value)
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def status(message: str):
+    """A transient spinner on stderr while long work runs; nothing when stderr is not a terminal."""
+    import contextlib
+
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(message, spinner="dots")
+
+
+def render_inspection(result: dict, file=None) -> None:
+    """The human view of :func:`custlens.io.inspect.inspect`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=file or sys.stdout, highlight=False)
+    facts = [("files", ", ".join(result["files"])), ("kind", result["kind"]), ("format", result["format"])]
+    if result.get("encoding"):
+        facts.append(("encoding", result["encoding"]))
+    if result.get("delimiter"):
+        facts.append(("delimiter", {"\t": "tab"}.get(result["delimiter"], result["delimiter"])))
+    if result.get("decimal"):
+        facts.append(("decimal mark", result["decimal"]))
+    for role, fmts in result.get("date_formats", {}).items():
+        facts.append((f"{role} format", " + ".join(fmts)))
+    facts.append(("rows", f"{result['rows']:,}"))
+    if "rows_loaded" in result:
+        facts.append(("rows usable", f"{result['rows_loaded']:,}"))
+    if "customers" in result:
+        facts.append(("customers", f"{result['customers']:,}"))
+    if "date_range" in result:
+        facts.append(("dates", " … ".join(result["date_range"])))
+    if "total_amount" in result:
+        facts.append(("total amount", f"{result['total_amount']:,.2f} ({result['return_lines']:,} return lines)"))
+    overview = Table(show_header=False, box=None)
+    overview.add_column(style="bold")
+    overview.add_column()
+    for key, value in facts:
+        overview.add_row(key, value)
+    console.print(overview)
+    columns = Table(title="Columns", header_style="bold")
+    columns.add_column("column")
+    columns.add_column("role")
+    columns.add_column("sample values")
+    for col in result["columns"]:
+        columns.add_row(col["column"], col["role"] or "[dim]—[/dim]", " | ".join(col["samples"]))
+    console.print(columns)
+    for line in result["problems"]:
+        console.print(f"[bold red]problem:[/bold red] {line}")
+    for line in result["notes"]:
+        console.print(f"note: {line}")
+    if result["ok"] and not result["problems"]:
+        console.print("[green]no problems found[/green]")
