@@ -8,6 +8,7 @@ every excluded row is counted under a reason and kept in ``report.rejects``.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -321,8 +322,10 @@ def _date_fix(role: str, options: LoadOptions) -> str:
 
 
 def _number_fix(role: str, decimal: str, column: pd.Series, options: LoadOptions) -> str:
-    if options.decimal is None and decimal == "." and column.astype("string").str.contains(",").any():
-        return f"try --decimal , (decimal comma), or --map {role}=COLUMN for the right column"
+    other = "," if decimal == "." else "."
+    if column.astype("string").str.contains(other, regex=False).any():
+        name = "decimal comma" if other == "," else "decimal point"
+        return f"try --decimal {other} ({name}), or --map {role}=COLUMN for the right column"
     return f"--map {role}=COLUMN to use another column"
 
 
@@ -371,13 +374,18 @@ def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str]) -> dic
         if role.name == "amount" and "quantity" in columns and "unit_price" in columns:
             continue
         guess = _guess_column(raw.frame, [n for n in names if n not in taken], role.type)
-        suggestion = f"--map {role.name}={shlex.quote(guess)}" if guess else f"--map {role.name}=COLUMN"
+        suggestion = f"--map {role.name}={shell_word(guess)}" if guess else f"--map {role.name}=COLUMN"
         needs = " (or quantity and unit_price)" if role.name == "amount" else ""
         raise MissingColumnError(
             f"{raw.source}: no column for {role.name}{needs}; the columns are {sample_text(names, 30)}; "
             f"add {suggestion}"
         )
     return {role: columns[role] for role in spec.names if role in columns}
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one shell word: bare when it is letters/digits (any script), else quoted."""
+    return text if re.fullmatch(r"[\w.\-]+", text) else shlex.quote(text)
 
 
 def _guess_column(frame: pd.DataFrame, candidates: list[str], role_type: str) -> str | None:

@@ -184,8 +184,11 @@ def _try(values: pd.Series, fmt: str) -> pd.Series:
     return pd.to_datetime(values, format=fmt, errors="coerce")
 
 
-def _split_time(values: pd.Series) -> pd.Series:
-    return values.str.split(r"[ T]", n=1, regex=True).str[0]
+def _date_part(values: pd.Series, fmt: str) -> pd.Series:
+    """The leading tokens that a date format covers (``5 Mar 2024 10:00`` → ``5 Mar 2024`` for
+    ``%d %b %Y``), so dates are scored without their times."""
+    tokens = fmt.count(" ") + 1
+    return values.str.split(r"[ T]", regex=True).str[:tokens].str.join(" ")
 
 
 def detect_date_format(sample: pd.Series, *, column: str, source: str) -> tuple[str, str | None]:
@@ -198,8 +201,7 @@ def detect_date_format(sample: pd.Series, *, column: str, source: str) -> tuple[
     sample = sample.astype("string").str.strip()
     if sample.str.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[ T].*)?").all():
         return "ISO8601", None
-    dates = _split_time(sample)
-    scores = {fmt: int(_try(dates, fmt).notna().sum()) for fmt in DATE_FORMATS}
+    scores = {fmt: int(_try(_date_part(sample, fmt), fmt).notna().sum()) for fmt in DATE_FORMATS}
     best = max(DATE_FORMATS, key=lambda f: (scores[f], -DATE_FORMATS.index(f)))
     if scores[best] == 0:
         return best, None
@@ -207,6 +209,7 @@ def detect_date_format(sample: pd.Series, *, column: str, source: str) -> tuple[
     for day_first, month_first in _DAY_MONTH_PAIRS:
         if best not in (day_first, month_first):
             continue
+        dates = _date_part(sample, best)
         ok_d, ok_m = _try(dates, day_first).notna(), _try(dates, month_first).notna()
         only_d, only_m = dates[ok_d & ~ok_m], dates[ok_m & ~ok_d]
         if len(only_d) and len(only_m):

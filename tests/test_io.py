@@ -1,0 +1,274 @@
+"""The loader matrix: one small purchase table written in every format and export quirk must
+load to the same canonical frame; then mapping, derivation, exclusion and rejects."""
+
+import gzip
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from conftest import DATA, EXAMPLES, write_text
+from custlens.errors import BadValuesError, MissingColumnError, StrictModeError
+from custlens.io import LoadOptions, load_contacts, load_interactions, load_purchases
+
+ROWS = [  # order_id, customer_id, date, amount
+    ("A1", "C1", dt.date(2024, 1, 5), 1234.5),
+    ("A2", "C2", dt.date(2024, 2, 29), 10.0),
+    ("R1", "C1", dt.date(2024, 3, 13), -99.9),
+    ("A3", "C3", dt.date(2024, 12, 31), 0.5),
+]
+EXPECTED = pd.DataFrame(ROWS, columns=["order_id", "customer_id", "order_date", "amount"])
+
+
+def canonical(frame):
+    out = frame[["order_id", "customer_id", "order_date", "amount"]].copy()
+    out["order_date"] = out["order_date"].dt.date
+    out["order_id"] = out["order_id"].astype(object)
+    out["customer_id"] = out["customer_id"].astype(object)
+    return out.reset_index(drop=True)
+
+
+def assert_loads_expected(path, **options):
+    frame, report = load_purchases([str(path)], LoadOptions(**options))
+    pd.testing.assert_frame_equal(canonical(frame), EXPECTED, check_dtype=False)
+    assert report.rows_excluded == 0
+    return report
+
+
+def text_table(header, fmt_date, fmt_amount, sep=","):
+    lines = [sep.join(header)]
+    for order, customer, day, amount in ROWS:
+        lines.append(sep.join([order, customer, fmt_date(day), fmt_amount(amount)]))
+    return "\n".join(lines) + "\n"
+
+
+ISO = dt.date.isoformat
+PLAIN = "{:.2f}".format
+
+
+def ru_amount(v):
+    return ("-" if v < 0 else "") + f"{abs(v):,.2f}".replace(",", "\u00a0").replace(".", ",")
+
+
+CASES = {
+    "csv-utf8": lambda p: write_text(p, text_table(["order_id", "customer_id", "date", "amount"], ISO, PLAIN)),
+    "csv-quoted-currency": lambda p: write_text(p, text_table(
+        ["Order ID", "Customer ID", "Order Date", "Total"], ISO, lambda v: f'"{"-" if v < 0 else ""}${abs(v):,.2f}"')),
+    "csv-ru-cp1251": lambda p: write_text(p, text_table(
+        ["Номер заказа", "Клиент", "Дата", "Сумма"], lambda d: d.strftime("%d.%m.%Y"), ru_amount, ";"
+    ).replace("\n", "\r\n"), "cp1251"),
+    "csv-uk-bom": lambda p: write_text(p, text_table(
+        ["Номер замовлення", "Клієнт", "Дата", "Сума"], lambda d: d.strftime("%d.%m.%Y"), ru_amount, ";"
+    ), "utf-8-sig"),
+    "tsv-us-dates": lambda p: write_text(p, text_table(
+        ["InvoiceNo", "CustomerID", "InvoiceDate", "Amount"], lambda d: f"{d.month}/{d.day}/{d.year} 10:05",
+        PLAIN, "\t")),
+    "utf16-excel-text": lambda p: write_text(p, text_table(
+        ["Invoice", "Customer ID", "InvoiceDate", "Sales"], ISO, PLAIN, "\t"), "utf-16"),
+    "pipe": lambda p: write_text(p, text_table(["order_id", "customer_id", "date", "amount"], ISO, PLAIN, "|")),
+    "dotted-thousands": lambda p: write_text(p, text_table(
+        ["Заказ", "Покупатель", "Дата документа", "Итого"], lambda d: d.strftime("%d.%m.%Y 0:00:00"),
+        lambda v: f"{v:,.2f}".replace(",", "X").replace(".", ",").replace("X", "."), ";")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_text_formats_load_the_same(case, tmp_path):
+    path = CASES[case](tmp_path / f"{case}.csv")
+    assert_loads_expected(path)
+
+
+def test_gzip(tmp_path):
+    path = tmp_path / "p.csv.gz"
+    path.write_bytes(gzip.compress(text_table(["order_id", "customer_id", "date", "amount"], ISO, PLAIN).encode()))
+    assert_loads_expected(path)
+
+
+def typed_frame():
+    frame = EXPECTED.rename(columns={"order_date": "date"}).copy()
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def test_parquet_file_folder_and_glob(tmp_path):
+    typed_frame().to_parquet(tmp_path / "all.parquet")
+    assert_loads_expected(tmp_path / "all.parquet")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    typed_frame().iloc[:2].to_parquet(folder / "part-1.parquet")
+    typed_frame().iloc[2:].to_parquet(folder / "part-2.parquet")
+    assert_loads_expected(folder)
+    assert_loads_expected(str(folder / "part-*.parquet"))
+
+
+def test_xlsx_typed_cells_and_sheet(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Notes"
+    book.active.append(["this sheet is not the data"])
+    sheet = book.create_sheet("Orders")
+    sheet.append(["Номер заказа", "Клиент", "Дата", "Сумма"])
+    for order, customer, day, amount in ROWS:
+        sheet.append([order, customer, dt.datetime.combine(day, dt.time()), amount])
+    path = tmp_path / "orders.xlsx"
+    book.save(path)
+    assert_loads_expected(path, sheet="Orders")
+    assert_loads_expected(path, sheet="2")
+
+
+def test_xlsx_excel_serial_dates_and_float_ids(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["order_id", "CustomerID", "date", "amount"])
+    epoch = dt.date(1899, 12, 30)
+    for order, customer, day, amount in ROWS:
+        book.active.append([order, float(customer[1:]) + 12344, (day - epoch).days, amount])
+    path = tmp_path / "serial.xlsx"
+    book.save(path)
+    frame, _ = load_purchases([str(path)])
+    assert frame["customer_id"].tolist() == ["12345", "12346", "12345", "12347"]
+    assert frame["order_date"].dt.date.tolist() == [r[2] for r in ROWS]
+
+
+def test_several_files_are_concatenated(tmp_path):
+    text = text_table(["order_id", "customer_id", "date", "amount"], ISO, PLAIN).splitlines()
+    write_text(tmp_path / "a.csv", "\n".join(text[:3]) + "\n")
+    write_text(tmp_path / "b.csv", "\n".join([text[0]] + text[3:]) + "\n", "utf-8")
+    frame, report = load_purchases([str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
+    pd.testing.assert_frame_equal(canonical(frame), EXPECTED, check_dtype=False)
+    assert [s.rows for s in report.sources] == [2, 2]
+
+
+def test_cdnow_whitespace_file_with_yyyymmdd_dates():
+    frame, report = load_purchases([str(DATA / "cdnow" / "CDNOW_master_head.txt")])
+    assert len(frame) == 2000 and report.sources[0].delimiter == "whitespace"
+    assert frame["order_date"].min() == pd.Timestamp("1997-01-01")
+    assert report.sources[0].date_formats["order_date"] == ("%Y%m%d",)
+    raw = pd.read_csv(DATA / "cdnow" / "CDNOW_master_head.txt", sep=r"\s+")
+    assert frame["amount"].sum() == pytest.approx(raw["dollar_value"].sum())
+    assert frame["customer_id"].iloc[0] == "00001"  # leading zeros kept: ids are text
+
+
+def test_examples_ru_is_the_same_data_as_examples():
+    en, en_report = load_purchases([str(EXAMPLES / "purchases.csv")])
+    ru, ru_report = load_purchases([str(EXAMPLES / "ru" / "purchases.csv")])
+    assert ru_report.sources[0].encoding == "cp1251" and ru_report.sources[0].delimiter == ";"
+    assert ru_report.sources[0].decimal == ","
+    assert ru_report.sources[0].date_formats["order_date"] == ("%d.%m.%Y",)
+    assert en["customer_id"].tolist() == ru["customer_id"].tolist()
+    assert en["order_date"].dt.normalize().tolist() == ru["order_date"].tolist()
+    assert en["quantity"].tolist() == ru["quantity"].tolist()
+    assert (ru["amount"] == ru["quantity"] * ru["unit_price"]).all()
+    assert en_report.excluded.keys() == ru_report.excluded.keys()
+
+
+def test_contacts_and_interactions_load(tmp_path):
+    contacts, _ = load_contacts([str(EXAMPLES / "ru" / "contacts.csv")])
+    assert {"customer_id", "name", "email", "phone", "signup_date", "source", "consent", "city"} <= set(contacts)
+    assert contacts["consent"].dtype == "boolean" and contacts["customer_id"].is_unique
+    interactions, _ = load_interactions([str(EXAMPLES / "interactions.csv")])
+    assert interactions["csat"].dropna().between(1, 5).all()
+    assert interactions["nps"].dropna().between(0, 10).all()
+
+
+# --- mapping and derivation ----------------------------------------------------------------
+
+def test_map_option_and_config_columns(tmp_path):
+    path = write_text(tmp_path / "p.csv", text_table(["doc", "who", "when", "sum_total"], ISO, PLAIN))
+    with pytest.raises(MissingColumnError) as err:
+        load_purchases([str(path)])
+    message = str(err.value)
+    assert message.startswith(str(path)) and "'doc', 'who', 'when', 'sum_total'" in message
+    assert "--map customer_id=doc" in message
+    assert_loads_expected(path, columns={"customer_id": "who", "order_date": "when", "amount": "sum_total",
+                                         "order_id": "doc"})
+    with pytest.raises(MissingColumnError, match="no column 'nope'"):
+        load_purchases([str(path)], LoadOptions(columns={"amount": "nope"}))
+
+
+def test_missing_amount_suggests_a_numeric_column(tmp_path):
+    path = write_text(tmp_path / "p.csv", "customer_id,date,Итог\nC1,2024-01-01,12.5\n")
+    with pytest.raises(MissingColumnError, match="--map amount=Итог"):
+        load_purchases([str(path)])
+
+
+def test_amount_from_quantity_and_price(tmp_path):
+    path = write_text(tmp_path / "p.csv", "Клиент;Дата;Количество;Цена\nC1;01.02.2024;3;2,50\nC2;02.02.2024;1;10\n")
+    frame, report = load_purchases([str(path)])
+    assert frame["amount"].tolist() == [7.5, 10.0]
+    assert any("quantity × unit_price" in n for n in report.notes)
+
+
+def test_blank_total_on_later_order_lines_uses_quantity_times_price(tmp_path):
+    # Shopify puts the order total only on the first line of an order.
+    text = ("Name,Email,Created at,Total,Lineitem quantity,Lineitem price\n"
+            "#1001,a@x.com,2024-01-01 10:00:00 +0300,30.00,1,20.00\n"
+            "#1001,a@x.com,2024-01-01 10:00:00 +0300,,2,5.00\n")
+    frame, report = load_purchases([str(write_text(tmp_path / "shopify.csv", text))])
+    assert frame["amount"].tolist() == [30.0, 10.0]
+    assert frame["customer_id"].tolist() == ["a@x.com"] * 2 and frame["order_id"].tolist() == ["#1001"] * 2
+
+
+# --- exclusions ----------------------------------------------------------------------------
+
+def test_exclusions_are_counted_with_samples_and_rejects(tmp_path):
+    text = ("order_id,customer_id,date,amount\n"
+            "A1,C1,2024-01-05,10\n"
+            "A1,C1,2024-01-05,10\n"  # exact duplicate with an order id
+            "A2,,2024-01-06,5\n"  # guest checkout
+            "A3,C2,2024-02-31,5\n"  # impossible date
+            "A4,C3,2024-01-07,abc\n"  # not a number
+            "order_id,customer_id,date,amount\n"  # header repeated by concatenation
+            "A5,C3,2024-01-08,7\n"
+            "A6,C4,2024-01-09,1,extra\n")  # one field too many
+    frame, report = load_purchases([str(write_text(tmp_path / "p.csv", text))])
+    assert frame["order_id"].tolist() == ["A1", "A5"]
+    counts = {reason: e.count for reason, e in report.excluded.items()}
+    assert counts == {"wrong number of fields (expected 4, got 5)": 1, "repeated header line": 1,
+                      "no customer id": 1, "unparseable order date": 1, "unparseable amount": 1,
+                      "duplicate line": 1}
+    assert report.rows_read == 8 and report.rows_loaded == 2
+    assert report.excluded["unparseable order date"].samples == ["row 5 '2024-02-31'"]
+    rejects = report.rejects
+    assert len(rejects) == 6
+    assert set(rejects["reason"]) == set(counts)
+    with pytest.raises(StrictModeError, match="6 rows would be excluded"):
+        load_purchases([str(tmp_path / "p.csv")], LoadOptions(strict=True))
+
+
+def test_identical_lines_without_order_id_are_kept_and_noted(tmp_path):
+    text = "customer_id,date,amount\nC1,2024-01-05,10\nC1,2024-01-05,10\n"
+    frame, report = load_purchases([str(write_text(tmp_path / "p.csv", text))])
+    assert len(frame) == 2 and not report.excluded
+    assert any("1 lines repeat an earlier line exactly; kept" in n for n in report.notes)
+
+
+def test_text_in_amount_column_is_an_error_with_samples(tmp_path):
+    text = "customer_id,date,amount\nC1,2024-01-05,ten\nC2,2024-01-06,lots\nC3,2024-01-06,5\n"
+    with pytest.raises(BadValuesError) as err:
+        load_purchases([str(write_text(tmp_path / "p.csv", text))])
+    message = str(err.value)
+    assert "column 'amount' (amount)" in message and "'ten', 'lots'" in message and "--map amount=" in message
+
+
+def test_decimal_comma_hint(tmp_path):
+    text = "customer_id,date,amount\nC1,2024-01-05,\"12,5\"\nC2,2024-01-06,\"1,25\"\n"
+    frame, _ = load_purchases([str(write_text(tmp_path / "p.csv", text))])
+    assert frame["amount"].tolist() == [12.5, 1.25]  # detected from the digits after the comma
+    with pytest.raises(BadValuesError, match=r"try --decimal , \(decimal comma\)"):
+        load_purchases([str(tmp_path / "p.csv")], LoadOptions(decimal="."))
+
+
+def test_duplicate_header_name_for_a_role_is_an_error(tmp_path):
+    text = "customer_id,date,amount,amount\nC1,2024-01-05,1,2\n"
+    with pytest.raises(BadValuesError, match="appears 2 times"):
+        load_purchases([str(write_text(tmp_path / "p.csv", text))])
+
+
+def test_contacts_repeated_customer_is_excluded(tmp_path):
+    text = "customer_id,name,consent\nC1,Anna,yes\nC1,Anna B.,no\nC2,Boris,да\n"
+    frame, report = load_contacts([str(write_text(tmp_path / "c.csv", text))])
+    assert frame["name"].tolist() == ["Anna", "Boris"] and frame["consent"].tolist() == [True, True]
+    assert report.excluded["repeated customer id"].count == 1

@@ -1,0 +1,145 @@
+"""Number, date, id and flag parsing, each against hand-worked values."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from custlens.errors import BadValuesError
+from custlens.io.parse import detect_decimal, parse_dates, parse_flags, parse_ids, parse_numbers
+
+
+def numbers(values, **kw):
+    parsed, bad, decimal = parse_numbers(pd.Series(values, dtype="string"), **kw)
+    return [None if np.isnan(v) else v for v in parsed], bad.tolist(), decimal
+
+
+@pytest.mark.parametrize("values, expected, decimal", [
+    (["12.50", "3", "-4.25"], [12.5, 3.0, -4.25], "."),
+    (["12,50", "3", "-4,25"], [12.5, 3.0, -4.25], ","),
+    (["1 234,50", "1\u00a0234,50", "1\u202f234,5"], [1234.5, 1234.5, 1234.5], ","),
+    (["1.234,50", "2.000.000,01"], [1234.5, 2000000.01], ","),
+    (["$1,234.50", "€99.90", "1,000,000.00"], [1234.5, 99.9, 1_000_000.0], "."),
+    (["1 234,50 ₽", "99,90 руб.", "12 грн"], [1234.5, 99.9, 12.0], ","),
+    (["(12.50)", "7.00"], [-12.5, 7.0], "."),
+    (["1'234.50", "5.5"], [1234.5, 5.5], "."),
+])
+def test_numbers_in_many_styles(values, expected, decimal):
+    parsed, bad, found = numbers(values)
+    assert parsed == pytest.approx(expected)
+    assert not any(bad)
+    assert found == decimal
+
+
+def test_bad_numbers_are_flagged_not_guessed():
+    parsed, bad, _ = numbers(["12,50", "n/a", "", "abc", "1.2.3,4"])
+    assert parsed[0] == 12.5
+    # n/a and "" are blanks; 'abc' is bad, and so is '1.2.3,4' (not a thousands pattern under ',')
+    assert bad == [False, False, False, True, True]
+    assert parsed[4] is None
+
+
+def test_mixed_decimal_styles_under_comma_do_not_silently_scale():
+    # Under decimal ',', '12.50' is not a thousands group: it must not become 1250.
+    parsed, bad, decimal = numbers(["1,5", "2,25", "3,75", "12.50"])
+    assert decimal == ","
+    assert parsed[3] is None and bad[3]
+
+
+@pytest.mark.parametrize("values, delimiter, expected", [
+    (["1,234", "2,500"], ",", "."),  # groups of three in a comma file: thousands
+    (["1,234", "2,500"], ";", ","),  # the same in a semicolon file: decimal comma
+    (["100", "200"], ";", "."),
+])
+def test_decimal_tie_break_by_delimiter(values, delimiter, expected):
+    assert detect_decimal(pd.Series(values), delimiter) == expected
+
+
+def test_typed_numbers_pass_through():
+    parsed, bad, _ = parse_numbers(pd.Series([1, 2, 3]))
+    assert parsed.tolist() == [1.0, 2.0, 3.0] and not bad.any()
+    objects = pd.Series([1.5, "2,5", None], dtype=object)
+    parsed, bad, _ = parse_numbers(objects, decimal=",")
+    assert parsed[:2].tolist() == [1.5, 2.5] and not bad.any()
+
+
+def dates(values, **kw):
+    result = parse_dates(pd.Series(values, dtype="string"), column="d", source="f.csv", **kw)
+    return [None if pd.isna(v) else pd.Timestamp(v).to_pydatetime() for v in result.values], result
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["2024-03-05", "2024-12-31"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),
+    (["05.03.2024", "31.12.2024"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),
+    (["05.03.24", "31.12.24"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),
+    (["05/03/2024", "31/12/2024"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),
+    (["03/05/2024", "12/31/2024"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),
+    (["20240305", "20241231"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),
+    (["5 Mar 2024", "31 Dec 2024"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),
+    (["05.03.2024 14:05", "31.12.2024 9:00"], [dt.datetime(2024, 3, 5, 14, 5), dt.datetime(2024, 12, 31, 9)]),
+    (["05.03.2024 14:05:09", "31.12.2024 0:00:00"], [dt.datetime(2024, 3, 5, 14, 5, 9), dt.datetime(2024, 12, 31)]),
+    (["12/1/2010 8:26", "1/13/2011 10:05"], [dt.datetime(2010, 12, 1, 8, 26), dt.datetime(2011, 1, 13, 10, 5)]),
+    (["2024-03-05T14:05:09+03:00", "2024-12-31T00:00:00+03:00"],
+     [dt.datetime(2024, 3, 5, 14, 5, 9), dt.datetime(2024, 12, 31)]),
+    (["45356", "45657"], [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31)]),  # Excel serials
+])
+def test_dates_in_many_styles(values, expected):
+    parsed, result = dates(values)
+    assert parsed == expected
+    assert not result.bad.any()
+
+
+def test_day_month_order_is_decided_by_the_data():
+    _, result = dates(["13/01/2024", "02/01/2024"])
+    assert result.formats == ("%d/%m/%Y",)
+    parsed, result = dates(["01/13/2024", "01/02/2024"])
+    assert result.formats == ("%m/%d/%Y",) and parsed[1] == dt.datetime(2024, 1, 2)
+
+
+def test_ambiguous_order_reads_day_first_and_warns():
+    parsed, result = dates(["01/02/2024", "03/04/2024"])
+    assert parsed[0] == dt.datetime(2024, 2, 1)
+    assert "ambiguous" in result.warning and "--date-format" in result.warning
+
+
+def test_conflicting_orders_are_an_error():
+    with pytest.raises(BadValuesError, match="day-first .* month-first"):
+        dates(["13/01/2024", "01/13/2024", "02/02/2024"])
+
+
+def test_two_unambiguous_formats_in_one_column():
+    parsed, result = dates(["2024-03-05", "31.12.2024", "2024-01-01"])
+    assert parsed == [dt.datetime(2024, 3, 5), dt.datetime(2024, 12, 31), dt.datetime(2024, 1, 1)]
+    assert set(result.formats) == {"%Y-%m-%d", "%d.%m.%Y"}
+
+
+def test_bad_dates_are_flagged():
+    parsed, result = dates(["05.03.2024", "31.02.2024", "", "soon"])
+    assert parsed[0] == dt.datetime(2024, 3, 5) and parsed[1] is None and parsed[2] is None
+    assert result.bad.tolist() == [False, True, False, True]
+
+
+def test_explicit_format_wins():
+    parsed, _ = dates(["01/02/2024"], fmt="%m/%d/%Y")
+    assert parsed == [dt.datetime(2024, 1, 2)]
+
+
+def test_typed_and_excel_object_dates():
+    series = pd.Series([dt.datetime(2024, 3, 5, 10, 0), 45657.0, "01.01.2024", None], dtype=object)
+    result = parse_dates(series, column="d", source="x.xlsx")
+    assert list(result.values[:3]) == [pd.Timestamp("2024-03-05 10:00"), pd.Timestamp("2024-12-31"),
+                                       pd.Timestamp("2024-01-01")]
+    assert pd.isna(result.values[3]) and not result.bad.any()
+
+
+def test_ids_lose_excel_float_suffix_and_blanks():
+    assert parse_ids(pd.Series([12345.0, 17850.0, np.nan])).tolist()[:2] == ["12345", "17850"]
+    ids = parse_ids(pd.Series([" C1 ", "", "null", "007"], dtype="string"))
+    assert ids[0] == "C1" and ids[3] == "007" and ids[1:3].isna().all()
+
+
+def test_flags():
+    values, bad = parse_flags(pd.Series(["yes", "нет", "Да", "0", "TRUE", "", "maybe"], dtype="string"))
+    assert values[:5].tolist() == [True, False, True, False, True]
+    assert pd.isna(values[5]) and bad.tolist() == [False] * 6 + [True]
