@@ -114,14 +114,15 @@ def customers(purchases: pd.DataFrame, *, as_of=None) -> Summary:
     as_of_day = np.datetime64(as_of.date(), "D")
     first = per["first_order"].to_numpy().astype("datetime64[D]")
     last = per["last_order"].to_numpy().astype("datetime64[D]")
+    monetary_cents = per["monetary"].to_numpy().round(2)
     table = pd.DataFrame({
         "customer_id": pd.array(customer_ids[per.index.to_numpy()], dtype="string"),
         "first_order": first.astype("datetime64[s]"),
         "last_order": last.astype("datetime64[s]"),
         "recency_days": (as_of_day - last).astype(np.int64),
         "frequency": per["frequency"].to_numpy(dtype=np.int64),
-        "monetary": per["monetary"].to_numpy().round(2),
-        "avg_order_value": (per["monetary"].to_numpy() / per["frequency"].to_numpy()).round(2),
+        "monetary": monetary_cents,
+        "avg_order_value": (monetary_cents / per["frequency"].to_numpy()).round(2),
         "tenure_days": (as_of_day - first).astype(np.int64),
         "median_gap_days": per["median_gap_days"].to_numpy(dtype="float64"),
     })
@@ -136,6 +137,7 @@ def _median_gaps(counted: pd.DataFrame) -> pd.Series:
     days = counted[["customer", "day"]].drop_duplicates().sort_values(["customer", "day"], kind="stable")
     customer = days["customer"].to_numpy()
     day = days["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    same = np.r_[False, customer[1:] == customer[:-1]]
+    same = np.zeros(len(customer), dtype=bool)
+    same[1:] = customer[1:] == customer[:-1]
     gaps = pd.Series(np.diff(day, prepend=0)[same].astype("float64"))
     return gaps.groupby(customer[same]).median()
