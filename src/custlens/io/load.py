@@ -373,6 +373,12 @@ def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str]) -> dic
             continue
         if role.name == "amount" and "quantity" in columns and "unit_price" in columns:
             continue
+        if all(re.fullmatch(r"[-+]?[\d.,/: ]+", str(h).strip()) for h in raw.header_names or names):
+            raise MissingColumnError(
+                f"{raw.source}: the first row looks like data, not column names "
+                f"({sample_text(raw.header_names or names, 5)}); add a header row such as "
+                + ",".join(r.name for r in spec.roles if r.required)
+            )
         guess = _guess_column(raw.frame, [n for n in names if n not in taken], role.type)
         suggestion = f"--map {role.name}={shell_word(guess)}" if guess else f"--map {role.name}=COLUMN"
         needs = " (or quantity and unit_price)" if role.name == "amount" else ""

@@ -1,0 +1,118 @@
+"""Every output format read back and compared with the frame that was written."""
+
+import io
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from custlens import output
+from custlens.errors import OutputError
+
+FRAME = pd.DataFrame({
+    "customer_id": pd.array(["C1", "=HYPERLINK(\"x\")", "-5", "Анна"], dtype="string"),
+    "first_order": pd.to_datetime(["2024-01-01", "2024-02-29", "2024-12-31", "2025-01-01"]),
+    "frequency": np.array([1, 2, 3, 40_000], dtype=np.int64),
+    "monetary": [10.5, -2.25, 0.0, 1234567.89],
+    "median_gap_days": [np.nan, 3.0, 4.5, 10.0],
+})
+
+
+def written(fmt):
+    buffer = io.BytesIO()
+    output.write(FRAME, fmt, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt, sep", [("csv", ","), ("tsv", "\t")])
+def test_csv_and_tsv(fmt, sep):
+    text = written(fmt).decode("utf-8")
+    back = pd.read_csv(io.StringIO(text), sep=sep, dtype={"customer_id": str}, keep_default_na=False,
+                       na_values=[""])
+    assert back["customer_id"].tolist() == ["C1", "'=HYPERLINK(\"x\")", "'-5", "Анна"]  # formulas neutralised
+    assert back["first_order"].tolist() == ["2024-01-01", "2024-02-29", "2024-12-31", "2025-01-01"]
+    assert back["frequency"].tolist() == [1, 2, 3, 40000]
+    assert back["monetary"].tolist() == [10.5, -2.25, 0.0, 1234567.89]  # numbers are never prefixed
+    assert np.isnan(back["median_gap_days"][0])
+
+
+def test_json_and_jsonl():
+    records = json.loads(written("json"))
+    lines = [json.loads(line) for line in written("jsonl").decode().splitlines()]
+    assert records == lines
+    assert records[0] == {"customer_id": "C1", "first_order": "2024-01-01", "frequency": 1, "monetary": 10.5,
+                          "median_gap_days": None}
+    assert records[3]["customer_id"] == "Анна"  # text as it is: JSON is not a spreadsheet
+
+
+def test_parquet_keeps_types():
+    back = pd.read_parquet(io.BytesIO(written("parquet")))
+    pd.testing.assert_frame_equal(back, FRAME, check_dtype=False)
+    assert back["first_order"].dtype.kind == "M" and back["frequency"].dtype.kind == "i"
+
+
+def test_xlsx_numbers_dates_header_and_filter():
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(written("xlsx")))
+    sheet = book.active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == tuple(FRAME.columns)
+    assert rows[2][0] == "'=HYPERLINK(\"x\")"
+    assert rows[1][1].date().isoformat() == "2024-01-01" and sheet["B2"].number_format == "yyyy-mm-dd"
+    assert rows[4][2] == 40000 and isinstance(rows[4][3], float) and rows[4][3] == 1234567.89
+    assert rows[1][4] is None
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:E5"
+    assert sheet["A1"].font.bold and sheet.column_dimensions["A"].width >= len("customer_id")
+
+
+def test_table_rendering_formats_cells():
+    out = io.StringIO()
+    output.render_table(FRAME, file=out)
+    text = out.getvalue()
+    assert "1,234,567.89" in text and "40,000" in text and "2024-02-29" in text
+    assert "4.50" in text  # a column with a fraction keeps two decimals
+    whole = io.StringIO()
+    output.render_table(FRAME.assign(median_gap_days=[np.nan, 3.0, 4.0, 10.0]), file=whole)
+    assert " 3 " in whole.getvalue() and "3.00" not in whole.getvalue()
+
+
+@pytest.mark.parametrize("path, expected", [("a.csv", "csv"), ("a.TSV", "tsv"), ("a.json", "json"),
+                                            ("a.jsonl", "jsonl"), ("a.parquet", "parquet"), ("a.xlsx", "xlsx")])
+def test_format_from_extension(path, expected):
+    assert output.choose_format(None, path, stdout_is_tty=True) == expected
+    assert output.choose_format("json", path, stdout_is_tty=True) == "json"
+
+
+def test_default_format_follows_the_terminal():
+    assert output.choose_format(None, None, stdout_is_tty=True) == "table"
+    assert output.choose_format(None, None, stdout_is_tty=False) == "csv"
+    with pytest.raises(OutputError, match="extension '.doc'"):
+        output.choose_format(None, "x.doc", stdout_is_tty=False)
+
+
+def test_atomic_write_leaves_nothing_when_writing_fails(tmp_path):
+    target = tmp_path / "out.csv"
+
+    def broken(fh):
+        fh.write(b"half a file")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        output.write_atomic(str(target), broken)
+    assert os.listdir(tmp_path) == []
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        output.write_atomic(str(target), broken)
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["out.csv"]
+
+
+def test_emit_to_file_and_errors(tmp_path):
+    assert output.emit(FRAME, path=str(tmp_path / "x.parquet")) == "parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "x.parquet"), FRAME, check_dtype=False)
+    with pytest.raises(OutputError, match="does not exist"):
+        output.emit(FRAME, path=str(tmp_path / "missing" / "x.csv"))
+    with pytest.raises(OutputError, match="for the terminal"):
+        output.emit(FRAME, fmt="table", path=str(tmp_path / "x.csv"))
