@@ -209,3 +209,35 @@ def test_python_dash_m_and_broken_pipe():
                           shell=True, capture_output=True, text=True, cwd=ROOT)
     assert pipe.stdout.startswith("customer_id,") and len(pipe.stdout.splitlines()) == 2
     assert "Traceback" not in pipe.stderr and "BrokenPipe" not in pipe.stderr
+
+
+def test_startup_does_not_import_pandas():
+    code = "import sys, custlens.cli; print('pandas' in sys.modules, 'pyarrow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False False"
+
+
+def test_public_api():
+    import custlens
+
+    purchases, report = custlens.load_purchases([PURCHASES])
+    assert len(custlens.customers(purchases).customers) == purchases["customer_id"].nunique()
+    assert set(custlens.__all__) >= {"load_purchases", "customers", "emit", "CustlensError"}
+
+
+def test_a_failing_run_leaves_no_output_file(run, tmp_path, monkeypatch):
+    out = tmp_path / "customers.csv"
+    assert run("summary", BAD / "text_in_amount.csv", "-o", out).exit_code == 1
+    assert not out.exists()
+
+    from custlens import output
+
+    def half_then_fail(frame, fmt, fh, title=None):
+        fh.write(b"customer_id,first_order\nC1,")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "write", half_then_fail)
+    result = run("summary", PURCHASES, "-o", out)
+    assert result.exit_code == 1 and "customers.csv: cannot be written (No space left on device)" in result.stderr
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []

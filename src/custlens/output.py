@@ -86,11 +86,17 @@ def write_atomic(path: str, writer, *, binary: bool = True) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.exists():
         raise OutputError(f"{path}: the folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot be written ({e.strerror})") from e
     try:
         with os.fdopen(fd, "wb" if binary else "w") as fh:
             writer(fh)
         os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot be written ({e.strerror or e})") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

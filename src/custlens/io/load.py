@@ -213,7 +213,7 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             info.date_formats[role_name] = parsed.formats
             if parsed.warning:
                 report.notes.append(f"warning: {source}: {parsed.warning}")
-            _check_type(parsed.bad, column, where, _date_fix(role_name, options))
+            _check_type(parsed.bad, column, where, lambda: _date_fix(role_name, options))
             out[role_name] = parsed.values
             if role.required:
                 exclude(parsed.bad, f"unparseable {role_name.replace('_', ' ')}", column)
@@ -224,7 +224,7 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             values, bad, decimal = parse_numbers(column, decimal=options.decimal, delimiter=raw.delimiter)
             if column.dtype.kind not in "biuf":
                 info.decimal = info.decimal or decimal
-            _check_type(bad, column, where, _number_fix(role_name, decimal, column, options))
+            _check_type(bad, column, where, lambda: _number_fix(role_name, decimal, column))
             if role_name in VALID_RANGES:
                 low, high = VALID_RANGES[role_name]
                 outside = values.notna() & ~values.between(low, high)
@@ -295,8 +295,9 @@ def _derive_amount(out, columns, report, source, exclude, frame) -> None:
     del out["_amount_bad"]
 
 
-def _check_type(bad: pd.Series, column: pd.Series, where: str, fix: str) -> None:
-    """Raise when most present values fail: the column is of the wrong kind, not a few cells."""
+def _check_type(bad: pd.Series, column: pd.Series, where: str, fix) -> None:
+    """Raise when most present values fail: the column is of the wrong kind, not a few cells.
+    ``fix()`` words the advice; it is called only when raising."""
     n_bad = int(bad.sum())
     if not n_bad:
         return
@@ -304,7 +305,7 @@ def _check_type(bad: pd.Series, column: pd.Series, where: str, fix: str) -> None
     if n_bad >= present * WRONG_TYPE_SHARE:
         raise BadValuesError(
             f"{where}: {n_bad:,} of {present:,} values cannot be read, e.g. "
-            f"{sample_text(column[bad].drop_duplicates().head(3))}; {fix}"
+            f"{sample_text(column[bad].drop_duplicates().head(3))}; {fix()}"
         )
 
 
@@ -321,7 +322,7 @@ def _date_fix(role: str, options: LoadOptions) -> str:
     return f"pass --date-format (e.g. --date-format '%d.%m.%Y') or --map {role}=COLUMN for the right column"
 
 
-def _number_fix(role: str, decimal: str, column: pd.Series, options: LoadOptions) -> str:
+def _number_fix(role: str, decimal: str, column: pd.Series) -> str:
     other = "," if decimal == "." else "."
     if column.astype("string").str.contains(other, regex=False).any():
         name = "decimal comma" if other == "," else "decimal point"
