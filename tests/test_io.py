@@ -272,3 +272,13 @@ def test_contacts_repeated_customer_is_excluded(tmp_path):
     frame, report = load_contacts([str(write_text(tmp_path / "c.csv", text))])
     assert frame["name"].tolist() == ["Anna", "Boris"] and frame["consent"].tolist() == [True, True]
     assert report.excluded["repeated customer id"].count == 1
+
+
+def test_lines_differing_only_in_an_unmapped_column_are_not_duplicates(tmp_path):
+    text = ("order_id,customer_id,date,amount,note\n"
+            "A1,C1,2024-01-05,10,gift wrap\n"
+            "A1,C1,2024-01-05,10,no wrap\n"
+            "A1,C1,2024-01-05,10,no wrap\n")
+    frame, report = load_purchases([str(write_text(tmp_path / "p.csv", text))])
+    assert len(frame) == 2 and report.excluded["duplicate line"].count == 1
+    assert report.excluded["duplicate line"].samples == ["row 4"]

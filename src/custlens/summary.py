@@ -71,11 +71,11 @@ def order_table(purchases: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.DataFr
     lines_after = int((~in_window).sum())
     day = day[in_window]
     amount = purchases["amount"].to_numpy(dtype="float64")[in_window]
-    codes, customer_ids = pd.factorize(purchases["customer_id"].to_numpy()[in_window])
+    codes, customer_ids = pd.factorize(purchases["customer_id"][in_window])
     day_number = day.to_numpy().astype("datetime64[D]").astype(np.int64)
     key = day_number - day_number.min() if len(day_number) else day_number
     if "order_id" in purchases:
-        order_codes, _ = pd.factorize(purchases["order_id"].to_numpy()[in_window])
+        order_codes, _ = pd.factorize(purchases["order_id"][in_window])
         has_id = order_codes >= 0
         key = np.where(has_id, order_codes + key.max() + 1 if len(key) else order_codes, key)
     frame = pd.DataFrame({"customer": codes, "key": key, "day": day_number, "amount": amount,

@@ -245,9 +245,9 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
     if spec is PURCHASES:
         _derive_amount(out, columns, report, source, exclude, frame)
         if "order_id" in out:
-            exclude(frame.duplicated(keep="first"), "duplicate line")
+            exclude(duplicate_lines(frame, out), "duplicate line")
         else:
-            dups = int(frame.duplicated(keep="first").sum())
+            dups = int(duplicate_lines(frame, out).sum())
             if dups:
                 report.notes.append(
                     f"{source}: {dups:,} lines repeat an earlier line exactly; kept, since without an "
@@ -270,6 +270,20 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
         rejected = pd.concat([rejected, extra], ignore_index=True) if rejected is not None else extra
     ordered = [name for name in spec.names if name in out]
     return out.loc[keep, ordered], rejected
+
+
+def duplicate_lines(frame: pd.DataFrame, parsed: pd.DataFrame) -> pd.Series:
+    """True for a line equal in every raw column to an earlier line.
+
+    Only lines whose parsed customer, date and amount repeat can be duplicates, so the full
+    comparison runs on those few.
+    """
+    keys = [c for c in ("customer_id", "order_id", "order_date", "amount") if c in parsed]
+    candidates = parsed[keys].duplicated(keep=False).to_numpy()
+    result = pd.Series(False, index=frame.index)
+    if candidates.any():
+        result[candidates] = frame[candidates].duplicated(keep="first").to_numpy()
+    return result
 
 
 def _derive_amount(out, columns, report, source, exclude, frame) -> None:

@@ -263,34 +263,42 @@ def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", 
             formats.extend(serial.formats)
             todo &= ~numeric
     text = series[todo].astype("string").str.strip()
+    codes, distinct = pd.factorize(text)
+    distinct = pd.Series(distinct, dtype="string")
+    parsed = pd.Series(pd.NaT, index=distinct.index, dtype="datetime64[ns]")
+    todo_distinct = distinct
     tried_families: set[str] = set()
-    rounds = 0
-    while len(text) and rounds < 3:
-        rounds += 1
-        uniques = pd.Series(text.unique(), dtype="string")
-        if fmt is not None and rounds == 1:
+    for _ in range(3):  # at most three formats in one column
+        if todo_distinct.empty:
+            break
+        if fmt is not None:
             use = fmt
+        elif todo_distinct.str.fullmatch(r"\d{5}(?:\.\d+)?").all():
+            serial = _numeric_dates(pd.to_numeric(todo_distinct), pd.Series(False, index=todo_distinct.index),
+                                    column, source)
+            parsed[todo_distinct.index] = serial.values.to_numpy()
+            formats.extend(serial.formats)
+            break
         else:
-            if uniques.str.fullmatch(r"\d{5}(?:\.\d+)?").all():
-                serial = _numeric_dates(pd.to_numeric(text), pd.Series(False, index=text.index), column, source)
-                values[text.index] = serial.values
-                formats.extend(serial.formats)
-                break
-            sample = uniques.sample(min(len(uniques), 5000), random_state=0) if len(uniques) > 5000 else uniques
+            sample = todo_distinct.sample(5000, random_state=0) if len(todo_distinct) > 5000 else todo_distinct
             use, warn = detect_date_format(sample, column=column, source=source)
             warning = warning or warn
             if _family(use.split(" ")[0].split("T")[0]) in tried_families:
                 break
-        parsed = _by_distinct(text, lambda u, use=use: _try(u, use))
-        ok = parsed.notna()
+        found = _try(todo_distinct, use)
+        if getattr(found.dt, "tz", None) is not None:
+            found = found.dt.tz_localize(None)
+        ok = found.notna().to_numpy()
         if not ok.any():
             break
-        values[text.index[ok.to_numpy()]] = parsed[ok].to_numpy()
+        parsed[todo_distinct.index[ok]] = found[ok].to_numpy()
         formats.append(use)
         tried_families.add(_family(use.split(" ")[0].split("T")[0]))
-        text = text[~ok.to_numpy()]
+        todo_distinct = todo_distinct[~ok]
         if fmt is not None:
             break
+    if len(text):
+        values[text.index] = parsed.to_numpy()[codes]
     bad = values.isna() & ~blank
     return DateParse(values, bad, tuple(formats), warning)
 

@@ -1,0 +1,95 @@
+"""Time `custlens summary` end to end, as whole processes, on generated exports.
+
+    .venv/bin/python bench/bench_summary.py                 # 1e5 and 1e6 lines, 3 runs each
+    .venv/bin/python bench/bench_summary.py --sizes 1e5 --runs 5
+
+Data: `custlens.sampledata` (string customer ids, order lines, ~2% returns, guest checkouts),
+written once to bench/data/ as CSV and Parquet. Each measurement is a fresh process
+(interpreter start-up included); peak RSS is the child's ru_maxrss. Prints a Markdown table
+for bench/RESULTS.md. The baseline is a careful hand-written pandas groupby over the same
+Parquet file (no validation, no output formatting): the floor custlens is measured against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+OUT = HERE / "out"
+LINES_PER_CUSTOMER = 6.03  # measured on the generator: 1,206,447 lines for 200,000 customers
+
+BASELINE = """
+import sys, pandas as pd
+f = pd.read_parquet(sys.argv[1], columns=["customer_id", "order_id", "date", "amount"])
+f = f[f["customer_id"] != ""]
+g = f.groupby("customer_id").agg(first=("date", "min"), last=("date", "max"),
+                                  frequency=("order_id", "nunique"), monetary=("amount", "sum"))
+g.to_parquet(sys.argv[2])
+"""
+
+
+def measure(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one fresh process."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True).stdout
+    seconds, rss, code = out.split()
+    if code != "0":
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return float(seconds), int(rss)
+
+
+def ensure_data(lines: int) -> dict[str, Path]:
+    customers = max(1, round(lines / LINES_PER_CUSTOMER))
+    folder = DATA / f"{lines:.0e}".replace("+0", "").replace("+", "")
+    paths = {"csv": folder / "csv" / "purchases.csv", "parquet": folder / "parquet" / "purchases.parquet"}
+    custlens = [sys.executable, "-m", "custlens", "sample-data"]
+    for fmt, path in paths.items():
+        if not path.exists():
+            subprocess.run([*custlens, str(path.parent), "--customers", str(customers), "--seed", "1",
+                            "--format", fmt, "-q"], check=True)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1e5,1e6", help="order lines, comma-separated (default 1e5,1e6)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; "
+          f"median of {args.runs} whole-process runs\n")
+    print("| lines | what | median s | min–max s | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    for size in args.sizes.split(","):
+        lines = int(float(size))
+        paths = ensure_data(lines)
+        tasks = {
+            "custlens summary (CSV → parquet)": [sys.executable, "-m", "custlens", "summary", str(paths["csv"]),
+                                                 "-o", str(OUT / "s.parquet"), "-q"],
+            "custlens summary (Parquet → parquet)": [sys.executable, "-m", "custlens", "summary",
+                                                     str(paths["parquet"]), "-o", str(OUT / "s.parquet"), "-q"],
+            "pandas groupby baseline (Parquet)": [sys.executable, "-c", BASELINE, str(paths["parquet"]),
+                                                  str(OUT / "b.parquet")],
+        }
+        for name, cmd in tasks.items():
+            runs = [measure(cmd) for _ in range(args.runs)]
+            seconds = [s for s, _ in runs]
+            rss = max(r for _, r in runs) / 1024
+            print(f"| {lines:,} | {name} | {statistics.median(seconds):.2f} | "
+                  f"{min(seconds):.2f}–{max(seconds):.2f} | {rss:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    start = time.time()
+    main()
+    print(f"\n(took {time.time() - start:.0f} s)")
