@@ -159,6 +159,15 @@ def warn(message: str) -> None:
     click.echo(message, err=True)
 
 
+def say(inputs: Inputs, messages: list[tuple[str, str]]) -> None:
+    """Print ``(level, text)`` messages on stderr; --quiet keeps only the warnings."""
+    for level, text in messages:
+        if level == "warning":
+            warn(text)
+        else:
+            info(inputs, text)
+
+
 def load_purchases(inputs: Inputs):
     """Load purchases, report what was detected and excluded on stderr, write --rejects."""
     from . import output
@@ -173,9 +182,7 @@ def load_purchases(inputs: Inputs):
 def _report(inputs: Inputs, report) -> None:
     from . import output
 
-    for line in report.lines():
-        is_problem = line.startswith(("excluded", "  ", "warning"))
-        (warn if is_problem else functools.partial(info, inputs))(line)
+    say(inputs, report.messages())
     if inputs.rejects:
         rejects = report.rejects
         if rejects is None:
@@ -206,8 +213,7 @@ def summary(inputs, as_of, fmt, out):
 
     purchases, _ = load_purchases(inputs)
     result = customers(purchases, as_of=as_of)
-    for line in result.notes():
-        (warn if line.startswith("excluded") else functools.partial(info, inputs))(line)
+    say(inputs, result.messages())
     output.emit(result.customers, fmt=fmt, path=out, title="Customers")
     if out:
         info(inputs, f"wrote {len(result.customers):,} customers to {out}")

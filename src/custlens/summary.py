@@ -40,13 +40,14 @@ class Summary:
     lines_after_as_of: int = 0
     return_only_customers: int = 0
 
-    def notes(self) -> list[str]:
-        out = [f"as of {self.as_of:%Y-%m-%d}: {len(self.customers):,} customers"]
+    def messages(self) -> list[tuple[str, str]]:
+        """``(level, text)`` for stderr, as :meth:`custlens.io.LoadReport.messages`."""
+        out = [("info", f"as of {self.as_of:%Y-%m-%d}: {len(self.customers):,} customers")]
         if self.lines_after_as_of:
-            out.append(f"excluded {self.lines_after_as_of:,} lines dated after the as-of date")
+            out.append(("warning", f"excluded {self.lines_after_as_of:,} lines dated after the as-of date"))
         if self.return_only_customers:
-            out.append(f"{self.return_only_customers:,} customers have only returns up to the as-of "
-                       "date and no order; they are not in the summary")
+            out.append(("warning", f"{self.return_only_customers:,} customers have only returns up to the as-of "
+                                   "date and no order; they are not in the summary"))
         return out
 
 

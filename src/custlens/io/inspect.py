@@ -67,7 +67,7 @@ def inspect(paths, options: LoadOptions = LoadOptions(), kind: str | None = None
         result["return_lines"] = int((frame["amount"] < 0).sum())
     for reason, exclusion in report.excluded.items():
         result["problems"].append(f"{exclusion.count:,} rows excluded: {reason} (e.g. {', '.join(exclusion.samples)})")
-    result["notes"] = list(report.notes)
+    result["notes"] = [f"warning: {w}" for w in report.warnings] + list(report.notes)
     return result
 
 

@@ -73,7 +73,8 @@ class LoadReport:
     rows_read: int = 0
     rows_loaded: int = 0
     excluded: dict[str, Exclusion] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing: amounts derived, lines kept
+    warnings: list[str] = field(default_factory=list)  # worth acting on: ambiguities, values left empty
     rejects: pd.DataFrame | None = None
 
     @property
@@ -84,8 +85,9 @@ class LoadReport:
         if count:
             self.excluded.setdefault(reason, Exclusion()).add(count, samples)
 
-    def lines(self) -> list[str]:
-        """One line per file, then one per exclusion reason and note (for stderr)."""
+    def messages(self) -> list[tuple[str, str]]:
+        """``(level, text)`` for stderr: "info" lines say what was read, "warning" lines what was
+        excluded or doubtful (shown even with --quiet)."""
         out = []
         for s in self.sources:
             detail = [s.format]
@@ -97,13 +99,14 @@ class LoadReport:
                 detail.append(f"decimal {s.decimal!r}")
             for role, fmts in s.date_formats.items():
                 detail.append(f"{role} {' + '.join(fmts)}")
-            out.append(f"{s.path}: {s.rows:,} rows ({', '.join(detail)})")
+            out.append(("info", f"{s.path}: {s.rows:,} rows ({', '.join(detail)})"))
         if self.excluded:
             parts = [f"{e.count:,} {reason}" for reason, e in self.excluded.items()]
-            out.append(f"excluded {self.rows_excluded:,} of {self.rows_read:,} rows: {'; '.join(parts)}")
+            out.append(("warning", f"excluded {self.rows_excluded:,} of {self.rows_read:,} rows: {'; '.join(parts)}"))
             for reason, e in self.excluded.items():
-                out.append(f"  {reason}: {', '.join(e.samples)}")
-        out.extend(self.notes)
+                out.append(("warning", f"  {reason}: {', '.join(e.samples)}"))
+        out.extend(("warning", f"warning: {w}") for w in self.warnings)
+        out.extend(("info", n) for n in self.notes)
         return out
 
 
@@ -150,8 +153,8 @@ def load(paths, spec: TableSpec, options: LoadOptions = LoadOptions()) -> tuple[
     report.rejects = pd.concat(rejects, ignore_index=True) if rejects else None
     if spec is PURCHASES and "currency" in result and result["currency"].nunique() > 1:
         counts = result["currency"].value_counts()
-        report.notes.append(
-            "warning: amounts are in several currencies (" + ", ".join(f"{k} {v:,} rows" for k, v in counts.items())
+        report.warnings.append(
+            "amounts are in several currencies (" + ", ".join(f"{k} {v:,} rows" for k, v in counts.items())
             + "); totals add them up as they are"
         )
     if result.empty:
@@ -212,7 +215,7 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             parsed = parse_dates(column, fmt=options.date_format, column=header_name, source=source)
             info.date_formats[role_name] = parsed.formats
             if parsed.warning:
-                report.notes.append(f"warning: {source}: {parsed.warning}")
+                report.warnings.append(f"{source}: {parsed.warning}")
             _check_type(parsed.bad, column, where, lambda: _date_fix(role_name, options))
             out[role_name] = parsed.values
             if role.required:
@@ -326,7 +329,7 @@ def _check_type(bad: pd.Series, column: pd.Series, where: str, fix) -> None:
 def _note_nulled(report, where, mask, column, what) -> None:
     n = int(mask.fillna(False).sum())
     if n:
-        report.notes.append(f"warning: {where}: {n:,} values {what} left empty, e.g. "
+        report.warnings.append(f"{where}: {n:,} values {what} left empty, e.g. "
                             f"{sample_text(column[mask.fillna(False)].drop_duplicates().head(3))}")
 
 
