@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/custlens inspect examples/ru/purchases.csv
-	$(BIN)/custlens summary examples/purchases.csv --format table
+	$(BIN)/custlens summary examples/purchases.csv --sort -monetary --limit 25 --format table
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

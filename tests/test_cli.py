@@ -241,3 +241,13 @@ def test_a_failing_run_leaves_no_output_file(run, tmp_path, monkeypatch):
     assert result.exit_code == 1 and "customers.csv: cannot be written (No space left on device)" in result.stderr
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_sort_and_limit(run):
+    result = run("summary", PURCHASES, "--sort", "-monetary", "--limit", 10, "-q")
+    assert result.exit_code == 0, result.stderr
+    got = pd.read_csv(io.StringIO(result.stdout))
+    full = customers(load_purchases([PURCHASES])[0]).customers
+    assert got["monetary"].tolist() == sorted(full["monetary"], reverse=True)[:10]
+    bad = run("summary", PURCHASES, "--sort", "nope", "-q")
+    assert bad.exit_code == 1 and "no column 'nope'" in bad.stderr

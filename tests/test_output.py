@@ -116,3 +116,12 @@ def test_emit_to_file_and_errors(tmp_path):
         output.emit(FRAME, path=str(tmp_path / "missing" / "x.csv"))
     with pytest.raises(OutputError, match="for the terminal"):
         output.emit(FRAME, fmt="table", path=str(tmp_path / "x.csv"))
+
+
+def test_select_sorts_stably_and_limits():
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "v": [2.0, np.nan, 2.0, 5.0]})
+    assert output.select(frame, sort="-v")["id"].tolist() == ["d", "a", "c", "b"]  # ties keep order, NaN last
+    assert output.select(frame, sort="v", limit=2)["id"].tolist() == ["a", "c"]
+    assert output.select(frame, limit=0).empty
+    with pytest.raises(OutputError, match="no column 'w'"):
+        output.select(frame, sort="w")

@@ -119,13 +119,37 @@ def _unescape(delimiter: str | None) -> str | None:
     return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter) if delimiter else None
 
 
+@dataclass
+class Output:
+    """Where and how a command writes its table, built from the shared output options."""
+
+    fmt: str | None
+    path: str | None
+    sort: str | None
+    limit: int | None
+
+    def emit(self, frame, title: str) -> None:
+        from . import output
+
+        output.emit(frame, fmt=self.fmt, path=self.path, title=title, sort=self.sort, limit=self.limit)
+
+
 def output_options(fn):
-    """--format and -o/--output, spelled the same in every command."""
-    fn = click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
-                      help="Write to FILE (atomically); the format comes from its extension.")(fn)
-    fn = click.option("--format", "fmt", type=click.Choice(FORMATS),
-                      help="Default: table on a terminal, csv in a pipe, or from -o's extension.")(fn)
-    return fn
+    """--format, -o/--output, --sort and --limit, spelled the same in every command and gathered
+    into one ``out`` argument."""
+
+    @click.option("--format", "fmt", type=click.Choice(FORMATS),
+                  help="Default: table on a terminal, csv in a pipe, or from -o's extension.")
+    @click.option("-o", "--output", "path", type=click.Path(dir_okay=False),
+                  help="Write to FILE (atomically); the format comes from its extension.")
+    @click.option("--sort", metavar="[-]COLUMN", help="Sort by COLUMN; -COLUMN for descending.")
+    @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Only the first N rows.")
+    @functools.wraps(fn)
+    def wrapper(*args, fmt, path, sort, limit, **kwargs):
+        kwargs["out"] = Output(fmt=fmt, path=path, sort=sort, limit=limit)
+        return fn(*args, **kwargs)
+
+    return wrapper
 
 
 class AsOf(click.ParamType):
@@ -199,7 +223,7 @@ def _report(inputs: Inputs, report) -> None:
 @input_options
 @as_of_option
 @output_options
-def summary(inputs, as_of, fmt, out):
+def summary(inputs, as_of, out):
     """One row per customer: first and last order, recency, frequency, monetary value, tenure.
 
     \b
@@ -207,16 +231,16 @@ def summary(inputs, as_of, fmt, out):
         custlens summary exports/*.parquet -o customers.xlsx
         cat purchases.csv | custlens summary - --format jsonl
         custlens summary examples/ru/purchases.csv --as-of 2025-06-30
+        custlens summary examples/purchases.csv --sort -monetary --limit 20
     """
-    from . import output
     from .summary import customers
 
     purchases, _ = load_purchases(inputs)
     result = customers(purchases, as_of=as_of)
     say(inputs, result.messages())
-    output.emit(result.customers, fmt=fmt, path=out, title="Customers")
-    if out:
-        info(inputs, f"wrote {len(result.customers):,} customers to {out}")
+    out.emit(result.customers, title="Customers")
+    if out.path:
+        info(inputs, f"wrote {len(result.customers):,} customers to {out.path}")
 
 
 @cli.command()

@@ -43,10 +43,26 @@ def choose_format(fmt: str | None, path: str | None, stdout_is_tty: bool) -> str
     return "table" if stdout_is_tty else "csv"
 
 
+def select(frame: pd.DataFrame, *, sort: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Rows in the order asked for: ``sort="monetary"`` ascending, ``"-monetary"`` descending
+    (stable: ties keep their order); then the first ``limit`` rows."""
+    if sort:
+        column = sort.lstrip("-")
+        if column not in frame.columns:
+            raise OutputError(f"--sort {sort}: no column {column!r}; the columns are {', '.join(frame.columns)}")
+        frame = frame.sort_values(column, ascending=not sort.startswith("-"), kind="stable",
+                                  na_position="last", ignore_index=True)
+    if limit is not None:
+        frame = frame.head(limit)
+    return frame
+
+
 def emit(frame: pd.DataFrame, *, fmt: str | None = None, path: str | None = None,
-         title: str | None = None, stdout=None) -> str:
-    """Write ``frame`` to ``path`` or stdout in ``fmt``; returns the format used."""
+         title: str | None = None, stdout=None, sort: str | None = None, limit: int | None = None) -> str:
+    """Write ``frame`` (sorted and cut by :func:`select`) to ``path`` or stdout in ``fmt``;
+    returns the format used."""
     stdout = stdout or sys.stdout
+    frame = select(frame, sort=sort, limit=limit)
     fmt = choose_format(fmt, path, _isatty(stdout))
     if path:
         if fmt == "table":
