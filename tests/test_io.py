@@ -242,7 +242,7 @@ def test_identical_lines_without_order_id_are_kept_and_noted(tmp_path):
     text = "customer_id,date,amount\nC1,2024-01-05,10\nC1,2024-01-05,10\n"
     frame, report = load_purchases([str(write_text(tmp_path / "p.csv", text))])
     assert len(frame) == 2 and not report.excluded
-    assert any("1 lines repeat an earlier line exactly; kept" in n for n in report.notes)
+    assert any("1 line identical to an earlier line; kept" in n for n in report.notes)
 
 
 def test_text_in_amount_column_is_an_error_with_samples(tmp_path):

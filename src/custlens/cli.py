@@ -13,7 +13,7 @@ from datetime import date
 
 import click
 
-from .errors import CustlensError
+from .errors import CustlensError, count
 from .formats import FORMATS
 
 ROLE_HELP = "customer_id, order_date, amount, order_id, quantity, unit_price, product, category, channel…"
@@ -214,7 +214,7 @@ def _report(inputs: Inputs, report) -> None:
 
             rejects = pd.DataFrame(columns=["source", "row", "reason"])
         output.emit(rejects, path=inputs.rejects)
-        warn(f"wrote {len(rejects):,} excluded rows to {inputs.rejects}")
+        warn(f"wrote {count(len(rejects), 'excluded row')} to {inputs.rejects}")
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def summary(inputs, as_of, out):
     say(inputs, result.messages())
     out.emit(result.customers, title="Customers")
     if out.path:
-        info(inputs, f"wrote {len(result.customers):,} customers to {out.path}")
+        info(inputs, f"wrote {count(len(result.customers), 'customer')} to {out.path}")
 
 
 @cli.command()
@@ -304,7 +304,7 @@ def sample_data(folder, customers, seed, locale, fmt, quiet):
     data = sampledata.generate(customers, seed=seed, locale=locale)
     for path in sampledata.write(data, folder, locale=locale, fmt=fmt):
         rows = len(getattr(data, path.stem))
-        info(quiet, f"wrote {path} ({rows:,} rows)")
+        info(quiet, f"wrote {path} ({count(rows, 'row')})")
 
 
 def main():  # pragma: no cover - console script entry

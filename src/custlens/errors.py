@@ -46,3 +46,8 @@ def sample_text(values, limit: int = 3) -> str:
         if len(seen) == limit:
             break
     return ", ".join(seen)
+
+
+def count(n: int, noun: str) -> str:
+    """``count(1, "row")`` → '1 row', ``count(12345, "row")`` → '12,345 rows'."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import OutputError
+from .errors import OutputError, count
 from .formats import BINARY, EXTENSIONS, FORMATS
 TABLE_ROWS = 100
 XLSX_MAX_ROWS = 1_048_575
@@ -316,7 +316,7 @@ def render_inspection(result: dict, file=None) -> None:
     if "date_range" in result:
         facts.append(("dates", " … ".join(result["date_range"])))
     if "total_amount" in result:
-        facts.append(("total amount", f"{result['total_amount']:,.2f} ({result['return_lines']:,} return lines)"))
+        facts.append(("total amount", f"{result['total_amount']:,.2f} ({count(result['return_lines'], 'return line')})"))
     overview = Table(show_header=False, box=None)
     overview.add_column(style="bold")
     overview.add_column()

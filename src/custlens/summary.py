@@ -23,7 +23,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .errors import EmptyInputError
+from .errors import EmptyInputError, count
 
 COLUMNS = [
     "customer_id", "first_order", "last_order", "recency_days", "frequency", "monetary",
@@ -42,9 +42,9 @@ class Summary:
 
     def messages(self) -> list[tuple[str, str]]:
         """``(level, text)`` for stderr, as :meth:`custlens.io.LoadReport.messages`."""
-        out = [("info", f"as of {self.as_of:%Y-%m-%d}: {len(self.customers):,} customers")]
+        out = [("info", f"as of {self.as_of:%Y-%m-%d}: {count(len(self.customers), 'customer')}")]
         if self.lines_after_as_of:
-            out.append(("warning", f"excluded {self.lines_after_as_of:,} lines dated after the as-of date"))
+            out.append(("warning", f"excluded {count(self.lines_after_as_of, 'line')} dated after the as-of date"))
         if self.return_only_customers:
             out.append(("warning", f"{self.return_only_customers:,} customers have only returns up to the as-of "
                                    "date and no order; they are not in the summary"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import BadValuesError, EmptyInputError, MissingColumnError, StrictModeError, sample_text
+from ..errors import BadValuesError, EmptyInputError, MissingColumnError, StrictModeError, count, sample_text
 from ..schema import CONTACTS, DATE, FLAG, ID, INTERACTIONS, NUMBER, PURCHASES, TEXT, TableSpec, \
     match_roles, normalize_header
 from .parse import blank_mask, parse_dates, parse_flags, parse_ids, parse_numbers
@@ -99,10 +99,10 @@ class LoadReport:
                 detail.append(f"decimal {s.decimal!r}")
             for role, fmts in s.date_formats.items():
                 detail.append(f"{role} {' + '.join(fmts)}")
-            out.append(("info", f"{s.path}: {s.rows:,} rows ({', '.join(detail)})"))
+            out.append(("info", f"{s.path}: {count(s.rows, 'row')} ({', '.join(detail)})"))
         if self.excluded:
             parts = [f"{e.count:,} {reason}" for reason, e in self.excluded.items()]
-            out.append(("warning", f"excluded {self.rows_excluded:,} of {self.rows_read:,} rows: {'; '.join(parts)}"))
+            out.append(("warning", f"excluded {self.rows_excluded:,} of {count(self.rows_read, 'row')}: {'; '.join(parts)}"))
             for reason, e in self.excluded.items():
                 out.append(("warning", f"  {reason}: {', '.join(e.samples)}"))
         out.extend(("warning", f"warning: {w}") for w in self.warnings)
@@ -154,7 +154,7 @@ def load(paths, spec: TableSpec, options: LoadOptions = LoadOptions()) -> tuple[
     if spec is PURCHASES and "currency" in result and result["currency"].nunique() > 1:
         counts = result["currency"].value_counts()
         report.warnings.append(
-            "amounts are in several currencies (" + ", ".join(f"{k} {v:,} rows" for k, v in counts.items())
+            "amounts are in several currencies (" + ", ".join(f"{k} {count(v, 'row')}" for k, v in counts.items())
             + "); totals add them up as they are"
         )
     if result.empty:
@@ -162,7 +162,7 @@ def load(paths, spec: TableSpec, options: LoadOptions = LoadOptions()) -> tuple[
         raise EmptyInputError(f"{_names(report)}: no usable rows: {reasons}")
     if options.strict and report.excluded:
         reasons = "; ".join(f"{e.count:,} {r} (e.g. {', '.join(e.samples)})" for r, e in report.excluded.items())
-        raise StrictModeError(f"{_names(report)}: --strict: {report.rows_excluded:,} rows would be excluded: {reasons}")
+        raise StrictModeError(f"{_names(report)}: --strict: {count(report.rows_excluded, 'row')} would be excluded: {reasons}")
     return result, report
 
 
@@ -253,7 +253,7 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             dups = int(duplicate_lines(frame, out).sum())
             if dups:
                 report.notes.append(
-                    f"{source}: {dups:,} lines repeat an earlier line exactly; kept, since without an "
+                    f"{source}: {count(dups, 'line')} identical to an earlier line; kept, since without an "
                     "order id they can be separate purchases on the same day"
                 )
     if spec is CONTACTS:
