@@ -282,3 +282,23 @@ def test_lines_differing_only_in_an_unmapped_column_are_not_duplicates(tmp_path)
     frame, report = load_purchases([str(write_text(tmp_path / "p.csv", text))])
     assert len(frame) == 2 and report.excluded["duplicate line"].count == 1
     assert report.excluded["duplicate line"].samples == ["row 4"]
+
+
+def test_report_title_above_the_table_is_skipped(tmp_path):
+    from openpyxl import Workbook
+
+    text = ("Отчет о продажах;;;\nПериод: 01.01.2024 - 31.12.2024;;;\n;;;\n"
+            + text_table(["Номер заказа", "Клиент", "Дата", "Сумма"], lambda d: d.strftime("%d.%m.%Y"), ru_amount, ";"))
+    report = assert_loads_expected(write_text(tmp_path / "1c.csv", text, "cp1251"))
+    assert report.sources[0].rows == len(ROWS)
+    book = Workbook()
+    book.active.append(["Отчет о продажах"])
+    book.active.append(["Период: 2024 год"])
+    book.active.append([])
+    book.active.append(["Номер заказа", "Клиент", "Дата", "Сумма"])
+    for order, customer, day, amount in ROWS:
+        book.active.append([order, customer, dt.datetime.combine(day, dt.time()), amount])
+    book.save(tmp_path / "1c.xlsx")
+    frame, xreport = load_purchases([str(tmp_path / "1c.xlsx")])
+    pd.testing.assert_frame_equal(canonical(frame), EXPECTED, check_dtype=False)
+    assert xreport.rejects is None

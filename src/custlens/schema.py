@@ -196,3 +196,24 @@ def match_roles(headers: list[str], spec: TableSpec) -> dict[str, str]:
                 taken.add(header)
                 break
     return mapping
+
+
+def known_headers() -> set[str]:
+    """Every synonym of every role, folded: what a header row is recognised by."""
+    return {normalize_header(syn) for spec in SPECS.values() for role in spec.roles for syn in role.synonyms}
+
+
+def find_header_row(rows: list[list[object]], limit: int = 30) -> int:
+    """Index of the header among the first ``limit`` rows.
+
+    Accounting and CRM reports (1C, Bitrix24) put a title, a period and filters above the
+    table; the header is the row with the most cells naming a known role, when some row has
+    at least two. Otherwise it is the first row.
+    """
+    known = known_headers()
+    best, best_score = 0, 1
+    for i, row in enumerate(rows[:limit]):
+        score = sum(1 for cell in row if cell is not None and normalize_header(cell) in known)
+        if score > best_score:
+            best, best_score = i, score
+    return best

@@ -12,6 +12,7 @@ import csv
 import glob
 import gzip
 import io
+import itertools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import EmptyInputError, InputError, sample_text
+from ..schema import find_header_row
 
 SNIFF_BYTES = 1 << 18
 DELIMITERS = [",", ";", "\t", "|"]
@@ -212,15 +214,16 @@ def _read_csv(source_obj, head: bytes, options: ReadOptions, *, source: str) -> 
     lines = text.splitlines()
     if len(head) >= SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line of the sample may be cut
-    header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if header_index is None:
+    filled = [i for i, line in enumerate(lines[:200]) if line.strip()]
+    if not filled:
         raise EmptyInputError(f"{source}: the file is empty")
-    probe = lines[header_index: header_index + 50]
-    delimiter = options.delimiter or detect_delimiter(probe)
+    delimiter = options.delimiter or detect_delimiter([lines[i] for i in filled[:50]])
     if delimiter is None:
-        if len(lines[header_index].split()) > 1:
-            return _read_whitespace(source_obj, encoding, header_index, source)
+        if len(lines[filled[0]].split()) > 1:
+            return _read_whitespace(source_obj, encoding, filled[0], source)
         delimiter = ","
+    candidates = [next(csv.reader([lines[i]], delimiter=delimiter), []) for i in filled[:30]]
+    header_index = filled[find_header_row(candidates)]
     header = next(csv.reader([lines[header_index]], delimiter=delimiter))
     names = unique_names(header)
 
@@ -344,18 +347,21 @@ def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
         else:
             raise InputError(f"{source}: no sheet {sheet!r}; the sheets are {sample_text(book.sheetnames, 20)}")
         rows = ws.iter_rows(values_only=True)
-        header_row, header_number = None, 0
-        for header_number, row in enumerate(rows, start=1):
+        head: list[tuple[int, tuple]] = []
+        for number, row in enumerate(rows, start=1):
             if row and any(v not in (None, "") for v in row):
-                header_row = row
+                head.append((number, row))
+            if len(head) == 30:
                 break
-        if header_row is None:
+        if not head:
             raise EmptyInputError(f"{source}: sheet {ws.title!r} is empty")
+        pick = find_header_row([list(row) for _, row in head])
+        header_number, header_row = head[pick]
         width = max(i + 1 for i, v in enumerate(header_row) if v not in (None, ""))
         header = ["" if v is None else str(v).strip() for v in header_row[:width]]
         data = [
             list(row[:width]) + [None] * (width - len(row))
-            for row in rows
+            for row in itertools.chain((row for _, row in head[pick + 1:]), rows)
             if row and any(v not in (None, "") for v in row[:width])
         ]
     finally:
