@@ -6,7 +6,7 @@ import pandas as pd
 
 from ..errors import CustlensError
 from ..schema import SPECS, TableSpec, match_roles
-from .load import LoadOptions, load
+from .load import LoadOptions, load_tables
 from .read import ReadOptions, expand_paths, read_table
 
 
@@ -34,12 +34,14 @@ def inspect(paths, options: LoadOptions = LoadOptions(), kind: str | None = None
     ``ok`` is False when the file could not be loaded for reports.
     """
     files = expand_paths([paths] if isinstance(paths, str) else paths)
-    first = read_table(files[0], ReadOptions(options.encoding, options.delimiter, options.sheet))
+    read_opts = ReadOptions(options.encoding, options.delimiter, options.sheet)
+    tables = [read_table(path, read_opts) for path in files]
+    first = tables[0]
     spec = SPECS[kind] if kind else guess_kind(first.header_names or list(first.frame.columns))
     result: dict = {"files": files, "kind": spec.kind, "format": first.format, "encoding": first.encoding,
                     "delimiter": first.delimiter, "ok": True, "problems": [], "notes": []}
     try:
-        frame, report = load(files, spec, options)
+        frame, report = load_tables(tables, spec, options)
     except CustlensError as e:
         result["ok"] = False
         result["problems"].append(str(e))

@@ -139,11 +139,15 @@ def load(paths, spec: TableSpec, options: LoadOptions = LoadOptions()) -> tuple[
     """
     if isinstance(paths, str):
         paths = [paths]
+    read_opts = ReadOptions(encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet)
+    return load_tables((read_table(path, read_opts) for path in expand_paths(paths)), spec, options)
+
+
+def load_tables(tables, spec: TableSpec, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:
+    """:func:`load` for tables already read (an iterable of :class:`RawTable`)."""
     report = LoadReport(kind=spec.kind)
     frames, rejects = [], []
-    read_opts = ReadOptions(encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet)
-    for path in expand_paths(paths):
-        raw = read_table(path, read_opts)
+    for raw in tables:
         frame, rejected = _load_one(raw, spec, options, report)
         frames.append(frame)
         if rejected is not None and len(rejected):
@@ -196,10 +200,13 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
     for reason, text in raw.skipped:
         report.exclude(reason, 1, [repr(text[:60])])
 
-    if raw.format == "csv":
+    if raw.format == "csv":  # `cat a.csv b.csv` repeats the header as a data line
+        written = dict(zip(frame.columns, raw.header_names))
         header = pd.Series(True, index=frame.index)
         for col in columns.values():
-            header &= frame[col].astype("string").str.strip() == col
+            header &= frame[col].str.strip() == written.get(col, col)
+            if not header.any():
+                break
         exclude(header, "repeated header line")
 
     out = pd.DataFrame(index=frame.index)
