@@ -63,6 +63,7 @@ class Inputs:
     options: object  # io.LoadOptions
     rejects: str | None
     quiet: bool
+    config: dict
 
 
 def _parse_map(ctx, param, values):
@@ -109,7 +110,7 @@ def input_options(fn):
             sheet=sheet or load.get("sheet"),
             strict=strict,
         )
-        kwargs["inputs"] = Inputs(paths=paths, options=options, rejects=rejects, quiet=quiet)
+        kwargs["inputs"] = Inputs(paths=paths, options=options, rejects=rejects, quiet=quiet, config=config)
         return fn(*args, **kwargs)
 
     return wrapper
@@ -233,14 +234,152 @@ def summary(inputs, as_of, out):
         custlens summary examples/ru/purchases.csv --as-of 2025-06-30
         custlens summary examples/purchases.csv --sort -monetary --limit 20
     """
+    _, result = load_summary(inputs, as_of)
+    out.emit(result.customers, title="Customers")
+    if out.path:
+        info(inputs, f"wrote {count(len(result.customers), 'customer')} to {out.path}")
+
+
+def load_summary(inputs: Inputs, as_of):
+    """Load purchases and summarise them per customer, reporting both steps on stderr."""
     from .summary import customers
 
     purchases, _ = load_purchases(inputs)
     result = customers(purchases, as_of=as_of)
     say(inputs, result.messages())
-    out.emit(result.customers, title="Customers")
-    if out.path:
-        info(inputs, f"wrote {count(len(result.customers), 'customer')} to {out.path}")
+    return purchases, result
+
+
+def load_contacts_file(paths: tuple[str, ...], inputs: Inputs):
+    """Contacts for a report (--contacts): columns detected, [columns] from the config applied."""
+    from .io import LoadOptions
+    from .io import load_contacts as load
+
+    options = LoadOptions(columns=inputs.config.get("columns", {}), strict=inputs.options.strict)
+    contacts, report = load(list(paths), options)
+    say(inputs, report.messages())
+    return contacts
+
+
+def _one_view(**flags) -> None:
+    chosen = [name for name, on in flags.items() if on]
+    if len(chosen) > 1:
+        raise click.UsageError(f"choose one of {', '.join('--' + n.replace('_', '-') for n in chosen)}")
+
+
+@cli.command()
+@input_options
+@as_of_option
+@click.option("--bins", type=click.IntRange(2, 9), help="Score levels per dimension (default 5, or [rfm] bins).")
+@click.option("--method", type=click.Choice(["quantile", "fixed"]),
+              help="quantile (default): by rank, ties kept together; fixed: [rfm.edges] in custlens.toml.")
+@click.option("--summary", "view_summary", is_flag=True, help="One row per segment, with the recommended action.")
+@click.option("--show-bins", is_flag=True, help="The value range each score covers, per dimension.")
+@click.option("--check-rules", is_flag=True, help="Score combinations no segment rule covers, or several do.")
+@output_options
+def rfm(inputs, as_of, bins, method, view_summary, show_bins, check_rules, out):
+    """Score every customer on recency, frequency and monetary value and name the segment.
+
+    Scores run 1..bins, higher is better; equal values always get equal scores. Segments follow
+    the R×F grid (Champions, Loyal, At Risk, Hibernating…) or [[rfm.segments]] rules in
+    custlens.toml.
+
+    \b
+        custlens rfm examples/purchases.csv
+        custlens rfm examples/purchases.csv --summary
+        custlens rfm examples/purchases.csv --bins 4 --config custlens.toml -o rfm.xlsx
+        custlens rfm examples/purchases.csv --show-bins
+        custlens rfm examples/purchases.csv --check-rules --config custlens.toml
+    """
+    from . import rfm as rfm_mod
+
+    _one_view(summary=view_summary, show_bins=show_bins, check_rules=check_rules)
+    settings = inputs.config.get("rfm", {})
+    bins = bins or settings.get("bins", 5)
+    method = method or settings.get("method", "quantile")
+    rules = rfm_mod.rules_from_config(inputs.config)
+    if check_rules:
+        problems = rfm_mod.check_rules(rules, bins)
+        warn(f"{count(int((problems['kind'] == 'gap').sum()), 'gap')} and "
+             f"{count(int((problems['kind'] == 'overlap').sum()), 'overlap')} in the segment rules")
+        out.emit(problems, title="Segment rule check")
+        return
+    _, result = load_summary(inputs, as_of)
+    scored = rfm_mod.segment(rfm_mod.score(result.customers, bins=bins, method=method,
+                                           edges=settings.get("edges")), rules=rules, bins=bins)
+    others = int((scored["segment"] == rfm_mod.OTHER).sum())
+    if others:
+        warn(f"warning: {count(others, 'customer')} match no segment rule and are in \"Other\"; "
+             "see custlens rfm --check-rules")
+    if show_bins:
+        out.emit(rfm_mod.bin_table(scored), title="RFM score ranges")
+    elif view_summary:
+        out.emit(rfm_mod.summarize(scored, rules=rules), title=f"RFM segments as of {result.as_of:%Y-%m-%d}")
+    else:
+        out.emit(scored, title=f"RFM as of {result.as_of:%Y-%m-%d}")
+
+
+def _parse_abc(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(x) for x in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 2 or not 0 < parts[0] < parts[1] <= 1:
+        raise click.BadParameter("two increasing shares, e.g. 0.8,0.95", ctx, param)
+    return parts
+
+
+@cli.command()
+@input_options
+@as_of_option
+@click.option("--by", type=click.Choice(["revenue", "orders", "margin"]), default="revenue", show_default=True,
+              help="What customers are ranked by (margin needs a cost column).")
+@click.option("--share", type=click.FloatRange(0, 1, min_open=True),
+              help="Key clients: the smallest top set bringing this share (default 0.8, or [pareto] share).")
+@click.option("--abc", callback=_parse_abc, metavar="A,B",
+              help="ABC class edges as cumulative shares (default 0.8,0.95, or [pareto] abc).")
+@click.option("--summary", "view_summary", is_flag=True, help="Counts and value per ABC class, Gini, top 20%.")
+@click.option("--portrait", is_flag=True, help="Key clients next to the rest: orders, AOV, categories, cities…")
+@click.option("--contacts", "contacts_paths", multiple=True, type=click.Path(),
+              help="Contacts file for the portrait (city, source, consent). Repeatable.")
+@click.option("--key-clients-only", is_flag=True, help="List only the key clients.")
+@output_options
+def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths, key_clients_only, out):
+    """Find the key clients: the smallest set of customers bringing 80% of revenue.
+
+    Every customer gets a rank, a share, a cumulative share, an ABC class and a key-client flag;
+    customers whose net revenue is zero or negative are listed last, not ranked.
+
+    \b
+        custlens pareto examples/purchases.csv
+        custlens pareto examples/purchases.csv --share 0.9 --summary
+        custlens pareto examples/purchases.csv --portrait --contacts examples/contacts.csv
+        custlens pareto examples/purchases.csv --key-clients-only -o key-clients.xlsx
+    """
+    from . import pareto as pareto_mod
+
+    _one_view(summary=view_summary, portrait=portrait, key_clients_only=key_clients_only)
+    settings = inputs.config.get("pareto", {})
+    share = share or settings.get("share", 0.8)
+    abc = abc or tuple(settings.get("abc", (0.8, 0.95)))
+    purchases, result = load_summary(inputs, as_of)
+    values = pareto_mod.customer_values(result.customers, by=by, purchases=purchases, as_of=result.as_of)
+    ranked = pareto_mod.rank(result.customers, values, share=share, abc=abc, name=by)
+    table, headline = pareto_mod.summarize(ranked, share=share, name=by)
+    for line in pareto_mod.headline_text(headline, by):
+        info(inputs, line)
+    if view_summary:
+        out.emit(table, title=f"Pareto by {by} as of {result.as_of:%Y-%m-%d}")
+    elif portrait:
+        contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
+        out.emit(pareto_mod.portrait(result.customers, ranked, purchases=purchases, contacts=contacts,
+                                     as_of=result.as_of), title="Key clients and the rest")
+    else:
+        if key_clients_only:
+            ranked = ranked[ranked["key_client"]]
+        out.emit(ranked, title=f"Customers by {by} as of {result.as_of:%Y-%m-%d}")
 
 
 @cli.command()

@@ -240,8 +240,9 @@ def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
 
 
 def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, max_rows: int = TABLE_ROWS) -> None:
-    """A rich table; numbers right-aligned and never wrapped; at most ``max_rows`` rows, with a
-    note of the rest on stderr. Off a terminal the table takes the width it needs."""
+    """A rich table; numbers right-aligned and never wrapped, shares (columns named ``share`` or
+    ``*_share``) as percentages; at most ``max_rows`` rows, with a note of the rest on stderr.
+    Off a terminal the table takes the width it needs."""
     from rich.console import Console
     from rich.table import Table
 
@@ -249,14 +250,21 @@ def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, ma
     console = Console(file=file, highlight=False, width=None if _isatty(file) else 400)
     table = Table(title=title, show_lines=False, header_style="bold")
     shown = frame.head(max_rows)
+    # A table of measures (one per row, like the key-client portrait) shows its *_share rows as %.
+    share_rows = (shown.iloc[:, 0].astype("string").str.endswith("share").fillna(False).to_numpy()
+                  if len(shown.columns) and str(shown.columns[0]) == "measure" else np.zeros(len(shown), bool))
     cells = []
     for name in frame.columns:
         column = shown[name]
         kind = column.dtype.kind
         table.add_column(str(name), justify="right" if kind in "iuf" else "left",
                          no_wrap=kind in "iufM", overflow="fold")
+        if kind == "f" and (str(name) == "share" or str(name).endswith("_share")):
+            cells.append(["" if pd.isna(v) else f"{v:.1%}" for v in column])
+            continue
         whole = kind == "f" and bool((column.dropna() == column.dropna().round()).all())
-        cells.append([format_cell(v, whole_numbers=whole) for v in column])
+        cells.append([f"{v:.1%}" if is_share and isinstance(v, (float, np.floating)) and not pd.isna(v)
+                      else format_cell(v, whole_numbers=whole) for v, is_share in zip(column, share_rows)])
     for row in zip(*cells):
         table.add_row(*row)
     console.print(table, crop=False)

@@ -108,6 +108,10 @@ PURCHASES = TableSpec(
         )),
         Role("region", TEXT, False, ("region", "country", "state", "регион", "страна", "регіон", "країна")),
         Role("currency", TEXT, False, ("currency", "валюта")),
+        Role("cost", NUMBER, False, (
+            "cost", "line cost", "total cost", "cogs", "cost of goods", "себестоимость", "себестоимость сумма",
+            "собівартість",
+        )),
     ),
 )
 
