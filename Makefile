@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/custlens inspect examples/ru/purchases.csv
-	$(BIN)/custlens summary examples/purchases.csv --sort -monetary --limit 25 --format table
+	$(BIN)/custlens summary examples/purchases.csv --sort -monetary --limit 10 --format table
+	$(BIN)/custlens rfm examples/purchases.csv --summary --format table
+	$(BIN)/custlens pareto examples/ru/purchases.csv --portrait --contacts examples/ru/contacts.csv --format table
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,158 @@
+"""Pareto key clients, ABC, Gini and the portrait: hand-worked rows, closed forms, properties."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custlens import pareto
+
+# Ten customers, total positive revenue 1,000; two are not ranked (0 and −30).
+VALUES = {"k": 10.0, "a": 500.0, "b": 200.0, "c": 100.0, "d": 80.0, "e": 50.0, "f": 40.0, "g": 20.0,
+          "h": 0.0, "i": -30.0}
+SUMMARY = pd.DataFrame({
+    "customer_id": list(VALUES),
+    "monetary": list(VALUES.values()),
+    "frequency": [1, 10, 5, 2, 2, 1, 1, 1, 1, 1],
+    "recency_days": [400, 5, 20, 100, 60, 200, 300, 90, 10, 500],
+    "tenure_days": [400, 700, 500, 300, 200, 200, 300, 90, 10, 500],
+})
+EXPECTED = [  # customer, rank, share, cumulative, class, key client  (worked by hand)
+    ("a", 1, 0.50, 0.50, "A", True),
+    ("b", 2, 0.20, 0.70, "A", True),
+    ("c", 3, 0.10, 0.80, "A", True),  # reaches 80% exactly: the smallest set is a, b, c
+    ("d", 4, 0.08, 0.88, "B", False),
+    ("e", 5, 0.05, 0.93, "B", False),
+    ("f", 6, 0.04, 0.97, "B", False),  # 0.93 before it: still short of 95%
+    ("g", 7, 0.02, 0.99, "C", False),
+    ("k", 8, 0.01, 1.00, "C", False),
+]
+
+
+def ranked(**kw):
+    return pareto.rank(SUMMARY, pareto.customer_values(SUMMARY), name="revenue", **kw)
+
+
+def test_hand_worked_rows():
+    table = ranked()
+    assert table["customer_id"].tolist() == [row[0] for row in EXPECTED] + ["h", "i"]
+    for row, (customer, rank, share, cumulative, cls, key) in zip(table.itertuples(), EXPECTED):
+        assert (row.customer_id, row.rank, row.abc_class, row.key_client) == (customer, rank, cls, key)
+        assert row.share == pytest.approx(share) and row.cumulative_share == pytest.approx(cumulative)
+    unranked = table.iloc[8:]
+    assert unranked["rank"].isna().all() and unranked["share"].isna().all()
+    assert unranked["abc_class"].tolist() == ["none", "none"] and not unranked["key_client"].any()
+    assert unranked["revenue"].tolist() == [0.0, -30.0]
+
+
+def test_share_option_and_abc_edges():
+    assert ranked(share=0.9)["key_client"].sum() == 5  # 0.88 after four: the fifth reaches 0.93
+    assert ranked(share=0.5)["key_client"].sum() == 1
+    assert ranked(abc=(0.5, 0.7))["abc_class"].tolist()[:4] == ["A", "B", "C", "C"]
+    with pytest.raises(Exception, match="two increasing shares"):
+        ranked(abc=(0.9, 0.8))
+
+
+def test_summary_and_headline_by_hand():
+    table, headline = pareto.summarize(ranked(), name="revenue")
+    rows = table.set_index("group")
+    assert rows.loc["A", ["customers", "revenue"]].tolist() == [3, 800.0]
+    assert rows.loc["A", "revenue_share"] == pytest.approx(0.8) and rows.loc["A", "customer_share"] == 0.3
+    assert rows.loc["B", ["customers", "revenue"]].tolist() == [3, 170.0]
+    assert rows.loc["C", ["customers", "revenue"]].tolist() == [2, 30.0]
+    assert rows.loc["key clients (80%)", "customers"] == 3
+    assert rows.loc["revenue ≤ 0 (not ranked)", ["customers", "revenue"]].tolist() == [2, -30.0]
+    assert np.isnan(rows.loc["revenue ≤ 0 (not ranked)", "revenue_share"])
+    assert headline["key_clients"] == 3 and headline["key_client_customer_share"] == 0.3
+    assert headline["top20_customers"] == 2 and headline["top20_value_share"] == pytest.approx(0.7)
+    assert headline["nonpositive_customers"] == 2 and headline["nonpositive_value"] == -30
+    x = sorted(v for v in VALUES.values() if v > 0)  # Gini over the ranked customers, by its definition
+    by_pairs = sum(abs(p - q) for p in x for q in x) / (2 * len(x) ** 2 * np.mean(x))
+    assert headline["gini"] == pytest.approx(by_pairs)
+    lines = pareto.headline_text(headline, "revenue")
+    assert lines[0] == "3 customers (30.0% of customers) bring 80% of revenue"
+    assert lines[2] == "2 customers with revenue ≤ 0 (total -30.00) are not ranked"
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([5, 5, 5, 5], 0.0),
+    ([0, 0, 0, 10], 1 - 1 / 4),
+    ([0] * 9 + [3.5], 1 - 1 / 10),
+    ([1, 2, 3, 4], 0.25),  # (−3·1 − 1·2 + 1·3 + 3·4) / (4 · 10)
+])
+def test_gini_closed_forms(values, expected):
+    assert pareto.gini(values) == pytest.approx(expected)
+    assert pareto.gini(list(reversed(values))) == pytest.approx(expected)
+
+
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=50).filter(lambda v: sum(v) > 0))
+def test_gini_matches_mean_absolute_difference(values):
+    x = np.asarray(values)
+    expected = np.abs(x[:, None] - x[None, :]).sum() / (2 * len(x) ** 2 * x.mean())
+    assert pareto.gini(values) == pytest.approx(expected, abs=1e-9)
+    assert 0 <= pareto.gini(values) <= 1 - 1 / len(values) + 1e-12
+
+
+def test_by_orders_and_margin():
+    assert pareto.customer_values(SUMMARY, by="orders").tolist() == SUMMARY["frequency"].astype(float).tolist()
+    purchases = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [100.0, 50.0, 80.0],
+                              "cost": [60.0, np.nan, 90.0],
+                              "order_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"])})
+    summary = pd.DataFrame({"customer_id": ["a", "b"], "monetary": [150.0, 80.0], "frequency": [2, 1]})
+    margin = pareto.customer_values(summary, by="margin", purchases=purchases)
+    assert margin.tolist() == [90.0, -10.0]  # 100 − 60 + 50 − 0; 80 − 90
+    with pytest.raises(Exception, match="--map cost="):
+        pareto.customer_values(summary, by="margin", purchases=purchases.drop(columns="cost"))
+
+
+def test_portrait_against_direct_computation():
+    purchases = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c", "d", "k"],
+        "amount": [400.0, 100.0, 200.0, 100.0, 80.0, 10.0],
+        "category": ["Tea", "Cups", "Tea", "Coffee", "Coffee", "Tea"],
+        "order_date": pd.to_datetime(["2024-01-01"] * 6),
+    })
+    contacts = pd.DataFrame({"customer_id": ["a", "b", "d"], "city": ["Kazan", "Perm", "Kazan"],
+                             "consent": pd.array([True, False, True], dtype="boolean")})
+    table = pareto.portrait(SUMMARY, ranked(), purchases=purchases, contacts=contacts).set_index("measure")
+    key, rest = SUMMARY[SUMMARY["customer_id"].isin(["a", "b", "c"])], SUMMARY[~SUMMARY["customer_id"].isin(["a", "b", "c"])]
+    assert table.loc["customers"].tolist() == [3, 7]
+    assert table.loc["avg_orders", "key_clients"] == round(key["frequency"].mean(), 2)
+    assert table.loc["avg_order_value", "the_rest"] == round(rest["monetary"].sum() / rest["frequency"].sum(), 2)
+    assert table.loc["revenue_share", "key_clients"] == pytest.approx(800 / SUMMARY["monetary"].sum())
+    assert table.loc["bought_last_90_days_share", "key_clients"] == pytest.approx(2 / 3)  # recency 5, 20, 100
+    assert table.loc["top_categories", "key_clients"] == "Tea 75%, Coffee 12%, Cups 12%"  # 600, 100, 100 of 800
+    assert table.loc["top_categories", "the_rest"] == "Coffee 89%, Tea 11%"
+    assert table.loc["top_cities", "key_clients"] == "Kazan 50%, Perm 50%"
+    assert table.loc["consent_share", "key_clients"] == 0.5 and table.loc["consent_share", "the_rest"] == 1.0
+    assert table.loc["with_contact_record_share", "key_clients"] == pytest.approx(2 / 3)
+
+
+# --- properties ----------------------------------------------------------------------------
+
+money = st.lists(st.floats(-100, 10_000, allow_nan=False).map(lambda v: round(v, 2)), min_size=1, max_size=60)
+
+
+@given(money, st.floats(0.05, 1.0), st.randoms(use_true_random=False))
+def test_pareto_properties(values, share, rnd):
+    summary = pd.DataFrame({"customer_id": [f"x{i:03d}" for i in range(len(values))], "monetary": values})
+    table = pareto.rank(summary, summary["monetary"], share=share)
+    assert sorted(table["customer_id"]) == sorted(summary["customer_id"])  # everyone, once
+    ranked_rows = table[table["abc_class"] != "none"]
+    assert (ranked_rows["value"] > 0).all() and (table.loc[table["abc_class"] == "none", "value"] <= 0).all()
+    if len(ranked_rows):
+        assert ranked_rows["share"].sum() == pytest.approx(1)
+        assert (np.diff(ranked_rows["cumulative_share"]) >= -1e-12).all()
+        assert ranked_rows["rank"].tolist() == list(range(1, len(ranked_rows) + 1))
+        # the key set is the smallest top set reaching the share
+        key = ranked_rows[ranked_rows["key_client"]]
+        total = ranked_rows["value"].sum()
+        assert key["value"].sum() >= share * total - 1e-6
+        assert key["value"].iloc[:-1].sum() < share * total + 1e-6
+        assert set(key["customer_id"]) == set(ranked_rows["customer_id"].iloc[:len(key)])
+    shuffled = summary.sample(frac=1, random_state=rnd.randint(0, 1000))
+    pd.testing.assert_frame_equal(pareto.rank(shuffled, shuffled["monetary"], share=share), table)
+    assert math.isclose(len(table), len(summary))
