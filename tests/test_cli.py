@@ -251,3 +251,16 @@ def test_sort_and_limit(run):
     assert got["monetary"].tolist() == sorted(full["monetary"], reverse=True)[:10]
     bad = run("summary", PURCHASES, "--sort", "nope", "-q")
     assert bad.exit_code == 1 and "no column 'nope'" in bad.stderr
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(run, monkeypatch):
+    from custlens import summary
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(summary, "customers", broken)
+    result = run("summary", PURCHASES, "-q")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "internal error: ZeroDivisionError: division by zero" in result.stderr
+    assert isinstance(run("--debug", "summary", PURCHASES, "-q").exception, ZeroDivisionError)

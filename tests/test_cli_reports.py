@@ -156,3 +156,34 @@ def test_russian_export_gives_the_same_numbers(run, tmp_path, command):
     russian = run(command[0], ru, *command[1:], "-q")
     assert russian.exit_code == 0, russian.stderr
     assert russian.stdout == english.stdout
+
+
+@pytest.mark.parametrize("command", [["rfm"], ["rfm", "--summary"], ["pareto"], ["pareto", "--summary"],
+                                     ["pareto", "--portrait"]])
+@pytest.mark.parametrize("ext", ["csv", "tsv", "json", "jsonl", "parquet", "xlsx"])
+def test_report_files_in_every_format(run, tmp_path, command, ext):
+    out = tmp_path / f"report.{ext}"
+    result = run(command[0], PURCHASES, *command[1:], "-o", out, "-q")
+    assert result.exit_code == 0, result.stderr
+    reference = read(run(command[0], PURCHASES, *command[1:], "-q"))
+    if ext == "parquet":
+        back = pd.read_parquet(out)
+    elif ext == "xlsx":
+        back = pd.read_excel(out)
+    elif ext in ("json", "jsonl"):
+        back = pd.read_json(out, lines=ext == "jsonl", dtype=False)
+    else:
+        back = pd.read_csv(out, sep="\t" if ext == "tsv" else ",", dtype=str)
+    assert back.columns.tolist() == reference.columns.tolist() and len(back) == len(reference)
+    assert back.iloc[:, 0].astype(str).tolist() == reference.iloc[:, 0].astype(str).tolist()
+
+
+def test_rfm_method_option_and_explicit_config(run, tmp_path):
+    config = tmp_path / "team.toml"
+    config.write_text("[rfm]\nbins = 4\n[rfm.edges]\nrecency_days = [30, 90, 365]\nfrequency = [2, 4, 8]\n"
+                      "monetary = [100, 500, 1000]\n", encoding="utf-8")
+    table = read(run("rfm", PURCHASES, "--config", config, "--method", "fixed", "-q"))
+    assert table["f"].tolist() == [1 + sum(f >= e for e in (2, 4, 8)) for f in table["frequency"]]
+    assert table["r"].tolist() == [4 - sum(r > e for e in (30, 90, 365)) for r in table["recency_days"]]
+    missing = run("rfm", PURCHASES, "--method", "fixed")
+    assert missing.exit_code == 1 and "[rfm.edges]" in missing.stderr

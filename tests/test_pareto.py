@@ -64,6 +64,7 @@ def test_summary_and_headline_by_hand():
     assert rows.loc["B", ["customers", "revenue"]].tolist() == [3, 170.0]
     assert rows.loc["C", ["customers", "revenue"]].tolist() == [2, 30.0]
     assert rows.loc["key clients (80%)", "customers"] == 3
+    assert rows.loc["top 20% of customers", ["customers", "revenue"]].tolist() == [2, 700.0]
     assert rows.loc["revenue ≤ 0 (not ranked)", ["customers", "revenue"]].tolist() == [2, -30.0]
     assert np.isnan(rows.loc["revenue ≤ 0 (not ranked)", "revenue_share"])
     assert headline["key_clients"] == 3 and headline["key_client_customer_share"] == 0.3
@@ -75,6 +76,14 @@ def test_summary_and_headline_by_hand():
     lines = pareto.headline_text(headline, "revenue")
     assert lines[0] == "3 customers (30.0% of customers) bring 80% of revenue"
     assert lines[2] == "2 customers with revenue ≤ 0 (total -30.00) are not ranked"
+
+
+def test_nobody_to_rank():
+    summary = pd.DataFrame({"customer_id": ["a", "b"], "monetary": [0.0, -5.0]})
+    table, headline = pareto.summarize(pareto.rank(summary, summary["monetary"]))
+    assert headline["key_clients"] == 0 and table.set_index("group").loc["value ≤ 0 (not ranked)", "customers"] == 2
+    assert pareto.headline_text(headline) == ["no customer has revenue above 0: nobody is ranked (2 customers, "
+                                              "total -5.00)"]
 
 
 @pytest.mark.parametrize("values, expected", [

@@ -34,6 +34,14 @@ class CustlensGroup(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(0)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # a bug in custlens: one line for the user, the traceback with --debug
+            if ctx.params.get("debug") or os.environ.get("CUSTLENS_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"internal error: {type(e).__name__}: {e}; run `custlens --debug …` for the traceback and report it"
+            ) from e
 
 
 @click.group(cls=CustlensGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -371,7 +379,7 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     for line in pareto_mod.headline_text(headline, by):
         info(inputs, line)
     if view_summary:
-        out.emit(table, title=f"Pareto by {by} as of {result.as_of:%Y-%m-%d}")
+        out.emit(table, title=f"Pareto by {by} as of {result.as_of:%Y-%m-%d} · Gini {headline['gini']:.3f}")
     elif portrait:
         contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
         out.emit(pareto_mod.portrait(result.customers, ranked, purchases=purchases, contacts=contacts,

@@ -130,7 +130,7 @@ def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> Non
         for record in records(frame):
             fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
     elif fmt == "parquet":
-        frame.to_parquet(fh, index=False)
+        typed_columns(frame).to_parquet(fh, index=False)
     elif fmt == "xlsx":
         write_xlsx(frame, fh, title=title)
     elif fmt == "table":
@@ -139,6 +139,20 @@ def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> Non
         fh.write(out.getvalue().encode("utf-8"))
     else:
         raise OutputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def typed_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns of mixed Python values (numbers next to text, as in a table of measures) become
+    text, so that typed formats like Parquet can hold them."""
+    out = frame
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == object:
+            kinds = {type(v) for v in column.dropna()}
+            if len(kinds) > 1 or kinds - {str}:
+                out = out.copy() if out is frame else out
+                out[name] = column.map(lambda v: None if pd.isna(v) else str(_plain(v))).astype("string")
+    return out
 
 
 def safe_cells(frame: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import CustlensError, MissingColumnError
+from .errors import CustlensError, MissingColumnError, count
 
 BY = ("revenue", "orders", "margin")
 NONE_CLASS = "none"
@@ -99,8 +99,8 @@ def gini(values) -> float:
 
 
 def summarize(ranked: pd.DataFrame, *, share: float = 0.8, name: str = "value") -> tuple[pd.DataFrame, dict]:
-    """Per class (A, B, C), for the key clients, the ranked customers and the unranked
-    ones (value ≤ 0): customers, customer_share, value, value_share, avg_value. Returns
+    """Per class (A, B, C), for the key clients, the top 20% of customers, the ranked customers
+    and the unranked ones (value ≤ 0): customers, customer_share, value, value_share, avg_value. Returns
     ``(table, headline)``; headline holds key_clients, key_client_customer_share, top20_customers,
     top20_value_share, gini, nonpositive_customers and nonpositive_value.
 
@@ -115,6 +115,8 @@ def summarize(ranked: pd.DataFrame, *, share: float = 0.8, name: str = "value") 
     n_all, total = len(ranked), positive["value"].sum()
     groups = [(label, positive[positive["abc_class"] == label]) for label in ("A", "B", "C")]
     groups.append((f"key clients ({share:.0%})", positive[positive["key_client"]]))
+    top = max(1, int(np.ceil(0.2 * n_all))) if n_all else 0
+    groups.append(("top 20% of customers", positive.head(top)))
     groups.append((f"ranked ({name} > 0)", positive))
     groups.append((f"{name} ≤ 0 (not ranked)", rest))
     rows = []
@@ -128,7 +130,6 @@ def summarize(ranked: pd.DataFrame, *, share: float = 0.8, name: str = "value") 
     table = pd.DataFrame(rows)
     table["group"] = table["group"].astype("string")
     table = table.rename(columns={"value": name, "value_share": f"{name}_share", "avg_value": f"avg_{name}"})
-    top = max(1, int(np.ceil(0.2 * n_all))) if n_all else 0
     headline = {
         "key_clients": int(positive["key_client"].sum()),
         "key_client_customer_share": float(positive["key_client"].sum() / n_all) if n_all else float("nan"),
@@ -144,14 +145,17 @@ def summarize(ranked: pd.DataFrame, *, share: float = 0.8, name: str = "value") 
 
 def headline_text(headline: dict, by: str = "revenue") -> list[str]:
     """The summary in words, e.g. '312 customers (15.6% of customers) bring 80% of revenue'."""
+    if not headline["key_clients"]:
+        return [f"no customer has {by} above 0: nobody is ranked "
+                f"({count(headline['nonpositive_customers'], 'customer')}, total {headline['nonpositive_value']:,.2f})"]
     lines = [
-        f"{headline['key_clients']:,} customers ({headline['key_client_customer_share']:.1%} of customers) "
+        f"{count(headline['key_clients'], 'customer')} ({headline['key_client_customer_share']:.1%} of customers) "
         f"bring {headline['share']:.0%} of {by}",
         f"the top 20% of customers ({headline['top20_customers']:,}) bring {headline['top20_value_share']:.1%} of {by}; "
         f"Gini {headline['gini']:.3f}",
     ]
     if headline["nonpositive_customers"]:
-        lines.append(f"{headline['nonpositive_customers']:,} customers with {by} ≤ 0 "
+        lines.append(f"{count(headline['nonpositive_customers'], 'customer')} with {by} ≤ 0 "
                      f"(total {headline['nonpositive_value']:,.2f}) are not ranked")
     return lines
 
