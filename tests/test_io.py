@@ -6,6 +6,8 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import DATA, EXAMPLES, write_text
 from custlens.errors import BadValuesError, MissingColumnError, StrictModeError
@@ -302,3 +304,15 @@ def test_report_title_above_the_table_is_skipped(tmp_path):
     frame, xreport = load_purchases([str(tmp_path / "1c.xlsx")])
     pd.testing.assert_frame_equal(canonical(frame), EXPECTED, check_dtype=False)
     assert xreport.rejects is None
+
+
+@given(st.lists(st.tuples(st.sampled_from(["C1", "C2"]), st.sampled_from(["A1", "A2", None]),
+                          st.sampled_from(["2024-01-01", "2024-01-02"]), st.sampled_from([1.0, 2.5, float("nan")]),
+                          st.sampled_from(["x", "y"])), max_size=30))
+def test_duplicate_lines_equals_a_full_comparison(rows):
+    from custlens.io.load import duplicate_lines
+
+    raw = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount", "note"], dtype=object)
+    parsed = raw.drop(columns="note").astype({"amount": "float64"})
+    parsed["order_date"] = pd.to_datetime(parsed["order_date"])
+    assert duplicate_lines(raw, parsed).tolist() == raw.duplicated(keep="first").tolist()

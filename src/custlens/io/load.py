@@ -285,11 +285,23 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
 def duplicate_lines(frame: pd.DataFrame, parsed: pd.DataFrame) -> pd.Series:
     """True for a line equal in every raw column to an earlier line.
 
-    Only lines whose parsed customer, date and amount repeat can be duplicates, so the full
-    comparison runs on those few.
+    Equal lines have equal parsed customer, order, date and amount, so one 64-bit hash of
+    those finds the few candidate lines (a collision only adds a candidate); the full
+    comparison of every raw column runs on the candidates alone.
     """
-    keys = [c for c in ("customer_id", "order_id", "order_date", "amount") if c in parsed]
-    candidates = parsed[keys].duplicated(keep=False).to_numpy()
+    key = np.zeros(len(parsed), dtype=np.uint64)
+    for name in ("customer_id", "order_id", "order_date", "amount"):
+        if name not in parsed:
+            continue
+        column = parsed[name]
+        if column.dtype.kind == "f":
+            part = np.nan_to_num(column.to_numpy(dtype="float64"), nan=np.inf).view(np.uint64)
+        elif column.dtype.kind == "M":
+            part = column.to_numpy(dtype="datetime64[ns]").view(np.uint64)
+        else:
+            part = pd.factorize(column)[0].astype(np.int64).view(np.uint64)
+        key = key * np.uint64(0x9E3779B97F4A7C15) + part
+    candidates = pd.Series(key).duplicated(keep=False).to_numpy()
     result = pd.Series(False, index=frame.index)
     if candidates.any():
         result[candidates] = frame[candidates].duplicated(keep="first").to_numpy()

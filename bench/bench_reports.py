@@ -1,7 +1,7 @@
-"""Time `custlens summary` end to end, as whole processes, on generated exports.
+"""Time `custlens summary`, `rfm` and `pareto` end to end, as whole processes, on generated exports.
 
-    .venv/bin/python bench/bench_summary.py                 # 1e5 and 1e6 lines, 3 runs each
-    .venv/bin/python bench/bench_summary.py --sizes 1e5 --runs 5
+    .venv/bin/python bench/bench_reports.py                 # 1e5 and 1e6 lines, 3 runs each
+    .venv/bin/python bench/bench_reports.py --sizes 1e5 --runs 5
 
 Data: `custlens.sampledata` (string customer ids, order lines, ~2% returns, guest checkouts),
 written once to bench/data/ as CSV and Parquet. Each measurement is a fresh process
@@ -78,6 +78,10 @@ def main() -> None:
                                                  "-o", str(OUT / "s.parquet"), "-q"],
             "custlens summary (Parquet → parquet)": [sys.executable, "-m", "custlens", "summary",
                                                      str(paths["parquet"]), "-o", str(OUT / "s.parquet"), "-q"],
+            "custlens rfm (Parquet → parquet)": [sys.executable, "-m", "custlens", "rfm",
+                                                 str(paths["parquet"]), "-o", str(OUT / "r.parquet"), "-q"],
+            "custlens pareto (Parquet → parquet)": [sys.executable, "-m", "custlens", "pareto",
+                                                    str(paths["parquet"]), "-o", str(OUT / "p.parquet"), "-q"],
             "pandas groupby baseline (Parquet)": [sys.executable, "-c", BASELINE, str(paths["parquet"]),
                                                   str(OUT / "b.parquet")],
         }
