@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CustlensError, MissingColumnError, count
+from .fast import isin
 
 BY = ("revenue", "orders", "margin")
 NONE_CLASS = "none"
@@ -173,14 +174,22 @@ def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, purchases: pd.DataF
     customers with a contact record), consent_share and with_contact_record_share when
     contacts are given.
     """
-    key = set(ranked.loc[ranked["key_client"], "customer_id"])
-    is_key = summary["customer_id"].isin(key).to_numpy()
+    key_ids = ranked.loc[ranked["key_client"], "customer_id"]
+    is_key = isin(summary["customer_id"], key_ids)
     groups = {"key_clients": summary[is_key], "the_rest": summary[~is_key]}
     total_customers, total_revenue = len(summary), summary["monetary"].sum()
     rows: list[tuple[str, dict]] = []
 
     def add(measure, fn):
         rows.append((measure, {name: fn(part) for name, part in groups.items()}))
+
+    def split(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """The rows of ``frame`` that belong to each group's customers."""
+        key, known = isin(frame["customer_id"], key_ids), isin(frame["customer_id"], summary["customer_id"])
+        return {"key_clients": frame[key], "the_rest": frame[known & ~key]}
+
+    def add_split(measure, parts: dict[str, pd.DataFrame], fn):
+        rows.append((measure, {name: fn(parts[name]) for name in groups}))
 
     add("customers", len)
     add("customer_share", lambda p: len(p) / total_customers if total_customers else np.nan)
@@ -195,19 +204,18 @@ def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, purchases: pd.DataF
         lines = purchases[purchases["amount"] > 0]
         if as_of is not None:
             lines = lines[lines["order_date"].dt.normalize() <= as_of]
+        parts = split(lines)
         for column, label in (("category", "top_categories"), ("channel", "top_channels"), ("region", "top_regions")):
             if column in lines:
-                add(label, lambda p, c=column: _top_shares(lines[lines["customer_id"].isin(p["customer_id"])],
-                                                           c, "amount", top))
+                add_split(label, parts, lambda p, c=column: _top_shares(p, c, "amount", top))
     if contacts is not None:
+        parts = split(contacts)
         for column, label in (("city", "top_cities"), ("source", "top_sources")):
             if column in contacts:
-                add(label, lambda p, c=column: _top_shares(contacts[contacts["customer_id"].isin(p["customer_id"])],
-                                                           c, None, top))
+                add_split(label, parts, lambda p, c=column: _top_shares(p, c, None, top))
         if "consent" in contacts:
-            add("consent_share", lambda p: _mean_flag(contacts.loc[contacts["customer_id"].isin(p["customer_id"]),
-                                                                   "consent"]))
-        add("with_contact_record_share", lambda p: p["customer_id"].isin(contacts["customer_id"]).mean()
+            add_split("consent_share", parts, lambda p: _mean_flag(p["consent"]))
+        add("with_contact_record_share", lambda p: isin(p["customer_id"], contacts["customer_id"]).mean()
             if len(p) else np.nan)
     table = pd.DataFrame([{"measure": m, **v} for m, v in rows])
     table["measure"] = table["measure"].astype("string")
