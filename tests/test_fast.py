@@ -13,7 +13,7 @@ ids = st.one_of(st.none(), st.sampled_from(["a", "b", "C1", "Анна", "", "007
 def test_isin_matches_pandas(values, members):
     series = pd.Series(values, dtype="string")
     expected = series.isin([m for m in members if m is not None]).fillna(False).to_numpy(dtype=bool)
-    expected &= series.notna().to_numpy()
+    expected = expected & series.notna().to_numpy()
     assert isin(series, members).tolist() == expected.tolist()
 
 
