@@ -125,3 +125,23 @@ def test_select_sorts_stably_and_limits():
     assert output.select(frame, limit=0).empty
     with pytest.raises(OutputError, match="no column 'w'"):
         output.select(frame, sort="w")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "jsonl", "parquet", "xlsx", "table"])
+def test_an_empty_table_keeps_its_header(fmt):
+    empty = FRAME.iloc[:0]
+    buffer = io.BytesIO()
+    output.write(empty, fmt, buffer)
+    data = buffer.getvalue()
+    if fmt in ("csv", "tsv"):
+        assert data.decode().strip().split("," if fmt == "csv" else "\t") == list(FRAME.columns)
+    elif fmt == "json":
+        assert json.loads(data) == []
+    elif fmt == "jsonl":
+        assert data == b""
+    elif fmt == "parquet":
+        assert pd.read_parquet(io.BytesIO(data)).columns.tolist() == list(FRAME.columns)
+    elif fmt == "xlsx":
+        assert pd.read_excel(io.BytesIO(data)).columns.tolist() == list(FRAME.columns)
+    else:
+        assert "customer_id" in data.decode()

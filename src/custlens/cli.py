@@ -390,6 +390,185 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
         out.emit(ranked, title=f"Customers by {by} as of {result.as_of:%Y-%m-%d}")
 
 
+class Days(click.ParamType):
+    """A number of days: 7d, 90d, 2w or a bare number."""
+
+    name = "DAYS"
+
+    def convert(self, value, param, ctx):
+        from .lifecycle import ThresholdError, parse_days
+
+        if isinstance(value, int):
+            return value
+        try:
+            days = parse_days(value)
+        except ThresholdError as e:
+            self.fail(str(e), param, ctx)
+        if days <= 0:
+            self.fail(f"{value!r}: give a positive number of days", param, ctx)
+        return days
+
+
+def threshold_options(fn):
+    """The lifecycle thresholds, each overriding [lifecycle] in custlens.toml."""
+    for option in reversed((
+        click.option("--threshold", type=Days(), help="One absolute lapse threshold for everyone, e.g. 90d "
+                                                      "(default: each customer's own rhythm)."),
+        click.option("--new-days", type=click.IntRange(min=0), help="New: first order within N days (30)."),
+        click.option("--at-risk-factor", type=click.FloatRange(min=0, min_open=True),
+                     help="At risk: overdue ratio above this (1.5)."),
+        click.option("--lapsed-factor", type=click.FloatRange(min=0, min_open=True),
+                     help="Lapsed: overdue ratio above this (2.5)..."),
+        click.option("--min-lapsed-days", type=click.IntRange(min=0), help="...and at least N days since (60)."),
+        click.option("--lost-days", type=click.IntRange(min=0), help="Lost: no order for more than N days (365)."),
+    )):
+        fn = option(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, threshold, new_days, at_risk_factor, lapsed_factor, min_lapsed_days, lost_days, **kwargs):
+        kwargs["thresholds"] = dict(threshold_days=threshold, new_days=new_days, at_risk_factor=at_risk_factor,
+                                    lapsed_factor=lapsed_factor, min_lapsed_days=min_lapsed_days,
+                                    lost_days=lost_days)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+contacts_option = click.option("--contacts", "contacts_paths", multiple=True, type=click.Path(),
+                               help="Contacts file(s): names, e-mails, phones, consent, prospects. Repeatable.")
+
+
+def lifecycle_stages(inputs: Inputs, as_of, thresholds: dict, contacts_paths):
+    """Load everything a lifecycle report needs and compute the stages at the as-of date."""
+    from . import lifecycle
+
+    settings = lifecycle.Thresholds.from_config(inputs.config, **thresholds)
+    purchases, result = load_summary(inputs, as_of)
+    contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
+    table = lifecycle.stages(result, contacts=contacts, thresholds=settings)
+    return purchases, result, contacts, settings, table
+
+
+@cli.command()
+@input_options
+@as_of_option
+@contacts_option
+@threshold_options
+@click.option("--summary", "view_summary", is_flag=True, help="Customers, revenue and durations per stage.")
+@click.option("--from", "from_date", type=AsOf(), help="Transition matrix: stage at DATE × stage at the as-of date.")
+@click.option("--shares", is_flag=True, help="With --from: row shares instead of counts.")
+@click.option("--save-baseline", type=click.Path(dir_okay=False), help="Keep the stage counts in FILE (JSON).")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False),
+              help="Compare the stage counts with a saved baseline.")
+@output_options
+def lifecycle(inputs, as_of, contacts_paths, thresholds, view_summary, from_date, shares, save_baseline,
+              baseline_path, out):
+    """Put every customer in one lifecycle stage, measured against their own buying rhythm.
+
+    Stages: prospect, new, active, reactivated, at_risk, lapsed, lost. A customer is overdue when
+    the days since their last order exceed their usual gap between orders (see the README).
+
+    \b
+        custlens lifecycle examples/purchases.csv --contacts examples/contacts.csv
+        custlens lifecycle examples/purchases.csv --summary
+        custlens lifecycle examples/purchases.csv --from 2025-06-30
+        custlens lifecycle examples/purchases.csv --save-baseline q4.json
+        custlens lifecycle examples/purchases.csv --baseline q4.json
+        custlens lifecycle examples/purchases.csv --threshold 90d --summary
+    """
+    from . import lifecycle as lifecycle_mod
+    from . import output
+
+    _one_view(summary=view_summary, from_=from_date is not None, baseline=baseline_path is not None)
+    if shares and from_date is None:
+        raise click.UsageError("--shares goes with --from DATE")
+    purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths)
+    if save_baseline:
+        saved = lifecycle_mod.baseline(table, as_of=result.as_of, thresholds=settings)
+        output.write_json(saved, save_baseline)
+        info(inputs, f"saved the stage counts as of {result.as_of:%Y-%m-%d} to {save_baseline}")
+    if view_summary:
+        out.emit(lifecycle_mod.summarize(table, as_of=result.as_of), title=f"Lifecycle as of {result.as_of:%Y-%m-%d}")
+    elif from_date is not None:
+        from .summary import customers
+
+        if pd_timestamp(from_date) >= result.as_of:
+            raise click.UsageError(f"--from {from_date} must be before the as-of date {result.as_of:%Y-%m-%d}")
+        earlier = lifecycle_mod.stages(customers(purchases, as_of=from_date), contacts=contacts, thresholds=settings)
+        out.emit(lifecycle_mod.transitions(earlier, table, shares=shares),
+                 title=f"Stage on {from_date} (rows) → on {result.as_of:%Y-%m-%d} (columns)")
+    elif baseline_path:
+        saved = lifecycle_mod.read_baseline(baseline_path)
+        info(inputs, f"baseline as of {saved.get('as_of', '?')}, now as of {result.as_of:%Y-%m-%d}")
+        out.emit(lifecycle_mod.compare_baseline(table, saved), title="Stage counts: baseline and now")
+    else:
+        out.emit(table, title=f"Lifecycle stages as of {result.as_of:%Y-%m-%d}")
+
+
+def pd_timestamp(value):
+    import pandas as pd
+
+    return pd.Timestamp(value)
+
+
+@cli.command()
+@input_options
+@as_of_option
+@contacts_option
+@threshold_options
+@click.option("--include-at-risk", is_flag=True, help="List at-risk customers too.")
+@click.option("--new-since", type=Days(), help="Only customers who joined the list in the last N days (e.g. 7d).")
+@click.option("--require-consent", is_flag=True, help="Only customers whose contact record allows marketing.")
+@click.option("--min-orders", type=click.IntRange(min=1), help="Only customers with at least N orders.")
+@click.option("--min-spend", type=float, help="Only customers who spent at least this much (net).")
+@click.option("--top", type=click.IntRange(min=0), help="Only the N customers with the most value at risk.")
+@output_options
+def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, new_since, require_consent, min_orders,
+           min_spend, top, out):
+    """The win-back list: lapsed customers, most value at risk first, with contacts and a next step.
+
+    An empty list is not an error (a header only, exit 0), so a weekly cron job can run unattended.
+
+    \b
+        custlens lapsed examples/purchases.csv --contacts examples/contacts.csv -o winback.csv
+        custlens lapsed examples/purchases.csv --contacts examples/contacts.csv --include-at-risk --top 50
+        custlens lapsed orders.csv --contacts contacts.csv --as-of today --new-since 7d \\
+            --require-consent -q -o winback-$(date +%F).xlsx
+    """
+    from . import lifecycle as lifecycle_mod
+    from . import rfm as rfm_mod
+    from .summary import customers
+
+    purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths)
+    if require_consent and (contacts is None or "consent" not in contacts):
+        raise click.ClickException(
+            "--require-consent needs contacts with a consent column: pass --contacts FILE "
+            "(or map the column with [columns] consent = \"…\" in custlens.toml); no list was written")
+    previous = None
+    if new_since:
+        earlier = result.as_of - pd_timedelta(new_since)
+        previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
+    rfm_settings = inputs.config.get("rfm", {})
+    bins = rfm_settings.get("bins", 5)
+    scored = rfm_mod.segment(rfm_mod.score(result.customers, bins=bins, method=rfm_settings.get("method", "quantile"),
+                                           edges=rfm_settings.get("edges")),
+                             rules=rfm_mod.rules_from_config(inputs.config), bins=bins)
+    segments = scored.set_index("customer_id")["segment"]
+    table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
+                                  include_at_risk=include_at_risk, previous=previous,
+                                  require_consent=require_consent, min_orders=min_orders, min_spend=min_spend)
+    if top is not None:
+        table = table.head(top)
+    info(inputs, f"{count(len(table), 'customer')} on the win-back list as of {result.as_of:%Y-%m-%d}")
+    out.emit(table, title=f"Win-back list as of {result.as_of:%Y-%m-%d}")
+
+
+def pd_timedelta(days: int):
+    import pandas as pd
+
+    return pd.Timedelta(days=days)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--kind", type=click.Choice(["purchases", "contacts", "interactions"]),

@@ -118,6 +118,12 @@ def write_atomic(path: str, writer, *, binary: bool = True) -> None:
         raise
 
 
+def write_json(data, path: str) -> None:
+    """A JSON document (a saved baseline or model), written atomically, UTF-8, stable key order."""
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
 def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> None:
     """Write ``frame`` in ``fmt`` to the binary file object ``fh``."""
     if fmt in ("csv", "tsv"):
@@ -215,8 +221,8 @@ def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
     for j, name in enumerate(frame.columns):
         column = frame[name]
         kind = column.dtype.kind
-        sample = safe[name].head(1000).astype("string").fillna("")
-        sheet.set_column(j, j, min(60, max(len(str(name)), int(sample.str.len().max() or 0)) + 2))
+        lengths = safe[name].head(1000).astype("string").fillna("").str.len()
+        sheet.set_column(j, j, min(60, max(len(str(name)), int(lengths.max()) if len(lengths) else 0) + 2))
         if kind == "M":
             has_time = bool((column.dropna() != column.dropna().dt.normalize()).any())
             fmt = book.add_format({"num_format": "yyyy-mm-dd hh:mm" if has_time else "yyyy-mm-dd"})

@@ -39,6 +39,8 @@ class Summary:
     as_of: pd.Timestamp
     lines_after_as_of: int = 0
     return_only_customers: int = 0
+    #: every customer's distinct order days, sorted: customer_id, day (for gap-based reports)
+    order_days: pd.DataFrame | None = None
 
     def messages(self) -> list[tuple[str, str]]:
         """``(level, text)`` for stderr, as :meth:`custlens.io.LoadReport.messages`."""
@@ -46,7 +48,7 @@ class Summary:
         if self.lines_after_as_of:
             out.append(("warning", f"excluded {count(self.lines_after_as_of, 'line')} dated after the as-of date"))
         if self.return_only_customers:
-            out.append(("warning", f"{self.return_only_customers:,} customers have only returns up to the as-of "
+            out.append(("info", f"{self.return_only_customers:,} customers have only returns up to the as-of "
                                    "date and no order; they are not in the summary"))
         return out
 
@@ -111,7 +113,8 @@ def customers(purchases: pd.DataFrame, *, as_of=None) -> Summary:
     )
     monetary = orders.groupby("customer", sort=False)["amount"].sum()
     per["monetary"] = monetary.reindex(per.index)
-    per["median_gap_days"] = _median_gaps(counted).reindex(per.index)
+    days = _distinct_days(counted)
+    per["median_gap_days"] = _median_gaps(days).reindex(per.index)
     as_of_day = np.datetime64(as_of.date(), "D")
     first = per["first_order"].to_numpy().astype("datetime64[D]")
     last = per["last_order"].to_numpy().astype("datetime64[D]")
@@ -129,13 +132,22 @@ def customers(purchases: pd.DataFrame, *, as_of=None) -> Summary:
     })
     table = table.sort_values("customer_id", kind="stable", ignore_index=True)
     return_only = len(customer_ids) - len(per)
+    order_days = pd.DataFrame({
+        "customer_id": pd.array(customer_ids[days["customer"].to_numpy()], dtype="string"),
+        "day": days["day"].to_numpy().astype("datetime64[s]"),
+    })
     return Summary(customers=table, as_of=as_of, lines_after_as_of=lines_after,
-                   return_only_customers=return_only)
+                   return_only_customers=return_only, order_days=order_days)
 
 
-def _median_gaps(counted: pd.DataFrame) -> pd.Series:
+def _distinct_days(counted: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (customer code, order day) pairs, sorted by customer then day."""
+    return counted[["customer", "day"]].drop_duplicates().sort_values(["customer", "day"], kind="stable",
+                                                                      ignore_index=True)
+
+
+def _median_gaps(days: pd.DataFrame) -> pd.Series:
     """Median days between consecutive distinct order days, per customer code."""
-    days = counted[["customer", "day"]].drop_duplicates().sort_values(["customer", "day"], kind="stable")
     customer = days["customer"].to_numpy()
     day = days["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
     same = np.zeros(len(customer), dtype=bool)
