@@ -227,3 +227,15 @@ def test_one_stage_each_and_row_order_free(data, rnd):
     assert set(table["customer_id"]) == set(data)
     shuffled = purchases.sample(frac=1, random_state=rnd.randint(0, 1000)).reset_index(drop=True)
     pd.testing.assert_frame_equal(lifecycle.stages(customers(shuffled, as_of=AS_OF)), table)
+
+
+@pytest.mark.parametrize("day, stage", [("2025-04-12", "active"), ("2025-04-13", "at_risk"),
+                                        ("2025-05-02", "at_risk"), ("2025-05-03", "at_risk"),
+                                        ("2025-05-12", "lapsed"), ("2026-03-13", "lapsed"), ("2026-03-14", "lost")])
+def test_the_readme_worked_example(day, stage):
+    purchases = pd.DataFrame({"customer_id": pd.array(["x"] * 3, dtype="string"),
+                              "order_date": pd.to_datetime(["2025-02-01", "2025-02-21", "2025-03-13"]),
+                              "amount": [10.0, 10.0, 10.0]})
+    table = lifecycle.stages(customers(purchases, as_of=day))
+    assert table["stage"].tolist() == [stage]
+    assert table["expected_gap_days"].tolist() == [20.0]
