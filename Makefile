@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/custlens summary examples/purchases.csv --sort -monetary --limit 10 --format table
 	$(BIN)/custlens rfm examples/purchases.csv --summary --format table
 	$(BIN)/custlens pareto examples/ru/purchases.csv --portrait --contacts examples/ru/contacts.csv --format table
+	$(BIN)/custlens segment examples/purchases.csv --summary --format table
 	$(BIN)/custlens lifecycle examples/purchases.csv --contacts examples/contacts.csv --summary --format table
 	$(BIN)/custlens lapsed examples/purchases.csv --contacts examples/contacts.csv --new-since 7d --format table
 

@@ -1,4 +1,4 @@
-"""Time `custlens summary`, `rfm` and `pareto` end to end, as whole processes, on generated exports.
+"""Time `custlens summary`, `rfm`, `pareto` and `lapsed` end to end, as whole processes, on generated exports.
 
     .venv/bin/python bench/bench_reports.py                 # 1e5 and 1e6 lines, 3 runs each
     .venv/bin/python bench/bench_reports.py --sizes 1e5 --runs 5
@@ -82,6 +82,8 @@ def main() -> None:
                                                  str(paths["parquet"]), "-o", str(OUT / "r.parquet"), "-q"],
             "custlens pareto (Parquet → parquet)": [sys.executable, "-m", "custlens", "pareto",
                                                     str(paths["parquet"]), "-o", str(OUT / "p.parquet"), "-q"],
+            "custlens lapsed (Parquet → parquet)": [sys.executable, "-m", "custlens", "lapsed",
+                                                    str(paths["parquet"]), "-o", str(OUT / "l.parquet"), "-q"],
             "pandas groupby baseline (Parquet)": [sys.executable, "-c", BASELINE, str(paths["parquet"]),
                                                   str(OUT / "b.parquet")],
         }

@@ -569,6 +569,98 @@ def pd_timedelta(days: int):
     return pd.Timedelta(days=days)
 
 
+class KChoice(click.ParamType):
+    name = "K"
+
+    def convert(self, value, param, ctx):
+        if value in (None, "auto") or isinstance(value, int):
+            return value
+        if str(value).isdigit() and 1 <= int(value) <= 50:
+            return int(value)
+        self.fail(f"{value!r}: write auto or a number of segments from 1 to 50", param, ctx)
+
+
+@cli.command()
+@input_options
+@as_of_option
+@click.option("--k", "k", type=KChoice(), default="auto", show_default=True,
+              help="Number of segments, or auto: the best silhouette for k = 2..10.")
+@click.option("--features", help="Comma-separated: recency, frequency, monetary, tenure, aov (the default), "
+                                 "category_shares, channel_shares.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same data, same seed, same bytes.")
+@click.option("--summary", "view_summary", is_flag=True,
+              help="The profile table (the default on a terminal): size, revenue share, medians, top categories.")
+@click.option("--show-k", is_flag=True, help="k against silhouette, Davies–Bouldin and inertia.")
+@click.option("--vs-rfm", is_flag=True, help="Crosstab of these segments against the RFM segments.")
+@click.option("--save-model", type=click.Path(dir_okay=False), help="Save the segments as JSON for --model.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="Apply saved segments to new data (nearest centroid, no refit).")
+@output_options
+def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save_model, model_path, out):
+    """Find behavioural segments with k-means, and re-apply them week after week.
+
+    Segment 1 is the most valuable; names come from how each segment differs from everybody
+    ("high value · frequent · recent"). Save the model once, then apply it in cron with --model.
+
+    \b
+        custlens segment examples/purchases.csv
+        custlens segment examples/purchases.csv --k 5 --features recency,frequency,monetary,tenure,aov
+        custlens segment examples/purchases.csv --k auto --show-k
+        custlens segment examples/purchases.csv --save-model segments.json -o segments.csv
+        custlens segment new-week.csv --model segments.json
+        custlens segment examples/purchases.csv --vs-rfm
+    """
+    from . import output
+    from . import rfm as rfm_mod
+    from . import segments as seg
+
+    _one_view(summary=view_summary, show_k=show_k, vs_rfm=vs_rfm)
+    if model_path and (show_k or save_model or features or k != "auto"):
+        raise click.UsageError("--model applies saved segments: --k, --features, --show-k and --save-model "
+                               "belong to fitting")
+    chosen = seg.parse_features(features)
+    purchases, result = load_summary(inputs, as_of)
+    if model_path:
+        model = seg.read_model(model_path)
+        table = seg.assign(model, result.customers, purchases, as_of=result.as_of)
+        silhouettes = None
+        info(inputs, f"applied {count(model.k, 'segment')} from {model_path} "
+                     f"(fitted on {model.fitted_on.get('customers', '?')} customers as of "
+                     f"{model.fitted_on.get('as_of', '?')})")
+    else:
+        fitted_on = {"customers": len(result.customers), "as_of": f"{result.as_of:%Y-%m-%d}",
+                     "first_order": f"{result.customers['first_order'].min():%Y-%m-%d}",
+                     "last_order": f"{result.customers['last_order'].max():%Y-%m-%d}",
+                     "files": [str(p) for p in inputs.paths]}
+        fit = seg.fit(result.customers, purchases, features=chosen, k=k, seed=seed, as_of=result.as_of,
+                      fitted_on=fitted_on)
+        model, table, silhouettes = fit.model, fit.customers, fit.sample_silhouettes
+        info(inputs, fit.reason)
+        if save_model:
+            output.write_json(model.to_json(), save_model)
+            info(inputs, f"saved the model to {save_model}")
+        if show_k:
+            out.emit(fit.k_scores, title="Choosing k")
+            return
+    if vs_rfm:
+        rfm_settings = inputs.config.get("rfm", {})
+        bins = rfm_settings.get("bins", 5)
+        rules = rfm_mod.rules_from_config(inputs.config)
+        scored = rfm_mod.segment(rfm_mod.score(result.customers, bins=bins, method=rfm_settings.get("method", "quantile"),
+                                               edges=rfm_settings.get("edges")), rules=rules, bins=bins)
+        out.emit(seg.crosstab(table, scored.set_index("customer_id")["segment"], rfm_mod.segment_order(rules)),
+                 title="k-means segments × RFM segments")
+        return
+    terminal_default = not out.path and not out.fmt and sys.stdout.isatty()
+    if view_summary or terminal_default:
+        title = f"{count(model.k, 'segment')}" + (f" · silhouette {model.silhouette:.3f}" if silhouettes is not None
+                                                   else "")
+        out.emit(seg.profile(table, model, purchases=purchases, as_of=result.as_of, silhouettes=silhouettes),
+                 title=title)
+    else:
+        out.emit(table, title="Segments")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--kind", type=click.Choice(["purchases", "contacts", "interactions"]),

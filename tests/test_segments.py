@@ -1,0 +1,163 @@
+"""k-means segments: recovery of known groups, choosing k, the saved model, determinism."""
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_rand_score
+
+from custlens import segments as seg
+from custlens.summary import customers
+
+
+def known_groups(seed=0, n=200):
+    """Three well-separated kinds of customer: loyal big spenders, one-time lapsed, regular mid."""
+    rng = np.random.default_rng(seed)
+    kinds = {
+        "loyal": dict(recency=(3, 15), frequency=(20, 30), aov=(200, 300), tenure=(600, 700)),
+        "lapsed": dict(recency=(300, 400), frequency=(1, 1), aov=(15, 30), tenure=(300, 400)),
+        "regular": dict(recency=(40, 60), frequency=(4, 6), aov=(60, 90), tenure=(150, 200)),
+    }
+    rows = []
+    for truth, (kind, spec) in enumerate(kinds.items()):
+        for i in range(n):
+            frequency = int(rng.integers(spec["frequency"][0], spec["frequency"][1] + 1))
+            aov = float(rng.uniform(*spec["aov"]))
+            recency = int(rng.integers(*spec["recency"]))
+            rows.append({"customer_id": f"{kind}-{i:04d}", "recency_days": recency, "frequency": frequency,
+                         "monetary": round(frequency * aov, 2), "avg_order_value": round(aov, 2),
+                         "tenure_days": max(recency, int(rng.integers(*spec["tenure"]))), "truth": truth})
+    frame = pd.DataFrame(rows)
+    frame["customer_id"] = frame["customer_id"].astype("string")
+    return frame
+
+
+def test_known_groups_are_recovered_and_k_is_found():
+    summary = known_groups()
+    fit = seg.fit(summary, k="auto", seed=0)
+    assert fit.model.k == 3 and fit.k_scores.loc[fit.k_scores["chosen"], "k"].item() == 3
+    assert adjusted_rand_score(summary["truth"], fit.customers["segment"]) > 0.9
+    names = dict(zip(fit.customers["customer_id"].str.split("-").str[0], fit.customers["segment_name"]))
+    assert names["loyal"] == "high value · frequent · recent"
+    assert names["lapsed"] == "low value · one-time · lapsed"
+    # segment 1 is the most valuable
+    means = fit.customers.groupby("segment")["monetary"].mean()
+    assert means.is_monotonic_decreasing and fit.customers.loc[fit.customers["segment"] == 1, "customer_id"].str.startswith("loyal").all()
+    assert "k = 3: the best silhouette" in fit.reason
+
+
+def test_k_scores_table():
+    fit = seg.fit(known_groups(n=60), k="auto", seed=0)
+    scores = fit.k_scores
+    assert scores["k"].tolist() == list(range(2, 11)) and scores["chosen"].sum() == 1
+    assert (scores["inertia"].diff().dropna() <= 1e-6).all()  # more clusters, less inertia
+    best = scores.loc[scores["silhouette"].round(3).idxmax()]
+    assert bool(best["chosen"])
+
+
+def test_fixed_k_and_unique_names():
+    fit = seg.fit(known_groups(), k=6, seed=0)
+    assert fit.model.k == 6 and len(set(fit.model.names)) == 6
+    assert set(fit.customers["segment"]) == set(range(1, 7))
+
+
+def test_share_features():
+    purchases = pd.DataFrame({
+        "customer_id": pd.array(["a", "a", "b", "c"], dtype="string"),
+        "order_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-05", "2024-01-07"]),
+        "amount": [30.0, 10.0, 50.0, -5.0],
+        "category": ["Tea", "Coffee", "Coffee", "Tea"],
+    })
+    summary = customers(purchases.assign(amount=purchases["amount"].abs())).customers
+    raw, levels = seg.raw_features(summary, purchases, ["category_shares"])
+    assert levels == {"category_shares": ["Coffee", "Tea"]}  # Coffee 60, Tea 30
+    assert raw.loc[0].tolist() == [0.25, 0.75]  # a: 10 coffee, 30 tea
+    assert raw.loc[1].tolist() == [1.0, 0.0] and raw.loc[2].tolist() == [0.0, 0.0]  # c only returned
+    with pytest.raises(seg.ModelError, match="needs a channel column"):
+        seg.raw_features(summary, purchases, ["channel_shares"])
+
+
+def test_save_load_apply_round_trip(tmp_path):
+    summary = known_groups(n=80)
+    fit = seg.fit(summary, k="auto", seed=3)
+    path = tmp_path / "segments.json"
+    path.write_text(json.dumps(fit.model.to_json()), encoding="utf-8")
+    model = seg.read_model(str(path))
+    applied = seg.assign(model, summary)
+    assert applied["segment"].tolist() == fit.customers["segment"].tolist()
+    assert applied["segment_name"].tolist() == fit.customers["segment_name"].tolist()
+    assert np.allclose(applied["distance"], fit.customers["distance"], atol=1e-3)
+    # new customers get the nearest saved centroid
+    newcomers = known_groups(seed=9, n=20)
+    assigned = seg.assign(model, newcomers)
+    assert adjusted_rand_score(newcomers["truth"], assigned["segment"]) > 0.9
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(format="something-else"), "not a custlens segment model"),
+    (lambda d: d.update(version=99), "version 99"),
+    (lambda d: d["centroids"].pop(), "centroids are"),
+    (lambda d: d["names"].__setitem__(1, d["names"][0]), "one unique name"),
+    (lambda d: d["scaler"]["scale"].__setitem__(0, 0.0), "not finite"),
+    (lambda d: d.pop("scaler"), "damaged"),
+    (lambda d: d.update(features=["recency", "loyalty"]), "unknown features"),
+    (lambda d: d.update(columns=["monetary", "recency_days", "frequency", "tenure_days", "avg_order_value"]),
+     "columns do not follow"),
+])
+def test_tampered_models_are_refused(edit, message):
+    data = seg.fit(known_groups(n=40), k=3, seed=0).model.to_json()
+    broken = copy.deepcopy(data)
+    edit(broken)
+    with pytest.raises(seg.ModelError, match=message):
+        seg.SegmentModel.from_json(broken, source="m.json")
+
+
+def test_model_for_other_features_is_refused():
+    purchases = pd.DataFrame({"customer_id": pd.array(["a", "b", "c", "d"], dtype="string"),
+                              "order_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
+                              "amount": [1.0, 2.0, 3.0, 4.0], "category": ["x", "y", "x", "y"]})
+    summary = customers(purchases).customers
+    model = seg.fit(summary, purchases, features=["monetary", "category_shares"], k=2).model
+    with pytest.raises(seg.ModelError, match="needs a category column"):
+        seg.assign(model, summary, purchases.drop(columns="category"))
+
+
+def test_read_model_errors(tmp_path):
+    with pytest.raises(seg.ModelError, match="no such model file"):
+        seg.read_model(str(tmp_path / "none.json"))
+    (tmp_path / "bad.json").write_text("{nope", encoding="utf-8")
+    with pytest.raises(seg.ModelError, match="not JSON"):
+        seg.read_model(str(tmp_path / "bad.json"))
+
+
+def test_same_seed_same_model_bytes():
+    a = json.dumps(seg.fit(known_groups(), seed=5).model.to_json(), sort_keys=True)
+    b = json.dumps(seg.fit(known_groups(), seed=5).model.to_json(), sort_keys=True)
+    assert a == b
+
+
+purchase_lines = st.lists(
+    st.tuples(st.integers(0, 29), st.integers(0, 300), st.decimals(1, 500, places=2).map(float)),
+    min_size=12, max_size=80)
+
+
+@settings(max_examples=25)
+@given(purchase_lines, st.randoms(use_true_random=False))
+def test_one_segment_each_and_row_order_free(lines, rnd):
+    purchases = pd.DataFrame([(f"c{c:02d}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=d), a) for c, d, a in lines],
+                             columns=["customer_id", "order_date", "amount"])
+    purchases["customer_id"] = purchases["customer_id"].astype("string")
+    summary = customers(purchases).customers
+    if len(summary) < 4:
+        return
+    fit = seg.fit(summary, k=3, seed=0)
+    table = fit.customers
+    assert table["customer_id"].is_unique and len(table) == len(summary)
+    assert table["segment"].between(1, 3).all() and table["segment_name"].notna().all()
+    shuffled = purchases.sample(frac=1, random_state=rnd.randint(0, 1000))
+    again = seg.fit(customers(shuffled).customers, k=3, seed=0).customers
+    pd.testing.assert_frame_equal(again, table)
