@@ -54,6 +54,7 @@ def test_save_then_apply_to_new_data(run, tmp_path):
     fitted = read(run("segment", PURCHASES, "--save-model", model, "-q"))
     data = json.loads(model.read_text(encoding="utf-8"))
     assert data["format"] == "custlens-segments" and data["fitted_on"]["customers"] == 2000
+    assert data["fitted_on"]["rows"] == len(load_purchases([PURCHASES])[0])
     applied = read(run("segment", PURCHASES, "--model", model, "-q"))
     assert applied["segment"].tolist() == fitted["segment"].tolist()
     assert applied["segment_name"].tolist() == fitted["segment_name"].tolist()

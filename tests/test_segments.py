@@ -161,3 +161,10 @@ def test_one_segment_each_and_row_order_free(lines, rnd):
     shuffled = purchases.sample(frac=1, random_state=rnd.randint(0, 1000))
     again = seg.fit(customers(shuffled).customers, k=3, seed=0).customers
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_minibatch_above_the_limit(monkeypatch):
+    monkeypatch.setattr(seg, "MINIBATCH_ABOVE", 100)
+    fit = seg.fit(known_groups(n=60), k="auto", seed=0)
+    assert fit.model.algorithm == "MiniBatchKMeans" and "MiniBatchKMeans, since there are more than 100" in fit.reason
+    assert adjusted_rand_score(known_groups(n=60)["truth"], fit.customers["segment"]) > 0.9

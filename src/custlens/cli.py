@@ -628,7 +628,7 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
                      f"(fitted on {model.fitted_on.get('customers', '?')} customers as of "
                      f"{model.fitted_on.get('as_of', '?')})")
     else:
-        fitted_on = {"customers": len(result.customers), "as_of": f"{result.as_of:%Y-%m-%d}",
+        fitted_on = {"rows": len(purchases), "customers": len(result.customers), "as_of": f"{result.as_of:%Y-%m-%d}",
                      "first_order": f"{result.customers['first_order'].min():%Y-%m-%d}",
                      "last_order": f"{result.customers['last_order'].max():%Y-%m-%d}",
                      "files": [str(p) for p in inputs.paths]}
