@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/custlens segment examples/purchases.csv --summary --format table
 	$(BIN)/custlens lifecycle examples/purchases.csv --contacts examples/contacts.csv --summary --format table
 	$(BIN)/custlens lapsed examples/purchases.csv --contacts examples/contacts.csv --new-since 7d --format table
+	$(BIN)/custlens kpi examples/purchases.csv --split 2025-01-01 --window 90d --interactions examples/interactions.csv --format table
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -569,6 +569,151 @@ def pd_timedelta(days: int):
     return pd.Timedelta(days=days)
 
 
+def load_other(paths, inputs: Inputs, loader_name: str):
+    """Interactions or costs for a report: columns detected, [columns] from the config applied."""
+    from . import io as io_mod
+    from .io import LoadOptions
+
+    options = LoadOptions(columns=inputs.config.get("columns", {}), strict=inputs.options.strict)
+    frame, report = getattr(io_mod, loader_name)(list(paths), options)
+    say(inputs, report.messages())
+    return frame
+
+
+def _groups(purchases, by: str):
+    """``--by``: a purchases column (channel, region, category…) or a file mapping customer_id to a
+    segment (the output of custlens segment, rfm or lifecycle). Returns a label per purchase line."""
+    import os
+
+    from .errors import MissingColumnError
+
+    if os.path.exists(by):
+        from .io.parse import parse_ids
+        from .io.read import ReadOptions, read_table
+
+        raw = read_table(by, ReadOptions())
+        frame = raw.frame
+        key = next((c for c in frame.columns if c.strip().lower() == "customer_id"), None)
+        label = next((c for c in ("segment_name", "segment", "stage", "abc_class") if c in frame.columns), None)
+        if key is None or label is None:
+            raise MissingColumnError(f"{by}: a segment file needs customer_id and one of segment_name, segment, "
+                                     f"stage, abc_class; the columns are {', '.join(map(str, frame.columns))}")
+        mapping = frame.assign(customer_id=parse_ids(frame[key])).drop_duplicates("customer_id")
+        groups = purchases["customer_id"].map(mapping.set_index("customer_id")[label].astype("string"))
+        return groups.fillna("(not in the file)").astype("string")
+    if by not in purchases.columns:
+        raise MissingColumnError(f"--by {by}: the purchases have no {by} column (they have "
+                                 f"{', '.join(purchases.columns)}); map one with --map {by}=COLUMN or give a "
+                                 "segment file")
+    return purchases[by].astype("string").fillna("(empty)")
+
+
+@cli.command()
+@input_options
+@click.option("--before", "before_text", metavar="START..END", help="The period before the change.")
+@click.option("--after", "after_text", metavar="START..END", help="The period after the change.")
+@click.option("--split", type=AsOf(), help="The day the change began (with --window): after starts on it.")
+@click.option("--window", type=Days(), help="Length of each period with --split, e.g. 90d.")
+@click.option("--interactions", "interactions_paths", multiple=True, type=click.Path(),
+              help="Support/survey interactions: adds NPS, CSAT, contacts per customer, share open.")
+@click.option("--costs", "costs_paths", multiple=True, type=click.Path(),
+              help="Costs (date, kind = acquisition|retention, amount): adds CAC and retention cost.")
+@click.option("--stages", is_flag=True, help="Add the lifecycle stage counts at the end of each period.")
+@click.option("--by", help="One table per group: a purchases column (channel, region, category) or a segment file.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(100, 100_000), default=2000, show_default=True,
+              help="Bootstrap resamples for means and ratios.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@output_options
+def kpi(inputs, before_text, after_text, split, window, interactions_paths, costs_paths, stages, by, resamples,
+        seed, out):
+    """Compare KPIs before and after a change, and say which changes are real.
+
+    Revenue, orders, customers, AOV, repeat purchase and retention rates, the share of returning
+    customers buying more often, NPS and CSAT: before, after, change, 95% interval, p-value, verdict.
+
+    \b
+        custlens kpi examples/purchases.csv --before 2024-07-01..2024-12-31 --after 2025-01-01..2025-06-30
+        custlens kpi examples/purchases.csv --split 2025-01-01 --window 90d --interactions examples/interactions.csv
+        custlens kpi examples/purchases.csv --split 2025-01-01 --window 90d --by channel -o kpi.xlsx
+        custlens kpi purchases.csv --split 2025-04-01 --window 90d --costs costs.csv --stages
+    """
+    import pandas as pd
+
+    from . import kpi as kpi_mod
+    from . import lifecycle as lifecycle_mod
+    from .summary import customers
+
+    if split is not None or window is not None:
+        if split is None or window is None or before_text or after_text:
+            raise click.UsageError("use --split DATE with --window N, or --before and --after")
+        before, after = kpi_mod.split_periods(split, window)
+    elif before_text and after_text:
+        before = kpi_mod.parse_period(before_text, option="--before")
+        after = kpi_mod.parse_period(after_text, option="--after")
+    else:
+        raise click.UsageError("give the periods: --before START..END --after START..END, or --split DATE --window N")
+    purchases, _ = load_purchases(inputs)
+    for warning in kpi_mod.check_periods(before, after, purchases):
+        warn(f"warning: {warning}")
+    info(inputs, f"before: {before} ({count(before.days, 'day')}); after: {after} ({count(after.days, 'day')})")
+    interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
+    costs = load_other(costs_paths, inputs, "load_costs") if costs_paths else None
+
+    def table_for(lines, people=None):
+        stage_counts = None
+        if stages:
+            settings = lifecycle_mod.Thresholds.from_config(inputs.config)
+            buyers = [stage for stage in lifecycle_mod.STAGES if stage != "prospect"]  # no contacts here
+            stage_counts = tuple(
+                lifecycle_mod.stages(customers(lines, as_of=p.end), thresholds=settings)["stage"]
+                .value_counts().reindex(buyers, fill_value=0) for p in (before, after))
+        talk = interactions if people is None or interactions is None else \
+            interactions[interactions["customer_id"].isin(people)]
+        return kpi_mod.compare(lines, before, after, interactions=talk, costs=costs if people is None else None,
+                               stage_counts=stage_counts, resamples=resamples, seed=seed)
+
+    table = table_for(purchases)
+    if by:
+        labels = _groups(purchases, by)
+        parts = [table.assign(group="all")]
+        for name in sorted(labels.unique()):
+            lines = purchases[(labels == name).to_numpy()]
+            try:
+                kpi_mod.check_periods(before, after, lines)
+            except kpi_mod.PeriodError as e:
+                warn(f"warning: {by} = {name}: {e}; left out")
+                continue
+            parts.append(table_for(lines, people=lines["customer_id"].unique()).assign(group=name))
+        table = pd.concat(parts, ignore_index=True)
+        table.insert(0, "group", table.pop("group").astype("string"))
+    out.emit(table, title=f"KPIs: {before} → {after}")
+
+
+@cli.command()
+@input_options
+@as_of_option
+@click.option("--period", type=click.Choice(["week", "month", "quarter"]), default="month", show_default=True)
+@click.option("--metric", type=click.Choice(["retention", "revenue", "ltv"]), default="retention",
+              show_default=True, help="retention: share active; revenue: per cohort customer; ltv: cumulative.")
+@output_options
+def cohorts(inputs, as_of, period, metric, out):
+    """Acquisition cohorts by first-order period, followed period by period.
+
+    Incomplete periods (the one the as-of date falls in, and later) are left empty, not shown as drops.
+
+    \b
+        custlens cohorts examples/purchases.csv --period month
+        custlens cohorts examples/purchases.csv --period quarter --metric ltv
+        custlens cohorts examples/purchases.csv --metric revenue -o cohorts.xlsx
+    """
+    from .cohorts import cohort_matrix
+
+    purchases, result = load_summary(inputs, as_of)
+    table = cohort_matrix(purchases, period=period, metric=metric, as_of=result.as_of)
+    info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by {result.as_of:%Y-%m-%d}")
+    out.emit(table, title=f"Cohorts by first {period}: {metric}")
+
+
 class KChoice(click.ParamType):
     name = "K"
 
@@ -663,7 +808,7 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--kind", type=click.Choice(["purchases", "contacts", "interactions"]),
+@click.option("--kind", type=click.Choice(["purchases", "contacts", "interactions", "costs"]),
               help="What the file holds (default: guessed from its columns).")
 @click.option("--map", "column_map", multiple=True, callback=_parse_map, metavar="ROLE=COLUMN",
               help="Use COLUMN for ROLE. Repeatable.")

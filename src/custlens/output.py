@@ -261,31 +261,54 @@ def _write_any(sheet):
 
 
 def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, max_rows: int = TABLE_ROWS) -> None:
-    """A rich table; numbers right-aligned and never wrapped, shares (columns named ``share`` or
-    ``*_share``) as percentages; at most ``max_rows`` rows, with a note of the rest on stderr.
-    Off a terminal the table takes the width it needs."""
+    """A rich table for people; the data itself is untouched. Numbers are right-aligned and never
+    wrapped. Shown as percentages: columns named ``share``/``*_share`` or listed in
+    ``frame.attrs["percent"]``, and in a table of measures or KPIs (first column ``measure`` or
+    ``kpi``) the rows whose name ends in ``share`` or ``rate`` or starts with ``returning_``.
+    ``pct_change`` is signed, ``p_value`` has three digits, and ``verdict`` gets ▲/▼ in colour.
+    At most ``max_rows`` rows, with a note of the rest on stderr. Off a terminal the table takes
+    the width it needs."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     file = file or sys.stdout
     console = Console(file=file, highlight=False, width=None if _isatty(file) else 400)
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=escape(title) if title else None, show_lines=False, header_style="bold")
     shown = frame.head(max_rows)
-    # A table of measures (one per row, like the key-client portrait) shows its *_share rows as %.
-    share_rows = (shown.iloc[:, 0].astype("string").str.endswith("share").fillna(False).to_numpy()
-                  if len(shown.columns) and str(shown.columns[0]) == "measure" else np.zeros(len(shown), bool))
+    percent_columns = set(frame.attrs.get("percent", []))
+    first = str(shown.columns[0]) if len(shown.columns) else ""
+    if first in ("measure", "kpi"):
+        names = shown.iloc[:, 0].astype("string").fillna("")
+        percent_rows = (names.str.endswith(("share", "rate")) | names.str.startswith(("returning_", "share_"))
+                        ).to_numpy()
+    else:
+        percent_rows = np.zeros(len(shown), dtype=bool)
+    row_labels = first in ("measure", "kpi")
     cells = []
     for name in frame.columns:
         column = shown[name]
+        label = str(name)
         kind = column.dtype.kind
-        table.add_column(str(name), justify="right" if kind in "iuf" else "left",
+        table.add_column(escape(label), justify="right" if kind in "iuf" else "left",
                          no_wrap=kind in "iufM", overflow="fold")
-        if kind == "f" and (str(name) == "share" or str(name).endswith("_share")):
+        if label == "verdict":
+            cells.append([_verdict(v) for v in column])
+            continue
+        if kind == "f" and (label == "share" or label.endswith("_share") or label in percent_columns):
             cells.append(["" if pd.isna(v) else f"{v:.1%}" for v in column])
             continue
+        if label == "pct_change":
+            cells.append(["" if pd.isna(v) else f"{v:+.1f}%" for v in column])
+            continue
+        if label == "p_value":
+            cells.append(["" if pd.isna(v) else "<0.001" if v < 0.001 else f"{v:.3f}" for v in column])
+            continue
         whole = kind == "f" and bool((column.dropna() == column.dropna().round()).all())
-        cells.append([f"{v:.1%}" if is_share and isinstance(v, (float, np.floating)) and not pd.isna(v)
-                      else format_cell(v, whole_numbers=whole) for v, is_share in zip(column, share_rows)])
+        cells.append([f"{v:.1%}" if row_percent and isinstance(v, (float, np.floating)) and not pd.isna(v)
+                      else escape(format_cell(v, whole_numbers=whole or (row_labels and _is_whole(v))))
+                      for v, row_percent in zip(column, percent_rows)])
+
     for row in zip(*cells):
         table.add_row(*row)
     console.print(table, crop=False)
@@ -293,6 +316,18 @@ def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, ma
         Console(stderr=True, highlight=False).print(
             f"[dim]showing {max_rows} of {len(frame):,} rows; -o FILE or --format csv for all of them[/dim]"
         )
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, (float, np.floating)) and not pd.isna(value) and float(value).is_integer()
+
+
+def _verdict(value) -> str:
+    if value == "up":
+        return "[green]▲ up[/green]"
+    if value == "down":
+        return "[red]▼ down[/red]"
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else f"[dim]{value}[/dim]"
 
 
 def format_cell(value, *, whole_numbers: bool = False) -> str:

@@ -162,7 +162,27 @@ INTERACTIONS = TableSpec(
     ),
 )
 
-SPECS = {spec.kind: spec for spec in (PURCHASES, CONTACTS, INTERACTIONS)}
+COSTS = TableSpec(
+    "costs",
+    (
+        Role("date", DATE, True, ("date", "day", "period", "month", "дата", "период", "месяц", "дата", "місяць")),
+        Role("kind", TEXT, True, ("kind", "type", "cost type", "category", "вид", "тип", "вид затрат", "статья",
+                                  "тип витрат", "стаття")),
+        Role("amount", NUMBER, True, ("amount", "cost", "spend", "sum", "сумма", "затраты", "расходы", "сума",
+                                      "витрати")),
+    ),
+)
+
+SPECS = {spec.kind: spec for spec in (PURCHASES, CONTACTS, INTERACTIONS, COSTS)}
+
+#: Status words that mean an interaction is still open (folded with normalize_header).
+OPEN_STATUSES = {"open", "opened", "new", "pending", "inprogress", "waiting", "reopened", "открыто", "открыт",
+                 "открыта", "новое", "новый", "вработе", "ожидает", "відкрито", "відкритий", "нове", "вроботі"}
+#: Cost kinds (folded): acquisition or retention.
+COST_KINDS = {
+    "acquisition": {"acquisition", "acquire", "cac", "marketing", "привлечение", "залучення"},
+    "retention": {"retention", "retain", "loyalty", "удержание", "утримання"},
+}
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadValuesError, EmptyInputError, MissingColumnError, StrictModeError, count, sample_text
-from ..schema import CONTACTS, DATE, FLAG, ID, INTERACTIONS, NUMBER, PURCHASES, TEXT, TableSpec, \
+from ..schema import CONTACTS, COSTS, DATE, FLAG, ID, INTERACTIONS, NUMBER, PURCHASES, TEXT, TableSpec, \
     match_roles, normalize_header
 from .parse import blank_mask, parse_dates, parse_flags, parse_ids, parse_numbers
 from .read import RawTable, ReadOptions, expand_paths, read_table
@@ -131,6 +131,11 @@ def load_contacts(paths, options: LoadOptions = LoadOptions()) -> tuple[pd.DataF
 def load_interactions(paths, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:
     """Interactions: one row per contact event (ticket, call, chat, survey)."""
     return load(paths, INTERACTIONS, options)
+
+
+def load_costs(paths, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:
+    """Costs: date, kind (acquisition or retention), amount."""
+    return load(paths, COSTS, options)
 
 
 def load(paths, spec: TableSpec, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:

@@ -1,0 +1,88 @@
+"""Acquisition cohorts: customers grouped by the period of their first order, followed period
+by period.
+
+- ``retention``: share of the cohort's customers with an order in the period;
+- ``revenue``: the cohort's net revenue in the period (lines by their date) / cohort size;
+- ``ltv``: cumulative net revenue per cohort customer up to and including the period.
+
+Period 0 is the cohort's own period. A period that has not ended by the as-of date (the one
+the as-of date falls in, unless it is its last day) and every later one is left empty: an
+incomplete period would look like a drop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import CustlensError
+from .summary import order_table
+
+FREQUENCIES = {"week": "W-SUN", "month": "M", "quarter": "Q"}
+METRICS = ("retention", "revenue", "ltv")
+
+
+def cohort_matrix(purchases: pd.DataFrame, *, period: str = "month", metric: str = "retention",
+                  as_of=None) -> pd.DataFrame:
+    """Rows: cohorts (``cohort`` label and ``customers``); columns ``<period>_0``, ``<period>_1``…"""
+    if period not in FREQUENCIES:
+        raise CustlensError(f"--period {period!r}: use week, month or quarter")
+    if metric not in METRICS:
+        raise CustlensError(f"--metric {metric!r}: use retention, revenue or ltv")
+    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else purchases["order_date"].max().normalize()
+    freq = FREQUENCIES[period]
+    orders, customer_ids, _ = order_table(purchases, as_of)
+    counted = orders[orders["counted"].to_numpy()]
+    order_period = _ordinals(pd.to_datetime(counted["day"]), freq)
+    customer = counted["customer"].to_numpy()
+    cohort_of = pd.Series(order_period).groupby(customer).min()  # customer code → first period ordinal
+    if cohort_of.empty:
+        raise CustlensError("no orders up to the as-of date: no cohorts to show")
+    current = as_of.to_period(freq)
+    last_complete = current.ordinal if as_of == current.end_time.normalize() else current.ordinal - 1
+    cohorts = np.sort(cohort_of.unique())
+    width = current.ordinal - int(cohorts[0]) + 1
+    size = cohort_of.value_counts()
+    if metric == "retention":
+        active = pd.DataFrame({"cohort": cohort_of.reindex(customer).to_numpy(),
+                               "offset": order_period - cohort_of.reindex(customer).to_numpy(),
+                               "customer": customer}).drop_duplicates()
+        values = active.groupby(["cohort", "offset"]).size()
+    else:
+        lines = purchases[(purchases["order_date"].dt.normalize() <= as_of).to_numpy()]
+        codes = pd.Index(customer_ids).get_indexer(lines["customer_id"])
+        line_cohort = cohort_of.reindex(codes).to_numpy()
+        has_cohort = ~np.isnan(line_cohort)
+        line_period = _ordinals(lines["order_date"].dt.normalize(), freq)[has_cohort]
+        line_cohort = line_cohort[has_cohort].astype(np.int64)
+        values = pd.Series(lines["amount"].to_numpy()[has_cohort]).groupby(
+            [line_cohort, line_period - line_cohort]).sum()
+    rows = []
+    for cohort in cohorts:
+        n = int(size[cohort])
+        row = {"cohort": str(pd.Period(ordinal=int(cohort), freq=freq)), "customers": n}
+        running = 0.0
+        for k in range(width):
+            label = f"{period}_{k}"
+            if cohort + k > last_complete:  # not over yet at the as-of date
+                row[label] = np.nan
+                continue
+            value = float(values.get((cohort, k), 0.0))
+            if metric == "retention":
+                row[label] = value / n
+            elif metric == "revenue":
+                row[label] = round(value / n, 2)
+            else:
+                running += value
+                row[label] = round(running / n, 2)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["cohort"] = table["cohort"].astype("string")
+    if metric == "retention":
+        table.attrs["percent"] = [c for c in table.columns if c.startswith(f"{period}_")]
+    return table
+
+
+def _ordinals(days: pd.Series, freq: str) -> np.ndarray:
+    """Each day's period as an integer (consecutive periods differ by 1)."""
+    return days.dt.to_period(freq).array.asi8.astype(np.int64)
