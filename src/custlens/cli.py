@@ -302,19 +302,15 @@ def rfm(inputs, as_of, bins, method, view_summary, show_bins, check_rules, out):
     from . import rfm as rfm_mod
 
     _one_view(summary=view_summary, show_bins=show_bins, check_rules=check_rules)
-    settings = inputs.config.get("rfm", {})
-    bins = bins or settings.get("bins", 5)
-    method = method or settings.get("method", "quantile")
-    rules = rfm_mod.rules_from_config(inputs.config)
+    settings = rfm_mod.Settings.from_config(inputs.config, bins=bins, method=method)
     if check_rules:
-        problems = rfm_mod.check_rules(rules, bins)
+        problems = rfm_mod.check_rules(settings.rules, settings.bins)
         warn(f"{count(int((problems['kind'] == 'gap').sum()), 'gap')} and "
              f"{count(int((problems['kind'] == 'overlap').sum()), 'overlap')} in the segment rules")
         out.emit(problems, title="Segment rule check")
         return
     _, result = load_summary(inputs, as_of)
-    scored = rfm_mod.segment(rfm_mod.score(result.customers, bins=bins, method=method,
-                                           edges=settings.get("edges")), rules=rules, bins=bins)
+    scored = settings.apply(result.customers)
     others = int((scored["segment"] == rfm_mod.OTHER).sum())
     if others:
         warn(f"warning: {count(others, 'customer')} match no segment rule and are in \"Other\"; "
@@ -322,7 +318,7 @@ def rfm(inputs, as_of, bins, method, view_summary, show_bins, check_rules, out):
     if show_bins:
         out.emit(rfm_mod.bin_table(scored), title="RFM score ranges")
     elif view_summary:
-        out.emit(rfm_mod.summarize(scored, rules=rules), title=f"RFM segments as of {result.as_of:%Y-%m-%d}")
+        out.emit(rfm_mod.summarize(scored, rules=settings.rules), title=f"RFM segments as of {result.as_of:%Y-%m-%d}")
     else:
         out.emit(scored, title=f"RFM as of {result.as_of:%Y-%m-%d}")
 
@@ -548,11 +544,7 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, new_since
     if new_since:
         earlier = result.as_of - pd_timedelta(new_since)
         previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
-    rfm_settings = inputs.config.get("rfm", {})
-    bins = rfm_settings.get("bins", 5)
-    scored = rfm_mod.segment(rfm_mod.score(result.customers, bins=bins, method=rfm_settings.get("method", "quantile"),
-                                           edges=rfm_settings.get("edges")),
-                             rules=rfm_mod.rules_from_config(inputs.config), bins=bins)
+    scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
     table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
                                   include_at_risk=include_at_risk, previous=previous,
@@ -578,34 +570,6 @@ def load_other(paths, inputs: Inputs, loader_name: str):
     frame, report = getattr(io_mod, loader_name)(list(paths), options)
     say(inputs, report.messages())
     return frame
-
-
-def _groups(purchases, by: str):
-    """``--by``: a purchases column (channel, region, category…) or a file mapping customer_id to a
-    segment (the output of custlens segment, rfm or lifecycle). Returns a label per purchase line."""
-    import os
-
-    from .errors import MissingColumnError
-
-    if os.path.exists(by):
-        from .io.parse import parse_ids
-        from .io.read import ReadOptions, read_table
-
-        raw = read_table(by, ReadOptions())
-        frame = raw.frame
-        key = next((c for c in frame.columns if c.strip().lower() == "customer_id"), None)
-        label = next((c for c in ("segment_name", "segment", "stage", "abc_class") if c in frame.columns), None)
-        if key is None or label is None:
-            raise MissingColumnError(f"{by}: a segment file needs customer_id and one of segment_name, segment, "
-                                     f"stage, abc_class; the columns are {', '.join(map(str, frame.columns))}")
-        mapping = frame.assign(customer_id=parse_ids(frame[key])).drop_duplicates("customer_id")
-        groups = purchases["customer_id"].map(mapping.set_index("customer_id")[label].astype("string"))
-        return groups.fillna("(not in the file)").astype("string")
-    if by not in purchases.columns:
-        raise MissingColumnError(f"--by {by}: the purchases have no {by} column (they have "
-                                 f"{', '.join(purchases.columns)}); map one with --map {by}=COLUMN or give a "
-                                 "segment file")
-    return purchases[by].astype("string").fillna("(empty)")
 
 
 @cli.command()
@@ -637,11 +601,9 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
         custlens kpi examples/purchases.csv --split 2025-01-01 --window 90d --by channel -o kpi.xlsx
         custlens kpi purchases.csv --split 2025-04-01 --window 90d --costs costs.csv --stages
     """
-    import pandas as pd
-
     from . import kpi as kpi_mod
     from . import lifecycle as lifecycle_mod
-    from .summary import customers
+    from .io import load_segment_file
 
     if split is not None or window is not None:
         if split is None or window is None or before_text or after_text:
@@ -659,33 +621,16 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
     costs = load_other(costs_paths, inputs, "load_costs") if costs_paths else None
 
-    def table_for(lines, people=None):
-        stage_counts = None
-        if stages:
-            settings = lifecycle_mod.Thresholds.from_config(inputs.config)
-            buyers = [stage for stage in lifecycle_mod.STAGES if stage != "prospect"]  # no contacts here
-            stage_counts = tuple(
-                lifecycle_mod.stages(customers(lines, as_of=p.end), thresholds=settings)["stage"]
-                .value_counts().reindex(buyers, fill_value=0) for p in (before, after))
-        talk = interactions if people is None or interactions is None else \
-            interactions[interactions["customer_id"].isin(people)]
-        return kpi_mod.compare(lines, before, after, interactions=talk, costs=costs if people is None else None,
-                               stage_counts=stage_counts, resamples=resamples, seed=seed)
-
-    table = table_for(purchases)
+    thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
+    options = dict(interactions=interactions, costs=costs, thresholds=thresholds, resamples=resamples, seed=seed)
     if by:
-        labels = _groups(purchases, by)
-        parts = [table.assign(group="all")]
-        for name in sorted(labels.unique()):
-            lines = purchases[(labels == name).to_numpy()]
-            try:
-                kpi_mod.check_periods(before, after, lines)
-            except kpi_mod.PeriodError as e:
-                warn(f"warning: {by} = {name}: {e}; left out")
-                continue
-            parts.append(table_for(lines, people=lines["customer_id"].unique()).assign(group=name))
-        table = pd.concat(parts, ignore_index=True)
-        table.insert(0, "group", table.pop("group").astype("string"))
+        segments = load_segment_file(by) if os.path.exists(by) else None
+        labels = kpi_mod.group_labels(purchases, column=None if segments is not None else by, segments=segments)
+        table, skipped = kpi_mod.compare_by(purchases, labels, before, after, **options)
+        for name, reason in skipped:
+            warn(f"warning: {by} = {name}: {reason}; left out")
+    else:
+        table = kpi_mod.compare(purchases, before, after, **options)
     out.emit(table, title=f"KPIs: {before} → {after}")
 
 
@@ -788,12 +733,9 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
             out.emit(fit.k_scores, title="Choosing k")
             return
     if vs_rfm:
-        rfm_settings = inputs.config.get("rfm", {})
-        bins = rfm_settings.get("bins", 5)
-        rules = rfm_mod.rules_from_config(inputs.config)
-        scored = rfm_mod.segment(rfm_mod.score(result.customers, bins=bins, method=rfm_settings.get("method", "quantile"),
-                                               edges=rfm_settings.get("edges")), rules=rules, bins=bins)
-        out.emit(seg.crosstab(table, scored.set_index("customer_id")["segment"], rfm_mod.segment_order(rules)),
+        settings = rfm_mod.Settings.from_config(inputs.config)
+        scored = settings.apply(result.customers)
+        out.emit(seg.crosstab(table, scored.set_index("customer_id")["segment"], rfm_mod.segment_order(settings.rules)),
                  title="k-means segments × RFM segments")
         return
     terminal_default = not out.path and not out.fmt and sys.stdout.isatty()

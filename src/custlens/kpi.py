@@ -219,10 +219,10 @@ def period_data(purchases: pd.DataFrame, orders: pd.DataFrame, customer_ids: np.
 
 
 def compare(purchases: pd.DataFrame, before: Period, after: Period, *, interactions: pd.DataFrame | None = None,
-            costs: pd.DataFrame | None = None, stage_counts: tuple[pd.Series, pd.Series] | None = None,
-            resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+            costs: pd.DataFrame | None = None, thresholds=None, resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per KPI: kpi, before, after, change, pct_change (percent), ci_low, ci_high,
-    p_value, verdict, test. See the module docstring for every definition and test."""
+    p_value, verdict, test. See the module docstring for every definition and test.
+    ``thresholds`` (lifecycle :class:`~custlens.lifecycle.Thresholds`) adds the stage counts."""
     end = max(before.end, after.end)
     orders, customer_ids, _ = order_table(purchases, end)
     firsts = orders[orders["counted"].to_numpy()].groupby("customer")["day"].min()
@@ -269,14 +269,58 @@ def compare(purchases: pd.DataFrame, before: Period, after: Period, *, interacti
         add("cac", _safe(spend[0]["acquisition"], b.new_customers), _safe(spend[1]["acquisition"], a.new_customers))
         add("retention_cost_per_retained", _safe(spend[0]["retention"], b.retained),
             _safe(spend[1]["retention"], a.retained))
-    if stage_counts is not None:
-        then, now = stage_counts
+    if thresholds is not None:
+        then, now = (stage_counts(purchases, p.end, thresholds) for p in (before, after))
         for stage in then.index:
-            add(f"stage_{stage}", int(then.get(stage, 0)), int(now.get(stage, 0)))
+            add(f"stage_{stage}", int(then[stage]), int(now[stage]))
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"kpi": "string", "verdict": "string", "test": "string"})
     numbers = ["before", "after", "change", "pct_change", "ci_low", "ci_high", "p_value"]
     table[numbers] = table[numbers].astype("float64").round(6)
     return table
+
+
+def stage_counts(purchases: pd.DataFrame, day, thresholds) -> pd.Series:
+    """Customers per lifecycle stage on ``day`` (prospects need contacts, so they are left out)."""
+    from .lifecycle import STAGES, stages
+    from .summary import customers
+
+    buyers = [stage for stage in STAGES if stage != "prospect"]
+    return stages(customers(purchases, as_of=day), thresholds=thresholds)["stage"].value_counts().reindex(
+        buyers, fill_value=0)
+
+
+def group_labels(purchases: pd.DataFrame, *, column: str | None = None, segments: pd.Series | None = None) -> pd.Series:
+    """A group label per purchase line: the value of a purchases ``column`` (channel, region,
+    category), or the customer's segment from ``segments`` (customer_id → label)."""
+    if segments is not None:
+        return purchases["customer_id"].map(segments).astype("string").fillna("(not in the file)")
+    if column not in purchases.columns:
+        raise CustlensError(f"--by {column}: the purchases have no {column} column (they have "
+                            f"{', '.join(purchases.columns)}); map one with --map {column}=COLUMN or give a "
+                            "segment file")
+    return purchases[column].astype("string").fillna("(empty)")
+
+
+def compare_by(purchases: pd.DataFrame, labels: pd.Series, before: Period, after: Period, *,
+               interactions: pd.DataFrame | None = None, costs: pd.DataFrame | None = None, **options):
+    """:func:`compare` for everybody ("all") and then per group: a ``group`` column first. A
+    group's interactions are its customers'; costs are not split, so they are only in "all".
+    Returns ``(table, skipped)``, skipped = [(group, reason)] for groups without data in a period."""
+    parts = [compare(purchases, before, after, interactions=interactions, costs=costs, **options).assign(group="all")]
+    skipped = []
+    for name in sorted(labels.dropna().unique()):
+        lines = purchases[(labels == name).to_numpy()]
+        try:
+            check_periods(before, after, lines)
+        except PeriodError as e:
+            skipped.append((name, str(e)))
+            continue
+        talk = None if interactions is None else interactions[interactions["customer_id"].isin(
+            lines["customer_id"].unique())]
+        parts.append(compare(lines, before, after, interactions=talk, **options).assign(group=name))
+    table = pd.concat(parts, ignore_index=True)
+    table.insert(0, "group", table.pop("group").astype("string"))
+    return table, skipped
 
 
 def _interaction_rows(interactions: pd.DataFrame, b: PeriodData, a: PeriodData, boot: dict) -> list[dict]:

@@ -269,3 +269,25 @@ def rules_from_config(config: dict) -> list[Rule] | None:
             bounds[letter] = (value[0], value[1])
         rules.append(Rule(name=str(entry["name"]), action=str(entry.get("action", "")), **bounds))
     return rules
+
+
+@dataclass(frozen=True)
+class Settings:
+    """RFM settings: ``[rfm]`` in custlens.toml, overridden by options (None keeps the file's)."""
+
+    bins: int = 5
+    method: str = "quantile"
+    edges: dict | None = None
+    rules: tuple[Rule, ...] | None = None
+
+    @classmethod
+    def from_config(cls, config: dict, *, bins: int | None = None, method: str | None = None) -> "Settings":
+        section = config.get("rfm", {})
+        rules = rules_from_config(config)
+        return cls(bins=bins or section.get("bins", 5), method=method or section.get("method", "quantile"),
+                   edges=section.get("edges"), rules=tuple(rules) if rules else None)
+
+    def apply(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """Scores and segments of every customer: :func:`score` then :func:`segment`."""
+        scored = score(summary, bins=self.bins, method=self.method, edges=self.edges)
+        return segment(scored, rules=self.rules, bins=self.bins)

@@ -461,3 +461,21 @@ def _guess_column(frame: pd.DataFrame, candidates: list[str], role_type: str) ->
         if ok.mean() > 0.9:
             return name
     return None
+
+
+SEGMENT_COLUMNS = ("segment_name", "segment", "stage", "abc_class")
+
+
+def load_segment_file(path: str) -> pd.Series:
+    """A file that gives each customer a segment (the output of custlens segment, rfm, lifecycle
+    or pareto): ``customer_id`` → the first of segment_name, segment, stage, abc_class."""
+    raw = read_table(path, ReadOptions())
+    frame = raw.frame
+    key = next((c for c in frame.columns if normalize_header(c) == "customerid"), None)
+    label = next((c for c in SEGMENT_COLUMNS if c in frame.columns), None)
+    if key is None or label is None:
+        raise MissingColumnError(f"{path}: a segment file needs customer_id and one of {', '.join(SEGMENT_COLUMNS)}; "
+                                 f"the columns are {sample_text(frame.columns, 30)}")
+    ids = parse_ids(frame[key])
+    return pd.Series(frame[label].astype("string").to_numpy(), index=ids.to_numpy()).loc[
+        lambda s: ~s.index.duplicated()]
