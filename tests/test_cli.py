@@ -183,6 +183,10 @@ def test_inspect_table_and_json(run):
     days = pd.to_datetime(raw.loc[raw["Клиент"].notna(), "Дата"], format="%d.%m.%Y")
     assert data["customers"] == raw["Клиент"].nunique()
     assert data["date_range"] == [f"{days.min():%Y-%m-%d}", f"{days.max():%Y-%m-%d}"]
+    amounts = pd.to_numeric(raw.loc[raw["Клиент"].notna(), "Сумма"].str.replace("\u00a0", "").str.replace(",", "."))
+    assert data["total_amount"] == pytest.approx(amounts.sum(), abs=0.01)
+    assert data["return_lines"] == int((amounts < 0).sum())
+    assert data["rows"] == len(raw) and data["rows_loaded"] == raw["Клиент"].notna().sum()
     roles = {c["column"]: c["role"] for c in data["columns"]}
     assert roles["Клиент"] == "customer_id" and roles["Сумма"] == "amount" and roles["Цена"] == "unit_price"
 
