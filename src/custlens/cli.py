@@ -513,14 +513,18 @@ def pd_timestamp(value):
 @contacts_option
 @threshold_options
 @click.option("--include-at-risk", is_flag=True, help="List at-risk customers too.")
+@click.option("--by", "rule", type=click.Choice(["stage", "probability"]), default="stage", show_default=True,
+              help="stage: the lifecycle stage says lapsed; probability: BG/NBD P(alive) below --below.")
+@click.option("--below", type=click.FloatRange(0, 1, min_open=True), default=0.3, show_default=True,
+              help="With --by probability: list customers whose P(alive) is below this.")
 @click.option("--new-since", type=Days(), help="Only customers who joined the list in the last N days (e.g. 7d).")
 @click.option("--require-consent", is_flag=True, help="Only customers whose contact record allows marketing.")
 @click.option("--min-orders", type=click.IntRange(min=1), help="Only customers with at least N orders.")
 @click.option("--min-spend", type=float, help="Only customers who spent at least this much (net).")
 @click.option("--top", type=click.IntRange(min=0), help="Only the N customers with the most value at risk.")
 @output_options
-def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, new_since, require_consent, min_orders,
-           min_spend, top, out):
+def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, below, new_since, require_consent,
+           min_orders, min_spend, top, out):
     """The win-back list: lapsed customers, most value at risk first, with contacts and a next step.
 
     An empty list is not an error (a header only, exit 0), so a weekly cron job can run unattended.
@@ -530,6 +534,7 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, new_since
         custlens lapsed examples/purchases.csv --contacts examples/contacts.csv --include-at-risk --top 50
         custlens lapsed orders.csv --contacts contacts.csv --as-of today --new-since 7d \\
             --require-consent -q -o winback-$(date +%F).xlsx
+        custlens lapsed examples/purchases.csv --by probability --below 0.3
     """
     from . import lifecycle as lifecycle_mod
     from . import rfm as rfm_mod
@@ -540,19 +545,39 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, new_since
         raise click.ClickException(
             "--require-consent needs contacts with a consent column: pass --contacts FILE "
             "(or map the column with [columns] consent = \"…\" in custlens.toml); no list was written")
-    previous = None
-    if new_since:
-        earlier = result.as_of - pd_timedelta(new_since)
+    previous = listed = previously_listed = alive = None
+    earlier = result.as_of - pd_timedelta(new_since) if new_since else None
+    if rule == "probability":
+        from . import clv as clv_mod
+
+        def below_cut(day):
+            cal = clv_mod.calibration(purchases, end=day)
+            bgnbd = clv_mod.fit_bgnbd(cal)
+            probability = pd_series(clv_mod.p_alive(bgnbd.params, cal["x"], cal["t_x"], cal["T"]), cal["customer_id"])
+            return probability, set(probability.index[probability < below])
+
+        alive, under = below_cut(result.as_of)
+        listed = table["customer_id"].isin(under)
+        if earlier is not None:
+            previously_listed = sorted(below_cut(earlier)[1])
+    elif earlier is not None:
         previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
     scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
     table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
                                   include_at_risk=include_at_risk, previous=previous,
-                                  require_consent=require_consent, min_orders=min_orders, min_spend=min_spend)
+                                  require_consent=require_consent, min_orders=min_orders, min_spend=min_spend,
+                                  listed=listed, previously_listed=previously_listed, p_alive=alive)
     if top is not None:
         table = table.head(top)
     info(inputs, f"{count(len(table), 'customer')} on the win-back list as of {result.as_of:%Y-%m-%d}")
     out.emit(table, title=f"Win-back list as of {result.as_of:%Y-%m-%d}")
+
+
+def pd_series(values, index):
+    import pandas as pd
+
+    return pd.Series(values, index=pd.Index(index))
 
 
 def pd_timedelta(days: int):
@@ -657,6 +682,83 @@ def cohorts(inputs, as_of, period, metric, out):
     table = cohort_matrix(purchases, period=period, metric=metric, as_of=result.as_of)
     info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by {result.as_of:%Y-%m-%d}")
     out.emit(table, title=f"Cohorts by first {period}: {metric}")
+
+
+class Months(click.ParamType):
+    """A horizon in whole months: 12m, 1y, or a bare number of months."""
+
+    name = "MONTHS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        try:
+            months = int(text[:-1]) * 12 if text.endswith("y") else int(text[:-1] if text.endswith("m") else text)
+        except ValueError:
+            self.fail(f"{value!r}: write months as 12m or years as 1y", param, ctx)
+        if months <= 0:
+            self.fail(f"{value!r}: give a positive horizon", param, ctx)
+        return months
+
+
+@cli.command()
+@input_options
+@as_of_option
+@click.option("--horizon", type=Months(), default="12m", show_default=True, help="CLV horizon: 12m, 2y…")
+@click.option("--discount", type=click.FloatRange(0, 1), default=0.10, show_default=True,
+              help="Annual discount rate for CLV.")
+@click.option("--time-unit", type=click.Choice(["day", "week", "month"]), default="week", show_default=True,
+              help="Unit of recency and T (a month is 30.4375 days).")
+@click.option("--holdout", type=Days(), help="Fit on all but the last N days (e.g. 26w) and compare with them.")
+@click.option("--params", "show_params", is_flag=True, help="The fitted parameters, log-likelihood and convergence.")
+@output_options
+def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
+    """Predict each customer's purchases, probability of being alive and lifetime value.
+
+    BG/NBD and Gamma-Gamma fitted by maximum likelihood on the purchases up to the as-of date.
+
+    \b
+        custlens clv examples/purchases.csv --horizon 12m --discount 0.10
+        custlens clv examples/purchases.csv --holdout 26w
+        custlens clv purchases.csv --as-of 1997-09-30 --params --format json
+    """
+    from . import clv as clv_mod
+    from . import output
+
+    purchases, _ = load_purchases(inputs)
+    last = purchases["order_date"].max().normalize()
+    end = pd_timestamp(as_of) if as_of else last
+    if holdout:
+        calibration_end = end - pd_timedelta(holdout)
+        info(inputs, f"calibration up to {calibration_end:%Y-%m-%d}, holdout to {end:%Y-%m-%d} "
+                     f"({count(holdout, 'day')})")
+        model, table, summary = clv_mod.holdout(purchases, end=calibration_end, holdout_end=end, unit=time_unit)
+        _clv_warnings(model)
+        info(inputs, f"holdout purchases: {summary['total_actual']:,.0f} actual, {summary['total_predicted']:,.1f} "
+                     f"predicted; mean absolute error {summary['mae']:.3f} per customer")
+        out.emit(table, title="Holdout purchases by calibration frequency")
+        return
+    info(inputs, f"calibration up to {end:%Y-%m-%d}, in {time_unit}s")
+    model, cal = clv_mod.fit(purchases, end=end, unit=time_unit)
+    _clv_warnings(model)
+    if show_params:
+        output.emit_object(model.params(), fmt=out.fmt, path=out.path, title="Fitted parameters")
+        return
+    out.emit(clv_mod.predict(model, cal, horizon_months=horizon, discount=discount),
+             title=f"CLV over {count(horizon, 'month')} at {discount:.0%} a year")
+
+
+def _clv_warnings(model) -> None:
+    for name, fitted in (("BG/NBD", model.bgnbd), ("Gamma-Gamma", model.gamma_gamma)):
+        if not fitted.converged:
+            warn(f"warning: the {name} fit did not converge cleanly: {fitted.message}; see --params")
+    if model.gamma_gamma.params["q"] <= 1:
+        warn("warning: Gamma-Gamma q ≤ 1: spend varies too much between customers for a population mean; "
+             "one-purchase customers get the mean repeat spend instead")
+    if abs(model.spend_correlation) > 0.3:
+        warn(f"warning: frequency and spend are correlated (r = {model.spend_correlation:.2f}); the Gamma-Gamma "
+             "model assumes they are not, so expected spend may be biased")
 
 
 class KChoice(click.ParamType):

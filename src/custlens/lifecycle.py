@@ -279,18 +279,25 @@ def on_list(table: pd.DataFrame, *, include_at_risk: bool = False) -> pd.Series:
 def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd.DataFrame | None = None,
             rfm_segments: pd.Series | None = None, include_at_risk: bool = False,
             previous: pd.DataFrame | None = None, require_consent: bool = False,
-            min_orders: int | None = None, min_spend: float | None = None) -> pd.DataFrame:
+            min_orders: int | None = None, min_spend: float | None = None,
+            listed: pd.Series | None = None, previously_listed: pd.Series | None = None,
+            p_alive: pd.Series | None = None) -> pd.DataFrame:
     """The win-back list, most value at risk first (total spend descending, ties by customer id).
 
-    ``previous`` is the stage table at an earlier date (``--new-since``): customers already
-    on the list then are left out. ``require_consent`` keeps only customers whose contact
-    record says yes to marketing (no record, or no answer, is no). ``days_overdue`` =
-    days since the last order − expected gap.
+    By default the list is the lapsed customers (and at-risk ones with ``include_at_risk``);
+    ``listed`` (a bool per row of ``table``) replaces that rule, e.g. P(alive) below a cut.
+    ``previous`` is the stage table at an earlier date (``--new-since``) and
+    ``previously_listed`` the customer ids on the list then: they are left out.
+    ``require_consent`` keeps only customers whose contact record says yes to marketing (no
+    record, or no answer, is no). ``days_overdue`` = days since the last order − expected gap.
+    ``p_alive`` (customer_id → probability) adds a p_alive column.
     """
-    chosen = table[on_list(table, include_at_risk=include_at_risk).to_numpy()]
+    mask = listed.to_numpy(dtype=bool) if listed is not None else on_list(table, include_at_risk=include_at_risk).to_numpy()
+    chosen = table[mask]
     if previous is not None:
-        before = previous.loc[on_list(previous, include_at_risk=include_at_risk), "customer_id"]
-        chosen = chosen[~isin(chosen["customer_id"], before)]
+        previously_listed = previous.loc[on_list(previous, include_at_risk=include_at_risk), "customer_id"]
+    if previously_listed is not None:
+        chosen = chosen[~isin(chosen["customer_id"], previously_listed)]
     if min_orders is not None:
         chosen = chosen[chosen["orders"] >= min_orders]
     if min_spend is not None:
@@ -333,6 +340,9 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd
         agreed = out["customer_id"].map(consent).fillna(False).astype(bool).to_numpy()
         out = out[agreed]
     out = out.sort_values(["total_spend", "customer_id"], ascending=[False, True], kind="stable", ignore_index=True)
+    if p_alive is not None:
+        out["p_alive"] = out["customer_id"].map(p_alive).astype("float64")
+        return out[WINBACK_COLUMNS + ["p_alive"]]
     return out[WINBACK_COLUMNS]
 
 

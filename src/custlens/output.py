@@ -118,6 +118,21 @@ def write_atomic(path: str, writer, *, binary: bool = True) -> None:
         raise
 
 
+def emit_object(data: dict, *, fmt: str | None = None, path: str | None = None, title: str | None = None) -> None:
+    """One record (fitted parameters, say): a JSON object for json, a name/value table otherwise."""
+    chosen = choose_format(fmt, path, _isatty(sys.stdout))
+    if chosen == "json":
+        text = json.dumps({k: _plain(v) for k, v in data.items()}, ensure_ascii=False, indent=1) + "\n"
+        if path:
+            write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        return
+    frame = pd.DataFrame({"name": list(data), "value": [str(_plain(v)) for v in data.values()]}, dtype="string")
+    emit(frame, fmt=fmt, path=path, title=title)
+
+
 def write_json(data, path: str) -> None:
     """A JSON document (a saved baseline or model), written atomically, UTF-8, stable key order."""
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
