@@ -274,8 +274,9 @@ def compare(purchases: pd.DataFrame, before: Period, after: Period, *, interacti
         for stage in then.index:
             add(f"stage_{stage}", int(then[stage]), int(now[stage]))
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"kpi": "string", "verdict": "string", "test": "string"})
-    numbers = ["before", "after", "change", "pct_change", "ci_low", "ci_high", "p_value"]
+    numbers = ["before", "after", "change", "pct_change", "ci_low", "ci_high"]
     table[numbers] = table[numbers].astype("float64").round(6)
+    table["p_value"] = table["p_value"].astype("float64")  # not rounded: a tiny p-value is not 0
     return table
 
 
