@@ -564,10 +564,18 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
     scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
+    offers = None
+    if "product" in purchases or "product_id" in purchases:
+        from . import recommend as rec
+
+        candidates = table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"]
+        picks = rec.recommend(rec.baskets(purchases, as_of=result.as_of), top=1, customers=candidates)
+        offers = picks.set_index("customer_id")["product"]
     table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
                                   include_at_risk=include_at_risk, previous=previous,
                                   require_consent=require_consent, min_orders=min_orders, min_spend=min_spend,
-                                  listed=listed, previously_listed=previously_listed, p_alive=alive)
+                                  listed=listed, previously_listed=previously_listed, p_alive=alive,
+                                  offers=offers)
     if top is not None:
         table = table.head(top)
     info(inputs, f"{count(len(table), 'customer')} on the win-back list as of {result.as_of:%Y-%m-%d}")
@@ -759,6 +767,154 @@ def _clv_warnings(model) -> None:
     if abs(model.spend_correlation) > 0.3:
         warn(f"warning: frequency and spend are correlated (r = {model.spend_correlation:.2f}); the Gamma-Gamma "
              "model assumes they are not, so expected spend may be biased")
+
+
+@cli.command()
+@input_options
+@as_of_option
+@click.option("--top", type=click.IntRange(1, 100), default=3, show_default=True, help="Products per customer.")
+@click.option("--method", type=click.Choice(["lift", "cosine", "popular"]), default="lift", show_default=True,
+              help="How products are related (popular: no relation, the baseline).")
+@click.option("--min-support", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Ignore product pairs bought together by fewer customers.")
+@click.option("--customers", "customers_file", type=click.Path(dir_okay=False),
+              help="Only these customers: a file with a customer_id column (e.g. a win-back list).")
+@click.option("--category", help="Only recommend products of this category.")
+@click.option("--explain", is_flag=True, help="Add the reason: because you bought X.")
+@click.option("--evaluate", is_flag=True, help="Hide each customer's last order and measure hit rate vs popularity.")
+@output_options
+def recommend(inputs, as_of, top, method, min_support, customers_file, category, explain, evaluate, out):
+    """Recommend products each customer has not bought, from what similar baskets hold.
+
+    \b
+        custlens recommend examples/purchases.csv --top 3 -o offers.csv
+        custlens recommend examples/purchases.csv --customers winback.csv --explain
+        custlens recommend examples/purchases.csv --evaluate
+    """
+    from . import recommend as rec
+
+    purchases, result = load_summary(inputs, as_of)
+    if evaluate:
+        table = rec.evaluate(purchases[(purchases["order_date"].dt.normalize() <= result.as_of).to_numpy()],
+                             top=top, method=method if method != "popular" else "lift", min_support=min_support)
+        best, baseline = table["hit_rate"].iloc[0], table["hit_rate"].iloc[1]
+        info(inputs, f"hit rate@{top}: {best:.1%} against {baseline:.1%} for the most popular products")
+        out.emit(table, title=f"Recommendations: hit rate@{top} on each customer's hidden last order")
+        return
+    wanted = None
+    if customers_file:
+        from .io.read import ReadOptions, read_table
+
+        raw = read_table(customers_file, ReadOptions()).frame
+        column = next((c for c in raw.columns if c.strip().lower() in ("customer_id", "customer")), raw.columns[0])
+        wanted = raw[column].astype("string").str.strip()
+    basket = rec.baskets(purchases, as_of=result.as_of)
+    out.emit(rec.recommend(basket, top=top, method=method, min_support=min_support, customers=wanted,
+                           category=category, explain=explain), title="Recommendations")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, metavar="INTERACTIONS...")
+@click.option("--purchases", "purchase_paths", multiple=True, type=click.Path(),
+              help="Purchases: adds spend in the 90 days before and after each contact.")
+@click.option("--by", type=click.Choice(["channel", "touchpoint", "type"]), default="channel", show_default=True)
+@click.option("--period", type=click.Choice(["week", "month", "quarter"]), help="Add the trend per period.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Settings file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
+@output_options
+def touchpoints(paths, purchase_paths, by, period, config_path, quiet, out):
+    """Which touchpoints leave customers happy: CSAT, NPS, open share and resolution time per group.
+
+    \b
+        custlens touchpoints examples/interactions.csv --purchases examples/purchases.csv
+        custlens touchpoints examples/interactions.csv --by touchpoint --period month -o touchpoints.xlsx
+    """
+    from . import touchpoints as tp
+    from .config import load_config
+    from .io import LoadOptions
+
+    config = load_config(config_path)
+    inputs = Inputs(paths=tuple(purchase_paths), options=LoadOptions(columns=config.get("columns", {})),
+                    rejects=None, quiet=quiet, config=config)
+    interactions = load_other(paths, inputs, "load_interactions")
+    purchases = load_purchases(inputs)[0] if purchase_paths else None
+    table = tp.quality(interactions, by=by, period=period, purchases=purchases)
+    small = int(table["small_n"].sum())
+    if small:
+        info(inputs, f"{count(small, 'row')} with fewer than 30 contacts or answers: flagged small_n, read with care")
+    out.emit(table, title=f"Touchpoints by {by}")
+
+
+@cli.command()
+@click.argument("customer_id", required=False)
+@click.option("--purchases", "purchase_paths", multiple=True, required=True, type=click.Path(),
+              help="Purchases file(s).")
+@click.option("--contacts", "contacts_paths", multiple=True, type=click.Path(), help="Contacts file(s).")
+@click.option("--interactions", "interactions_paths", multiple=True, type=click.Path(), help="Interactions file(s).")
+@click.option("--email", help="Find the customer by e-mail.")
+@click.option("--phone", help="Find the customer by phone (+7/8 prefixes and spacing ignored).")
+@click.option("--name", "name_part", help="Find the customer by part of the name.")
+@as_of_option
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Settings file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), help="Default: table on a terminal, else json.")
+@click.option("-o", "--output", "path", type=click.Path(dir_okay=False), help="Write the card as JSON to FILE.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
+def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email, phone, name_part, as_of,
+         config_path, fmt, path, quiet):
+    """One customer at a glance: details, value, last purchases, open questions, what to offer.
+
+    \b
+        custlens card C000123 --purchases examples/purchases.csv --contacts examples/contacts.csv \\
+            --interactions examples/interactions.csv
+        custlens card --email george.roberts0@example.org --purchases examples/purchases.csv \\
+            --contacts examples/contacts.csv
+        custlens card C000123 --purchases examples/purchases.csv --format json
+    """
+    import json
+
+    from . import card as card_mod
+    from . import lifecycle as lifecycle_mod
+    from . import output
+    from . import recommend as rec
+    from . import rfm as rfm_mod
+    from .config import load_config
+    from .io import LoadOptions
+
+    if sum(x is not None for x in (customer_id, email, phone, name_part)) != 1:
+        raise click.UsageError("give one of: CUSTOMER_ID, --email, --phone, --name")
+    config = load_config(config_path)
+    inputs = Inputs(paths=tuple(purchase_paths), options=LoadOptions(columns=config.get("columns", {})),
+                    rejects=None, quiet=quiet, config=config)
+    purchases, result = load_summary(inputs, as_of)
+    contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
+    interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
+    known = purchases["customer_id"] if contacts is None else \
+        pd_concat([purchases["customer_id"], contacts["customer_id"]])
+    who = card_mod.find_customer(known, contacts, customer_id=customer_id, email=email, phone=phone, name=name_part)
+    stages = lifecycle_mod.stages(result, contacts=contacts,
+                                  thresholds=lifecycle_mod.Thresholds.from_config(config))
+    scored = rfm_mod.Settings.from_config(config).apply(result.customers)
+    offers = None
+    if "product" in purchases or "product_id" in purchases:
+        basket = rec.baskets(purchases, as_of=result.as_of)
+        offers = rec.recommend(basket, top=3, customers=[who], explain=True)
+    content = card_mod.build(who, purchases=purchases, summary=result, stages=stages, rfm=scored, contacts=contacts,
+                             interactions=interactions, recommendations=offers)
+    if path or fmt == "json" or (fmt is None and not sys.stdout.isatty()):
+        text = json.dumps(content, ensure_ascii=False, indent=1) + "\n"
+        if path:
+            output.write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+            info(inputs, f"wrote the card of {who} to {path}")
+        else:
+            click.echo(text, nl=False)
+    else:
+        output.render_card(content)
+
+
+def pd_concat(parts):
+    import pandas as pd
+
+    return pd.concat(parts, ignore_index=True)
 
 
 class KChoice(click.ParamType):

@@ -281,7 +281,7 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd
             previous: pd.DataFrame | None = None, require_consent: bool = False,
             min_orders: int | None = None, min_spend: float | None = None,
             listed: pd.Series | None = None, previously_listed: pd.Series | None = None,
-            p_alive: pd.Series | None = None) -> pd.DataFrame:
+            p_alive: pd.Series | None = None, offers: pd.Series | None = None) -> pd.DataFrame:
     """The win-back list, most value at risk first (total spend descending, ties by customer id).
 
     By default the list is the lapsed customers (and at-risk ones with ``include_at_risk``);
@@ -290,7 +290,8 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd
     ``previously_listed`` the customer ids on the list then: they are left out.
     ``require_consent`` keeps only customers whose contact record says yes to marketing (no
     record, or no answer, is no). ``days_overdue`` = days since the last order − expected gap.
-    ``p_alive`` (customer_id → probability) adds a p_alive column.
+    ``p_alive`` (customer_id → probability) adds a p_alive column; ``offers`` (customer_id →
+    recommended product, from :mod:`custlens.recommend`) names the product in the suggestion.
     """
     mask = listed.to_numpy(dtype=bool) if listed is not None else on_list(table, include_at_risk=include_at_risk).to_numpy()
     chosen = table[mask]
@@ -322,8 +323,9 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd
     out["last_product"] = out["customer_id"].map(last_product(lines)).astype("string")
     segments = rfm_segments if rfm_segments is not None else pd.Series(dtype="string")
     out["rfm_segment"] = out["customer_id"].map(segments).astype("string")
-    out["suggested_action"] = [suggest(stage, segment, category) for stage, segment, category in
-                               zip(out["stage"], out["rfm_segment"], out["favourite_category"])]
+    offer = out["customer_id"].map(offers) if offers is not None else pd.Series(pd.NA, index=out.index)
+    out["suggested_action"] = [suggest(stage, segment, category, product) for stage, segment, category, product in
+                               zip(out["stage"], out["rfm_segment"], out["favourite_category"], offer)]
     out["suggested_action"] = out["suggested_action"].astype("string")
     for column in ("name", "email", "phone"):
         out[column] = pd.array([pd.NA] * len(out), dtype="string")
@@ -369,9 +371,14 @@ def last_product(lines: pd.DataFrame) -> pd.Series:
     return bought.drop_duplicates("customer_id").set_index("customer_id")["product"]
 
 
-def suggest(stage: str, segment, category) -> str:
-    """A short next step for a win-back list row."""
-    offer = f" on {category}" if isinstance(category, str) and category else ""
+def suggest(stage: str, segment, category, product=None) -> str:
+    """A short next step for a win-back list row: call high-value segments, e-mail the others,
+    remind at-risk customers; the offer names the recommended product, else the favourite
+    category."""
+    if isinstance(product, str) and product:
+        offer = f": {product}"
+    else:
+        offer = f" on {category}" if isinstance(category, str) and category else ""
     if stage == "at_risk":
         return f"Reminder before they lapse: a recommendation{offer}"
     if isinstance(segment, str) and segment in HIGH_VALUE_SEGMENTS:

@@ -277,7 +277,7 @@ def _write_any(sheet):
 
 def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, max_rows: int = TABLE_ROWS) -> None:
     """A rich table for people; the data itself is untouched. Numbers are right-aligned and never
-    wrapped. Shown as percentages: columns named ``share``/``*_share`` or listed in
+    wrapped. Shown as percentages: columns named ``share``/``*_share``/``share_*`` or listed in
     ``frame.attrs["percent"]``, and in a table of measures or KPIs (first column ``measure`` or
     ``kpi``) the rows whose name ends in ``share`` or ``rate`` or starts with ``returning_``.
     ``pct_change`` is signed, ``p_value`` has three digits, and ``verdict`` gets ▲/▼ in colour.
@@ -310,7 +310,8 @@ def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, ma
         if label == "verdict":
             cells.append([_verdict(v) for v in column])
             continue
-        if kind == "f" and (label == "share" or label.endswith("_share") or label in percent_columns):
+        if kind == "f" and (label == "share" or label.endswith("_share") or label.startswith("share_")
+                            or label in percent_columns):
             cells.append(["" if pd.isna(v) else f"{v:.1%}" for v in column])
             continue
         if label == "pct_change":
@@ -415,3 +416,55 @@ def render_inspection(result: dict, file=None) -> None:
         console.print(f"note: {line}")
     if result["ok"] and not result["problems"]:
         console.print("[green]no problems found[/green]")
+
+
+def render_card(card: dict, file=None) -> None:
+    """The customer card on a terminal: who, value, purchases, interactions, what to offer."""
+    from rich.columns import Columns
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = Console(file=file or sys.stdout, highlight=False)
+
+    def facts(pairs):
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in pairs:
+            table.add_row(key, escape("" if value is None else format_cell(value) if not isinstance(value, str)
+                                      else value))
+        return table
+
+    def listing(rows, title):
+        if not rows:
+            return Panel("[dim]none[/dim]", title=title)
+        table = Table(header_style="bold")
+        for key in rows[0]:
+            table.add_column(key, justify="right" if isinstance(rows[0][key], (int, float)) else "left")
+        for row in rows:
+            table.add_row(*[escape("" if v is None else format_cell(v) if not isinstance(v, str) else v)
+                            for v in row.values()])
+        return Panel(table, title=title)
+
+    who = facts([("name", card.get("name")), ("e-mail", card.get("email")), ("phone", card.get("phone")),
+                 ("city", card.get("city")), ("source", card.get("source")), ("signed up", card.get("signup_date")),
+                 ("marketing consent", {True: "yes", False: "no"}.get(card.get("consent"), "unknown"))])
+    value = facts([("stage", card.get("lifecycle_stage")), ("RFM", f"{card.get('rfm_segment')} ({card.get('rfm')})"
+                    if card.get("rfm") else None),
+                   ("orders", card.get("orders")), ("total spend", card.get("total_spend")),
+                   ("average order", card.get("avg_order_value")),
+                   ("first / last order", f"{card.get('first_order')} / {card.get('last_order')}"
+                    if card.get("first_order") else None),
+                   ("next order expected", card.get("expected_next_order"))])
+    console.print(Panel(Columns([who, value], expand=True, equal=True),
+                        title=f"[bold]{escape(str(card['customer_id']))}[/bold] · as of {card['as_of']}"))
+    favourite = ", ".join(f"{c['category']} {c['share']:.0%}" for c in card.get("favourite_categories", []))
+    if favourite:
+        console.print(f"[bold]favourite categories:[/bold] {escape(favourite)}")
+    console.print(listing(card.get("last_purchases", []), "last purchases"))
+    console.print(listing(card.get("interactions", []), "interactions (open first)"))
+    if card.get("satisfaction"):
+        console.print(listing(card["satisfaction"], "CSAT / NPS history"))
+    console.print(listing(card.get("recommendations", []), "offer next"))

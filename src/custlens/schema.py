@@ -159,6 +159,8 @@ INTERACTIONS = TableSpec(
         Role("csat", NUMBER, False, ("csat", "satisfaction", "rating", "оценка csat", "оценка", "оцінка",
                                     "оцінка csat")),
         Role("nps", NUMBER, False, ("nps", "nps score", "likelihood to recommend", "оценка nps", "оцінка nps")),
+        Role("closed_date", DATE, False, ("closed_date", "closed at", "closed", "resolved at", "resolved",
+                                          "дата закрытия", "дата решения", "закрыто", "дата закриття")),
     ),
 )
 
