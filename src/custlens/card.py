@@ -37,8 +37,10 @@ def normalize_phone(value) -> str:
 
 def find_customer(known_ids: pd.Series, contacts: pd.DataFrame | None = None, *, customer_id: str | None = None,
                   email: str | None = None, phone: str | None = None, name: str | None = None) -> str:
-    """The one customer id the lookup names; anything else raises with what was found."""
-    ids = pd.Index(known_ids.dropna().astype(str).unique())
+    """The one customer id the lookup names (buyers in ``known_ids`` and everyone in the
+    contacts); anything else raises with what was found."""
+    every = known_ids if contacts is None else pd.concat([known_ids, contacts["customer_id"]], ignore_index=True)
+    ids = pd.Index(every.dropna().astype(str).unique())
     if customer_id is not None:
         if customer_id in ids:
             return customer_id

@@ -888,9 +888,7 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
     purchases, result = load_summary(inputs, as_of)
     contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
-    known = purchases["customer_id"] if contacts is None else \
-        pd_concat([purchases["customer_id"], contacts["customer_id"]])
-    who = card_mod.find_customer(known, contacts, customer_id=customer_id, email=email, phone=phone, name=name_part)
+    who = card_mod.find_customer(purchases["customer_id"], contacts, customer_id=customer_id, email=email, phone=phone, name=name_part)
     stages = lifecycle_mod.stages(result, contacts=contacts,
                                   thresholds=lifecycle_mod.Thresholds.from_config(config))
     scored = rfm_mod.Settings.from_config(config).apply(result.customers)
@@ -909,12 +907,6 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
             click.echo(text, nl=False)
     else:
         output.render_card(content)
-
-
-def pd_concat(parts):
-    import pandas as pd
-
-    return pd.concat(parts, ignore_index=True)
 
 
 class KChoice(click.ParamType):
