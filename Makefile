@@ -22,8 +22,12 @@ demo: $(STAMP)
 	$(BIN)/custlens lifecycle examples/purchases.csv --contacts examples/contacts.csv --summary --format table
 	$(BIN)/custlens lapsed examples/purchases.csv --contacts examples/contacts.csv --new-since 7d --format table
 	$(BIN)/custlens kpi examples/purchases.csv --split 2025-01-01 --window 90d --interactions examples/interactions.csv --format table
+	$(BIN)/custlens card C000147 --purchases examples/purchases.csv --contacts examples/contacts.csv --interactions examples/interactions.csv --format table
+	$(BIN)/custlens report examples/purchases.csv --contacts examples/contacts.csv --interactions examples/interactions.csv --split 2025-01-01 --window 90d -o report.html
+	@echo "open report.html in a browser: the whole report in one file"
 
 test: $(STAMP)
+	-@sh scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
 examples: $(STAMP)

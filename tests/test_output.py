@@ -145,3 +145,14 @@ def test_an_empty_table_keeps_its_header(fmt):
         assert pd.read_excel(io.BytesIO(data)).columns.tolist() == list(FRAME.columns)
     else:
         assert "customer_id" in data.decode()
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    target = tmp_path / "out.csv"
+    output.emit(FRAME, path=str(target))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    target.chmod(0o640)
+    output.emit(FRAME, path=str(target))
+    assert target.stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode

@@ -564,13 +564,10 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
     scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
-    offers = None
-    if "product" in purchases or "product_id" in purchases:
-        from . import recommend as rec
+    from .recommend import top_offers
 
-        candidates = table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"]
-        picks = rec.recommend(rec.baskets(purchases, as_of=result.as_of), top=1, customers=candidates)
-        offers = picks.set_index("customer_id")["product"]
+    offers = top_offers(purchases, table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"],
+                        as_of=result.as_of)
     table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
                                   include_at_risk=include_at_risk, previous=previous,
                                   require_consent=require_consent, min_orders=min_orders, min_spend=min_spend,
@@ -909,7 +906,77 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
         output.render_card(content)
 
 
+@cli.command()
+@input_options
+@as_of_option
+@contacts_option
+@click.option("--interactions", "interactions_paths", multiple=True, type=click.Path(),
+              help="Interactions: adds touchpoint CSAT/NPS (and NPS/CSAT to the KPIs).")
+@click.option("--before", "before_text", metavar="START..END", help="Adds the before/after KPIs (with --after).")
+@click.option("--after", "after_text", metavar="START..END")
+@click.option("--split", type=AsOf(), help="Adds the before/after KPIs around DATE (with --window).")
+@click.option("--window", type=Days(), help="Length of each period with --split, e.g. 90d.")
+@click.option("--k", "k", type=click.STRING, default="auto", callback=lambda c, p, v: KChoice().convert(v, p, c), show_default=True, help="k-means segments: auto or N.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for k-means and the bootstrap.")
+@click.option("-o", "--output", "path", type=click.Path(dir_okay=False), required=True,
+              help="report.html (one self-contained page) or report.xlsx (one sheet per section).")
+def report(inputs, as_of, contacts_paths, interactions_paths, before_text, after_text, split, window, k, seed, path):
+    """Everything in one file: an HTML page with charts, or an XLSX workbook with a sheet per section.
+
+    \b
+        custlens report examples/purchases.csv --contacts examples/contacts.csv \\
+            --interactions examples/interactions.csv -o report.html
+        custlens report examples/purchases.csv --split 2025-01-01 --window 90d -o report.html
+        custlens report examples/purchases.csv -o report.xlsx
+    """
+    from . import kpi as kpi_mod
+    from . import output
+    from . import report as report_mod
+
+    kind = os.path.splitext(path)[1].lower()
+    if kind not in (".html", ".htm", ".xlsx"):
+        raise click.UsageError(f"-o {path}: write the report to a .html or .xlsx file")
+    periods = None
+    if split is not None or window is not None:
+        if split is None or window is None:
+            raise click.UsageError("use --split DATE with --window N")
+        periods = kpi_mod.split_periods(split, window)
+    elif before_text or after_text:
+        if not (before_text and after_text):
+            raise click.UsageError("give both --before and --after")
+        periods = (kpi_mod.parse_period(before_text, option="--before"),
+                   kpi_mod.parse_period(after_text, option="--after"))
+    from .io import load_purchases as load
+
+    purchases, loaded = load(list(inputs.paths), inputs.options)
+    say(inputs, loaded.messages())
+    from .summary import customers
+
+    result = customers(purchases, as_of=as_of)
+    say(inputs, result.messages())
+    if periods is not None:
+        for warning in kpi_mod.check_periods(*periods, purchases):
+            warn(f"warning: {warning}")
+    contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
+    interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
+    notes = [text.strip() for _, text in loaded.messages()[len(loaded.sources):]] + \
+        [text for _, text in result.messages()[1:]]
+    sections = report_mod.build(purchases, result, load_notes=notes, contacts=contacts, interactions=interactions,
+                                periods=periods, config=inputs.config, k=k, seed=seed, charts=kind != ".xlsx")
+    if kind == ".xlsx":
+        output.write_atomic(path, lambda fh: report_mod.write_workbook(sections, fh))
+    else:
+        files = ", ".join(inputs.paths)
+        page = report_mod.render_html(sections, title="Customer report",
+                                      subtitle=f"{files} · as of {result.as_of:%Y-%m-%d} · "
+                                               f"{count(len(result.customers), 'customer')}")
+        output.write_atomic(path, lambda fh: fh.write(page.encode("utf-8")))
+    info(inputs, f"wrote {path} ({count(len(sections), 'section')})")
+
+
 class KChoice(click.ParamType):
+    """auto, or a number of segments from 1 to 50."""
+
     name = "K"
 
     def convert(self, value, param, ctx):

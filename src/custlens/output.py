@@ -109,6 +109,7 @@ def write_atomic(path: str, writer, *, binary: bool = True) -> None:
     try:
         with os.fdopen(fd, "wb" if binary else "w") as fh:
             writer(fh)
+        os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -137,6 +138,16 @@ def write_json(data, path: str) -> None:
     """A JSON document (a saved baseline or model), written atomically, UTF-8, stable key order."""
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _file_mode(target: Path) -> int:
+    """The mode a new file would get (0666 less the umask), or the one the replaced file had:
+    mkstemp's private 0600 must not leak into the result."""
+    if target.exists():
+        return target.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> None:
@@ -217,19 +228,32 @@ def _plain(value):
 
 
 def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
-    """One sheet: bold header, frozen first row, filters on, widths from the content,
-    numbers as numbers, dates as dates, text as text (never a formula).
+    """One sheet: see :func:`add_sheet`. Written with XlsxWriter in constant-memory mode (2.6×
+    faster than openpyxl on 200,000 rows)."""
+    book = new_workbook(fh)
+    add_sheet(book, frame, title or "custlens")
+    book.close()
 
-    Written with XlsxWriter in constant-memory mode: 2.6× faster than openpyxl on 200,000 rows.
-    """
+
+def new_workbook(fh, *, constant_memory: bool = True):
+    """An XlsxWriter workbook where text is always text (never a formula, URL or number)."""
     import xlsxwriter
 
+    return xlsxwriter.Workbook(fh, {"constant_memory": constant_memory, "strings_to_formulas": False,
+                                    "strings_to_urls": False, "strings_to_numbers": False})
+
+
+def sheet_name(title: str) -> str:
+    return title[:31].translate(str.maketrans("[]:*?/\\", "()-----"))
+
+
+def add_sheet(book, frame: pd.DataFrame, title: str):
+    """A sheet holding ``frame``: bold header, frozen first row, filters on, widths from the
+    content, numbers as numbers, dates as dates, text as text. Returns the worksheet."""
     if len(frame) > XLSX_MAX_ROWS:
         raise OutputError(f"{len(frame):,} rows do not fit in one XLSX sheet (at most {XLSX_MAX_ROWS:,}); "
                           "write csv or parquet instead")
-    book = xlsxwriter.Workbook(fh, {"constant_memory": True, "strings_to_formulas": False,
-                                    "strings_to_urls": False, "strings_to_numbers": False})
-    sheet = book.add_worksheet((title or "custlens")[:31].translate(str.maketrans("[]:*?/\\", "()-----")))
+    sheet = book.add_worksheet(sheet_name(title))
     header = book.add_format({"bold": True, "bg_color": "#DDE4EE", "bottom": 1})
     safe = safe_cells(frame)
     writers = []
@@ -260,7 +284,7 @@ def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
             value = values[i]
             if value is not None:
                 write_cell(i + 1, j, value, fmt)
-    book.close()
+    return sheet
 
 
 def _write_any(sheet):
@@ -291,15 +315,9 @@ def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, ma
     console = Console(file=file, highlight=False, width=None if _isatty(file) else 400)
     table = Table(title=escape(title) if title else None, show_lines=False, header_style="bold")
     shown = frame.head(max_rows)
-    percent_columns = set(frame.attrs.get("percent", []))
-    first = str(shown.columns[0]) if len(shown.columns) else ""
-    if first in ("measure", "kpi"):
-        names = shown.iloc[:, 0].astype("string").fillna("")
-        percent_rows = (names.str.endswith(("share", "rate")) | names.str.startswith(("returning_", "share_"))
-                        ).to_numpy()
-    else:
-        percent_rows = np.zeros(len(shown), dtype=bool)
-    row_labels = first in ("measure", "kpi")
+    percent_columns = {c for c in frame.columns if is_percent_column(frame, c)}
+    percent_rows = percent_row_mask(shown)
+    row_labels = len(shown.columns) > 0 and str(shown.columns[0]) in ("measure", "kpi")
     cells = []
     for name in frame.columns:
         column = shown[name]
@@ -310,8 +328,7 @@ def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, ma
         if label == "verdict":
             cells.append([_verdict(v) for v in column])
             continue
-        if kind == "f" and (label == "share" or label.endswith("_share") or label.startswith("share_")
-                            or label in percent_columns):
+        if kind == "f" and name in percent_columns:
             cells.append(["" if pd.isna(v) else f"{v:.1%}" for v in column])
             continue
         if label == "pct_change":
@@ -332,6 +349,23 @@ def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, ma
         Console(stderr=True, highlight=False).print(
             f"[dim]showing {max_rows} of {len(frame):,} rows; -o FILE or --format csv for all of them[/dim]"
         )
+
+
+def is_percent_column(frame: pd.DataFrame, name) -> bool:
+    """Shares shown as percentages: columns named ``share``, ``*_share``, ``share_*`` or listed
+    in ``frame.attrs["percent"]``."""
+    label = str(name)
+    return (label == "share" or label.endswith("_share") or label.startswith("share_")
+            or label in frame.attrs.get("percent", []))
+
+
+def percent_row_mask(frame: pd.DataFrame) -> np.ndarray:
+    """In a table of measures or KPIs (first column ``measure`` or ``kpi``), the rows that hold
+    shares or rates: names ending in ``share``/``rate`` or starting with ``returning_``/``share_``."""
+    if not len(frame.columns) or str(frame.columns[0]) not in ("measure", "kpi"):
+        return np.zeros(len(frame), dtype=bool)
+    names = frame.iloc[:, 0].astype("string").fillna("")
+    return (names.str.endswith(("share", "rate")) | names.str.startswith(("returning_", "share_"))).to_numpy()
 
 
 def _is_whole(value) -> bool:

@@ -208,3 +208,12 @@ def evaluate(purchases: pd.DataFrame, *, top: int = 3, method: str = "lift", min
     table["method"] = table["method"].astype("string")
     table.attrs["percent"] = ["hit_rate", "coverage"]
     return table
+
+
+def top_offers(purchases: pd.DataFrame, customers, *, as_of=None) -> pd.Series | None:
+    """customer_id → the first recommended product (for the win-back list's suggestion); None
+    when the purchases have no product column."""
+    if "product" not in purchases and "product_id" not in purchases:
+        return None
+    picks = recommend(baskets(purchases, as_of=as_of), top=1, customers=customers)
+    return picks.set_index("customer_id")["product"]
