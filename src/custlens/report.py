@@ -256,11 +256,12 @@ max-width:1100px;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:2px solid #dde4ee;
 padding-bottom:4px}p.meta{color:#5b6875;margin:0 0 16px}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:12px;width:auto}
-th,td{border-bottom:1px solid #e6ebf1;padding:3px 8px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #e6ebf1;padding:3px 8px;text-align:left;vertical-align:top;white-space:nowrap}
+td.long{white-space:normal;min-width:220px}.scroll{overflow-x:auto}
 th{background:#f1f4f8;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts svg{max-width:100%;height:auto}
 nav a{margin-right:12px;color:#2f5d8a}.up{color:#1e7d32}.down{color:#b0413e}
-@media print{body{max-width:none;padding:0}h2{page-break-after:avoid}section{page-break-inside:avoid}nav{display:none}}
+@media print{body{max-width:none;padding:0}.scroll{overflow:visible}h2{page-break-after:avoid}section{page-break-inside:avoid}nav{display:none}}
 """
 
 
@@ -306,11 +307,15 @@ def html_table(frame: pd.DataFrame) -> str:
                 text = "<0.001" if value < 0.001 else f"{value:.3f}"
             else:
                 text = format_cell(value)
-            css = ' class="num"' if number else (f' class="{value}"' if name == "verdict" and value in ("up", "down")
-                                                 else "")
+            if number:
+                css = ' class="num"'
+            elif name == "verdict" and value in ("up", "down"):
+                css = f' class="{value}"'
+            else:
+                css = ' class="long"' if len(text) > 40 else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<div class=\"scroll\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
 # --- XLSX ------------------------------------------------------------------------------------
