@@ -101,8 +101,8 @@ def build(customer_id: str, *, purchases: pd.DataFrame, summary, stages: pd.Data
             "expected_next_order": None if pd.isna(gap) else _day(row["last_order"] + pd.Timedelta(days=float(gap))),
         })
     else:
-        card.update({k: None for k in ("first_order", "last_order", "orders", "total_spend", "avg_order_value",
-                                       "expected_gap_days", "expected_next_order")})
+        card.update(dict.fromkeys(("first_order", "last_order", "orders", "total_spend", "avg_order_value",
+                                   "expected_gap_days", "expected_next_order")))
     mine = purchases[(purchases["customer_id"] == customer_id).to_numpy()
                      & (purchases["order_date"].dt.normalize() <= summary.as_of).to_numpy()]
     mine = mine.sort_values("order_date", ascending=False, kind="stable")

@@ -226,7 +226,7 @@ class Model:
     def params(self) -> dict:
         out = {**self.bgnbd.params, "log_likelihood": self.bgnbd.log_likelihood, "converged": bool(self.bgnbd.converged),
                "iterations": self.bgnbd.iterations, "customers": self.bgnbd.customers}
-        out.update({k: v for k, v in self.gamma_gamma.params.items()})
+        out.update(self.gamma_gamma.params)
         out.update({"gg_log_likelihood": self.gamma_gamma.log_likelihood, "gg_converged": bool(self.gamma_gamma.converged),
                     "gg_customers": self.gamma_gamma.customers, "spend_frequency_correlation": self.spend_correlation,
                     "time_unit": self.unit, "calibration_end": f"{self.calibration_end:%Y-%m-%d}"})
