@@ -175,6 +175,56 @@ class AsOf(click.ParamType):
             self.fail(f"{value!r} is not YYYY-MM-DD or 'today'", param, ctx)
 
 
+class Days(click.ParamType):
+    """A number of days: 7d, 90d, 2w or a bare number."""
+
+    name = "DAYS"
+
+    def convert(self, value, param, ctx):
+        from .lifecycle import ThresholdError, parse_days
+
+        if isinstance(value, int):
+            return value
+        try:
+            days = parse_days(value)
+        except ThresholdError as e:
+            self.fail(str(e), param, ctx)
+        if days <= 0:
+            self.fail(f"{value!r}: give a positive number of days", param, ctx)
+        return days
+
+
+class Months(click.ParamType):
+    """A horizon in whole months: 12m, 1y, or a bare number of months."""
+
+    name = "MONTHS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        try:
+            months = int(text[:-1]) * 12 if text.endswith("y") else int(text[:-1] if text.endswith("m") else text)
+        except ValueError:
+            self.fail(f"{value!r}: write months as 12m or years as 1y", param, ctx)
+        if months <= 0:
+            self.fail(f"{value!r}: give a positive horizon", param, ctx)
+        return months
+
+
+class KChoice(click.ParamType):
+    """auto, or a number of segments from 1 to 50."""
+
+    name = "K"
+
+    def convert(self, value, param, ctx):
+        if value in (None, "auto") or isinstance(value, int):
+            return value
+        if str(value).isdigit() and 1 <= int(value) <= 50:
+            return int(value)
+        self.fail(f"{value!r}: write auto or a number of segments from 1 to 50", param, ctx)
+
+
 as_of_option = click.option(
     "--as-of", type=AsOf(), default=None,
     help="Report date: YYYY-MM-DD or 'today' (default: the last purchase date in the data).",
@@ -384,25 +434,6 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
         if key_clients_only:
             ranked = ranked[ranked["key_client"]]
         out.emit(ranked, title=f"Customers by {by} as of {result.as_of:%Y-%m-%d}")
-
-
-class Days(click.ParamType):
-    """A number of days: 7d, 90d, 2w or a bare number."""
-
-    name = "DAYS"
-
-    def convert(self, value, param, ctx):
-        from .lifecycle import ThresholdError, parse_days
-
-        if isinstance(value, int):
-            return value
-        try:
-            days = parse_days(value)
-        except ThresholdError as e:
-            self.fail(str(e), param, ctx)
-        if days <= 0:
-            self.fail(f"{value!r}: give a positive number of days", param, ctx)
-        return days
 
 
 def threshold_options(fn):
@@ -689,24 +720,6 @@ def cohorts(inputs, as_of, period, metric, out):
     out.emit(table, title=f"Cohorts by first {period}: {metric}")
 
 
-class Months(click.ParamType):
-    """A horizon in whole months: 12m, 1y, or a bare number of months."""
-
-    name = "MONTHS"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            return value
-        text = str(value).strip().lower()
-        try:
-            months = int(text[:-1]) * 12 if text.endswith("y") else int(text[:-1] if text.endswith("m") else text)
-        except ValueError:
-            self.fail(f"{value!r}: write months as 12m or years as 1y", param, ctx)
-        if months <= 0:
-            self.fail(f"{value!r}: give a positive horizon", param, ctx)
-        return months
-
-
 @cli.command()
 @input_options
 @as_of_option
@@ -916,7 +929,7 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
 @click.option("--after", "after_text", metavar="START..END")
 @click.option("--split", type=AsOf(), help="Adds the before/after KPIs around DATE (with --window).")
 @click.option("--window", type=Days(), help="Length of each period with --split, e.g. 90d.")
-@click.option("--k", "k", type=click.STRING, default="auto", callback=lambda c, p, v: KChoice().convert(v, p, c), show_default=True, help="k-means segments: auto or N.")
+@click.option("--k", "k", type=KChoice(), default="auto", show_default=True, help="k-means segments: auto or N.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for k-means and the bootstrap.")
 @click.option("-o", "--output", "path", type=click.Path(dir_okay=False), required=True,
               help="report.html (one self-contained page) or report.xlsx (one sheet per section).")
@@ -972,19 +985,6 @@ def report(inputs, as_of, contacts_paths, interactions_paths, before_text, after
                                                f"{count(len(result.customers), 'customer')}")
         output.write_atomic(path, lambda fh: fh.write(page.encode("utf-8")))
     info(inputs, f"wrote {path} ({count(len(sections), 'section')})")
-
-
-class KChoice(click.ParamType):
-    """auto, or a number of segments from 1 to 50."""
-
-    name = "K"
-
-    def convert(self, value, param, ctx):
-        if value in (None, "auto") or isinstance(value, int):
-            return value
-        if str(value).isdigit() and 1 <= int(value) <= 50:
-            return int(value)
-        self.fail(f"{value!r}: write auto or a number of segments from 1 to 50", param, ctx)
 
 
 @cli.command()
