@@ -113,3 +113,15 @@ def test_cron_job_with_nothing_to_do_is_quiet_and_writes_a_header(run, tmp_path)
     assert pd.read_excel(out).columns.tolist() == lifecycle.WINBACK_COLUMNS
     csv = run("lapsed", PURCHASES, "--as-of", "2030-01-01", "-q")
     assert csv.exit_code == 0 and csv.stdout.strip() == ",".join(lifecycle.WINBACK_COLUMNS)
+
+
+def test_contacts_columns_from_their_own_config_table(run, in_tmp):
+    contacts = pd.read_csv(CONTACTS).rename(columns={"customer_id": "Ключ", "email": "Почта клиента"})
+    contacts.to_csv(in_tmp / "contacts.csv", index=False)
+    missing = run("lapsed", PURCHASES, "--contacts", "contacts.csv")
+    assert missing.exit_code == 1
+    assert 'add [columns.contacts] customer_id = "Ключ" to custlens.toml' in missing.stderr
+    (in_tmp / "custlens.toml").write_text('[columns.contacts]\ncustomer_id = "Ключ"\nemail = "Почта клиента"\n',
+                                          encoding="utf-8")
+    listed = read(run("lapsed", PURCHASES, "--contacts", "contacts.csv", "-q"))
+    assert listed["email"].notna().all()  # the purchases are untouched by [columns.contacts]

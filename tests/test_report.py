@@ -137,3 +137,11 @@ def test_workbook_overview_and_layout(pages):
 def test_report_needs_a_known_extension(run, tmp_path):
     result = run("report", PURCHASES, "-o", tmp_path / "report.pdf")
     assert result.exit_code == 2 and ".html or .xlsx" in result.stderr
+
+
+def test_a_tiny_data_set_still_gets_a_report(run, tmp_path):
+    small = tmp_path / "p.csv"
+    small.write_text("customer_id,date,amount\nA,2024-01-01,10\nB,2024-01-02,5\n", encoding="utf-8")
+    result = run("report", small, "-o", tmp_path / "r.html", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "No segments: cannot make segments of 2 customers" in (tmp_path / "r.html").read_text(encoding="utf-8")

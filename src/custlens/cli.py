@@ -110,7 +110,7 @@ def input_options(fn):
         config = load_config(config_path)
         load = config.get("load", {})
         options = LoadOptions(
-            columns={**config.get("columns", {}), **column_map},
+            columns={**columns_for(config, "purchases"), **column_map},
             encoding=encoding or load.get("encoding"),
             delimiter=_unescape(delimiter or load.get("delimiter")),
             decimal=decimal or load.get("decimal"),
@@ -122,6 +122,12 @@ def input_options(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def columns_for(config: dict, kind: str) -> dict[str, str]:
+    from .config import column_map
+
+    return column_map(config, kind)
 
 
 def _unescape(delimiter: str | None) -> str | None:
@@ -313,7 +319,8 @@ def load_contacts_file(paths: tuple[str, ...], inputs: Inputs):
     from .io import LoadOptions
     from .io import load_contacts as load
 
-    options = LoadOptions(columns=inputs.config.get("columns", {}), strict=inputs.options.strict)
+    options = LoadOptions(columns=columns_for(inputs.config, "contacts"), strict=inputs.options.strict,
+                          map_with="[columns.contacts]")
     contacts, report = load(list(paths), options)
     say(inputs, report.messages())
     return contacts
@@ -627,7 +634,9 @@ def load_other(paths, inputs: Inputs, loader_name: str):
     from . import io as io_mod
     from .io import LoadOptions
 
-    options = LoadOptions(columns=inputs.config.get("columns", {}), strict=inputs.options.strict)
+    kind = loader_name.removeprefix("load_")
+    options = LoadOptions(columns=columns_for(inputs.config, kind), strict=inputs.options.strict,
+                          map_with=f"[columns.{kind}]")
     frame, report = getattr(io_mod, loader_name)(list(paths), options)
     say(inputs, report.messages())
     return frame
@@ -844,7 +853,7 @@ def touchpoints(paths, purchase_paths, by, period, config_path, quiet, out):
     from .io import LoadOptions
 
     config = load_config(config_path)
-    inputs = Inputs(paths=tuple(purchase_paths), options=LoadOptions(columns=config.get("columns", {})),
+    inputs = Inputs(paths=tuple(purchase_paths), options=LoadOptions(columns=columns_for(config, "purchases")),
                     rejects=None, quiet=quiet, config=config)
     interactions = load_other(paths, inputs, "load_interactions")
     purchases = load_purchases(inputs)[0] if purchase_paths else None
@@ -893,7 +902,7 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
     if sum(x is not None for x in (customer_id, email, phone, name_part)) != 1:
         raise click.UsageError("give one of: CUSTOMER_ID, --email, --phone, --name")
     config = load_config(config_path)
-    inputs = Inputs(paths=tuple(purchase_paths), options=LoadOptions(columns=config.get("columns", {})),
+    inputs = Inputs(paths=tuple(purchase_paths), options=LoadOptions(columns=columns_for(config, "purchases")),
                     rejects=None, quiet=quiet, config=config)
     purchases, result = load_summary(inputs, as_of)
     contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None

@@ -1,8 +1,11 @@
 """``custlens.toml``: settings a team keeps next to its exports. CLI options override it.
 
-    [columns]            # role = "header in your export"
+    [columns]            # role = "header in your export" (purchases, and every file)
     customer_id = "Контрагент"
     amount = "Сумма с НДС"
+
+    [columns.contacts]   # only for --contacts files (also [columns.interactions], [columns.costs])
+    customer_id = "Код клиента"
 
     [load]
     date_format = "%d.%m.%Y"
@@ -27,6 +30,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 DEFAULT_NAME = "custlens.toml"
 KNOWN_SECTIONS = {"columns", "load", "rfm", "pareto", "segments", "lifecycle", "kpi"}
 LOAD_KEYS = {"encoding", "delimiter", "decimal", "date_format", "sheet"}
+FILE_KINDS = {"contacts", "interactions", "costs"}
 
 
 class ConfigError(CustlensError):
@@ -54,7 +58,19 @@ def load_config(path: str | None = None) -> dict:
     for key in data.get("load", {}):
         if key not in LOAD_KEYS:
             raise ConfigError(f"{path}: [load] has no setting {key!r}; known: {', '.join(sorted(LOAD_KEYS))}")
-    columns = data.get("columns", {})
-    if not all(isinstance(v, str) for v in columns.values()):
-        raise ConfigError(f"{path}: [columns] values must be column names in quotes, e.g. amount = \"Сумма\"")
+    for key, value in data.get("columns", {}).items():
+        if isinstance(value, dict):
+            if key not in FILE_KINDS or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{path}: [columns.{key}]: use [columns.contacts], [columns.interactions] or "
+                                  "[columns.costs], with column names in quotes")
+        elif not isinstance(value, str):
+            raise ConfigError(f"{path}: [columns] values must be column names in quotes, e.g. amount = \"Сумма\"")
     return data
+
+
+def column_map(config: dict, kind: str = "purchases") -> dict[str, str]:
+    """The role → column map for one kind of file: ``[columns]`` (for every file), then
+    ``[columns.<kind>]`` for contacts, interactions and costs."""
+    columns = config.get("columns", {})
+    shared = {role: column for role, column in columns.items() if isinstance(column, str)}
+    return {**shared, **columns.get(kind, {})} if kind != "purchases" else shared

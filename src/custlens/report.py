@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .errors import CustlensError
+
 PALETTE = ["#2f5d8a", "#e07b39", "#5a9e6f", "#b0413e", "#8c6bb1", "#c9a227", "#4b9fb5", "#7f7f7f", "#d17fa8",
            "#6b8e23", "#a0522d"]
 
@@ -77,15 +79,20 @@ def build(purchases: pd.DataFrame, summary, *, load_notes: list[str] | None = No
                                         "customers"))
     sections.append(section)
 
-    # k-means segments
-    fitted = segments_mod.fit(table, purchases, k=k, seed=seed, as_of=summary.as_of)
-    profile = segments_mod.profile(fitted.customers, fitted.model, purchases=purchases, as_of=summary.as_of,
-                                   silhouettes=fitted.sample_silhouettes)
-    section = Section("segments", "Behavioural segments (k-means)", tables={"Segments": profile})
-    section.text = [fitted.reason]
-    if charts:
-        section.charts.append(bar_chart(profile["segment_name"], profile["revenue_share"] * 100,
-                                        "Share of revenue per segment", "% of revenue"))
+    # k-means segments (a data set too small for them gets a note instead)
+    section = Section("segments", "Behavioural segments (k-means)")
+    try:
+        fitted = segments_mod.fit(table, purchases, k=k, seed=seed, as_of=summary.as_of)
+    except CustlensError as e:
+        section.text = [f"No segments: {e}"]
+    else:
+        profile = segments_mod.profile(fitted.customers, fitted.model, purchases=purchases, as_of=summary.as_of,
+                                       silhouettes=fitted.sample_silhouettes)
+        section.tables = {"Segments": profile}
+        section.text = [fitted.reason]
+        if charts:
+            section.charts.append(bar_chart(profile["segment_name"], profile["revenue_share"] * 100,
+                                            "Share of revenue per segment", "% of revenue"))
     sections.append(section)
 
     # Lifecycle and win-back

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import CustlensError
+from .errors import CustlensError, count
 
 FORMAT = "custlens-segments"
 VERSION = 1
@@ -231,7 +231,8 @@ def fit(summary: pd.DataFrame, purchases: pd.DataFrame | None = None, *, feature
     n = len(x)
     candidates = [int(k)] if k != "auto" else [c for c in k_range if c < n]
     if not candidates or min(candidates) < 1:
-        raise CustlensError(f"cannot make segments of {n} customers with k = {k}; need more customers than k")
+        raise CustlensError(f"cannot make segments of {count(n, 'customer')} with k = {k}; "
+                            "k-means needs more customers than segments")
     if k != "auto" and int(k) > n:
         raise CustlensError(f"--k {k} is more than the {n} customers")
     rng = np.random.default_rng(seed)

@@ -39,6 +39,14 @@ class LoadOptions:
     date_format: str | None = None
     sheet: str | None = None
     strict: bool = False
+    #: how the messages tell the user to map a column: "--map" (purchases on the command line)
+    #: or a custlens.toml table such as "[columns.contacts]"
+    map_with: str = "--map"
+
+    def map_advice(self, role: str, column: str = "COLUMN") -> str:
+        if self.map_with == "--map":
+            return f"--map {role}={column}"
+        return f"{self.map_with} {role} = \"{column}\" to custlens.toml"
 
 
 @dataclass
@@ -185,7 +193,7 @@ def _names(report: LoadReport) -> str:
 
 def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: LoadReport):
     source, frame = raw.source, raw.frame
-    columns = resolve_columns(raw, spec, options.columns)
+    columns = resolve_columns(raw, spec, options.columns, options)
     info = SourceInfo(path=source, format=raw.format, encoding=raw.encoding, delimiter=raw.delimiter,
                       rows=len(frame) + len(raw.skipped), columns=columns,
                       unmapped=[c for c in frame.columns if c not in columns.values()])
@@ -243,7 +251,7 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             values, bad, decimal = parse_numbers(column, decimal=options.decimal, delimiter=raw.delimiter)
             if column.dtype.kind not in "biuf":
                 info.decimal = info.decimal or decimal
-            _check_type(bad, column, where, lambda: _number_fix(role_name, decimal, column))
+            _check_type(bad, column, where, lambda: _number_fix(role_name, decimal, column, options))
             if role_name in VALID_RANGES:
                 low, high = VALID_RANGES[role_name]
                 outside = values.notna() & ~values.between(low, high)
@@ -363,19 +371,20 @@ def _note_nulled(report, where, mask, column, what) -> None:
 
 def _date_fix(role: str, options: LoadOptions) -> str:
     if options.date_format:
-        return f"they do not match --date-format {options.date_format!r}; check it, or --map {role}=COLUMN"
-    return f"pass --date-format (e.g. --date-format '%d.%m.%Y') or --map {role}=COLUMN for the right column"
+        return f"they do not match --date-format {options.date_format!r}; check it, or {options.map_advice(role)}"
+    return f"pass --date-format (e.g. --date-format '%d.%m.%Y') or {options.map_advice(role)} for the right column"
 
 
-def _number_fix(role: str, decimal: str, column: pd.Series) -> str:
+def _number_fix(role: str, decimal: str, column: pd.Series, options: LoadOptions) -> str:
     other = "," if decimal == "." else "."
     if column.astype("string").str.contains(other, regex=False).any():
         name = "decimal comma" if other == "," else "decimal point"
-        return f"try --decimal {other} ({name}), or --map {role}=COLUMN for the right column"
-    return f"--map {role}=COLUMN to use another column"
+        return f"try --decimal {other} ({name}), or {options.map_advice(role)} for the right column"
+    return f"{options.map_advice(role)} to use another column"
 
 
-def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str]) -> dict[str, str]:
+def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str],
+                    options: LoadOptions = LoadOptions()) -> dict[str, str]:
     """Role → column of this file: the user's ``--map`` first, then synonyms.
 
     A missing required role raises with the columns that were found and the exact
@@ -396,7 +405,7 @@ def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str]) -> dic
             columns[role_name] = by_folded[normalize_header(wanted)]
         else:
             raise MissingColumnError(
-                f"{raw.source}: --map {role_name}={wanted}: there is no column {wanted!r}; "
+                f"{raw.source}: {options.map_advice(role_name, wanted)}: there is no column {wanted!r}; "
                 f"the columns are {sample_text(names, 30)}"
             )
     free = [n for n in names if n not in columns.values()]
@@ -412,7 +421,7 @@ def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str]) -> dic
             raise BadValuesError(
                 f"{raw.source}: the column name {written[name]!r} ({role_name}) appears "
                 f"{duplicated.count(written[name])} times in the header; rename the copies or pick one with "
-                f"--map {role_name}=\"{written[name]} (2)\""
+                f"{options.map_advice(role_name, written[name] + ' (2)')}"
             )
     for role in spec.roles:
         if not role.required or role.name in columns:
@@ -426,7 +435,10 @@ def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str]) -> dic
                 + ",".join(r.name for r in spec.roles if r.required)
             )
         guess = _guess_column(raw.frame, [n for n in names if n not in taken], role.type)
-        suggestion = f"--map {role.name}={shell_word(guess)}" if guess else f"--map {role.name}=COLUMN"
+        if options.map_with != "--map":
+            suggestion = options.map_advice(role.name, guess or "COLUMN")
+        else:
+            suggestion = f"--map {role.name}={shell_word(guess)}" if guess else f"--map {role.name}=COLUMN"
         needs = " (or quantity and unit_price)" if role.name == "amount" else ""
         raise MissingColumnError(
             f"{raw.source}: no column for {role.name}{needs}; the columns are {sample_text(names, 30)}; "
