@@ -30,6 +30,10 @@ test: $(STAMP)
 	-@sh scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
+bench: $(STAMP)
+	$(BIN)/python bench/bench_reports.py
+	$(BIN)/python bench/bench_clv.py
+
 examples: $(STAMP)
 	$(BIN)/custlens sample-data examples --customers 2000 --seed 42 -q
 	$(BIN)/custlens sample-data examples/ru --customers 2000 --seed 42 --locale ru -q
