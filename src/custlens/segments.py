@@ -16,8 +16,9 @@ channel_shares   share of purchase value per channel (top 10, the rest as "other
 
 signed log1p(x) = sign(x)·log(1 + |x|) (net monetary value can be negative); standardise =
 (x − mean) / standard deviation of the data the model was fitted on (a constant column keeps
-scale 1). ``k="auto"`` tries k = 2..10 and keeps the best silhouette (rounded to 3 decimals;
-ties go to the smaller k), measured on a seeded sample of at most 20,000 customers.
+scale 1). ``k="auto"`` fits k = 2..10 on a seeded sample of at most 20,000 customers, keeps the
+best silhouette (measured on 5,000 of them; rounded to 3 decimals; ties go to the smaller k),
+then fits that k on every customer.
 Segments are numbered by mean monetary value, descending: segment 1 is the most valuable.
 """
 
@@ -38,7 +39,8 @@ BASE_FEATURES = {"recency": "recency_days", "frequency": "frequency", "monetary"
 SHARE_FEATURES = {"category_shares": "category", "channel_shares": "channel"}
 DEFAULT_FEATURES = ["recency", "frequency", "monetary", "tenure", "aov"]
 MAX_SHARE_COLUMNS = 10
-SILHOUETTE_SAMPLE = 20_000
+FIT_SAMPLE = 20_000  # customers the candidate k are fitted on
+SILHOUETTE_SAMPLE = 5_000  # of those, the ones the silhouette is measured on (it costs n²)
 MINIBATCH_ABOVE = 200_000
 
 
@@ -236,15 +238,20 @@ def fit(summary: pd.DataFrame, purchases: pd.DataFrame | None = None, *, feature
     if k != "auto" and int(k) > n:
         raise CustlensError(f"--k {k} is more than the {n} customers")
     rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(n, size=SILHOUETTE_SAMPLE, replace=False)) if n > SILHOUETTE_SAMPLE else np.arange(n)
+    sample = np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False)) if n > FIT_SAMPLE else np.arange(n)
+    scored = np.sort(rng.choice(len(sample), size=SILHOUETTE_SAMPLE, replace=False)) \
+        if len(sample) > SILHOUETTE_SAMPLE else np.arange(len(sample))
+    # Choosing k: each candidate is fitted on the seeded sample and scored there; only the chosen
+    # k is then fitted on every customer (with fewer customers than the sample, that is all of them).
     rows, fits = [], {}
+    xs = x[sample]
     for candidate in candidates:
-        estimator = _estimator(candidate, seed, n)
-        labels = estimator.fit_predict(x)
-        distinct = len(np.unique(labels[sample]))
-        silhouette = float(silhouette_samples(x[sample], labels[sample]).mean()) if 1 < distinct < len(sample) \
-            else float("nan")
-        db = float(davies_bouldin_score(x, labels)) if len(np.unique(labels)) > 1 else float("nan")
+        estimator = _estimator(candidate, seed, len(xs))
+        labels = estimator.fit_predict(xs)
+        distinct = len(np.unique(labels))
+        silhouette = float(silhouette_samples(xs[scored], labels[scored]).mean()) \
+            if 1 < len(np.unique(labels[scored])) < len(scored) else float("nan")
+        db = float(davies_bouldin_score(xs, labels)) if distinct > 1 else float("nan")
         rows.append({"k": candidate, "silhouette": silhouette, "davies_bouldin": db,
                      "inertia": float(estimator.inertia_)})
         fits[candidate] = (estimator, labels)
@@ -253,13 +260,18 @@ def fit(summary: pd.DataFrame, purchases: pd.DataFrame | None = None, *, feature
         rounded = scores["silhouette"].round(3).fillna(-2)
         best = int(scores.loc[rounded == rounded.max(), "k"].min())
         row = scores.set_index("k").loc[best]
-        reason = (f"k = {best}: the best silhouette, {row.silhouette:.3f} (Davies–Bouldin {row.davies_bouldin:.2f}), "
-                  f"among k = {candidates[0]}..{candidates[-1]}")
+        on = "" if len(xs) == n else f" on a sample of {len(xs):,} customers"
+        reason = (f"k = {best}: the best silhouette{on}, {row.silhouette:.3f} (Davies–Bouldin "
+                  f"{row.davies_bouldin:.2f}), among k = {candidates[0]}..{candidates[-1]}")
     else:
         best = int(k)
         reason = f"k = {best}, as asked"
     scores["chosen"] = scores["k"] == best
-    estimator, labels = fits[best]
+    if len(xs) == n:
+        estimator, labels = fits[best]
+    else:
+        estimator = _estimator(best, seed, n)
+        labels = estimator.fit_predict(x)
     centroids = np.asarray(estimator.cluster_centers_)
     # Segment 1 is the most valuable: order clusters by mean monetary value, descending.
     monetary = summary["monetary"].to_numpy(dtype="float64")
@@ -270,9 +282,10 @@ def fit(summary: pd.DataFrame, purchases: pd.DataFrame | None = None, *, feature
     labels = remap[labels]
     centroids = centroids[order]
     names = name_segments(centroids, list(raw.columns), raw, labels)
-    sample_scores = silhouette_samples(x[sample], labels[sample]) if 1 < len(np.unique(labels[sample])) < len(sample) \
-        else np.full(len(sample), np.nan)
-    per_segment = pd.Series(sample_scores).groupby(labels[sample]).mean()
+    measured = sample[scored]
+    sample_scores = silhouette_samples(x[measured], labels[measured]) \
+        if 1 < len(np.unique(labels[measured])) < len(measured) else np.full(len(measured), np.nan)
+    per_segment = pd.Series(sample_scores).groupby(labels[measured]).mean()
     model = SegmentModel(features=features, columns=list(raw.columns), mean=mean, scale=scale, centroids=centroids,
                          names=names, silhouette=float(np.nanmean(sample_scores)) if len(sample_scores) else np.nan,
                          algorithm=type(estimator).__name__, seed=seed, fitted_on=dict(fitted_on or {}))
