@@ -1,0 +1,168 @@
+"""custlens against hand-written baselines and the peer libraries, as whole processes.
+
+    .venv/bin/pip install duckdb polars            # the baselines (not custlens dependencies)
+    .venv/bin/python bench/bench_peers.py --sizes 1e6,1e7 --runs 3 [--lifetimes PYTHON] [--pymc PYTHON]
+
+Data (written once to bench/data/peers-N/): N order lines of customer_id (string, ~N/20
+customers), order_date (timestamp), amount (log-normal, 2% negative returns), as Parquet and CSV.
+Every task reads the file and writes a per-customer table to Parquet; each is timed as a fresh
+process (interpreter start-up included), median of ``--runs`` with min–max, and its peak RSS.
+``--lifetimes``/``--pymc`` name Python interpreters where lifetimes / pymc-marketing are installed
+(they are not custlens dependencies); tasks whose interpreter lacks the package are reported as
+not installable. Prints a Markdown table for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+OUT = HERE / "out"
+
+GENERATE = """
+import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq, pyarrow.csv as pacsv
+n = int(sys.argv[1]); folder = sys.argv[2]
+rng = np.random.default_rng(7)
+customers = max(1, n // 20)
+who = (rng.pareto(1.2, n) * customers / 10).astype(np.int64) % customers
+ids = np.char.add("C", np.char.zfill(who.astype(str), 8))
+days = rng.integers(0, 730, n)
+seconds = rng.integers(0, 86400, n)
+stamp = np.datetime64("2024-01-01T00:00:00") + days.astype("timedelta64[D]") + seconds.astype("timedelta64[s]")
+amount = np.round(rng.lognormal(3.2, 1.0, n), 2)
+amount[rng.random(n) < 0.02] *= -1
+table = pa.table({"customer_id": ids, "order_date": stamp, "amount": amount})
+pq.write_table(table, f"{folder}/lines.parquet")
+pacsv.write_csv(table, f"{folder}/lines.csv")
+"""
+
+DUCKDB = """
+import sys, duckdb
+src, out = sys.argv[1], sys.argv[2]
+read = f"read_parquet('{src}')" if src.endswith(".parquet") else f"read_csv_auto('{src}')"
+duckdb.sql(f'''COPY (SELECT customer_id, min(order_date::DATE) AS first_order, max(order_date::DATE) AS last_order,
+  count(DISTINCT order_date::DATE) FILTER (WHERE amount >= 0) AS frequency, sum(amount) AS monetary
+  FROM {read} GROUP BY customer_id) TO '{out}' (FORMAT PARQUET)''')
+"""
+
+POLARS = """
+import sys, polars as pl
+src, out = sys.argv[1], sys.argv[2]
+frame = pl.scan_parquet(src) if src.endswith(".parquet") else pl.scan_csv(src, try_parse_dates=True)
+(frame.with_columns(pl.col("order_date").dt.date().alias("day"))
+ .group_by("customer_id")
+ .agg(pl.col("day").min().alias("first_order"), pl.col("day").max().alias("last_order"),
+      pl.col("day").filter(pl.col("amount") >= 0).n_unique().alias("frequency"), pl.col("amount").sum().alias("monetary"))
+ .sink_parquet(out))
+"""
+
+PANDAS = """
+import sys, pandas as pd
+src, out = sys.argv[1], sys.argv[2]
+f = pd.read_parquet(src) if src.endswith(".parquet") else pd.read_csv(src, parse_dates=["order_date"], engine="pyarrow")
+f["day"] = f["order_date"].dt.normalize()
+g = f.groupby("customer_id").agg(first_order=("day", "min"), last_order=("day", "max"), monetary=("amount", "sum"))
+g["frequency"] = f[f["amount"] >= 0].groupby("customer_id")["day"].nunique()
+g.to_parquet(out)
+"""
+
+ARROW_READ = """
+import sys, pyarrow.parquet as pq, pyarrow.csv as pacsv
+src = sys.argv[1]
+t = pq.read_table(src, columns=["customer_id", "order_date", "amount"]) if src.endswith(".parquet") else pacsv.read_csv(src)
+print(t.num_rows)
+"""
+
+LIFETIMES = """
+import sys, pandas as pd
+from lifetimes.utils import summary_data_from_transaction_data
+src, out = sys.argv[1], sys.argv[2]
+f = pd.read_parquet(src) if src.endswith(".parquet") else pd.read_csv(src, parse_dates=["order_date"])
+summary_data_from_transaction_data(f, "customer_id", "order_date", monetary_value_col="amount").to_parquet(out)
+"""
+
+PYMC = """
+import sys, pandas as pd
+from pymc_marketing.clv.utils import rfm_summary
+src, out = sys.argv[1], sys.argv[2]
+f = pd.read_parquet(src) if src.endswith(".parquet") else pd.read_csv(src, parse_dates=["order_date"])
+rfm_summary(f, "customer_id", "order_date", monetary_value_col="amount").to_parquet(out)
+"""
+
+
+def measure(cmd: list[str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (KiB) and the first error line of one fresh process."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
+             "err = (r.stderr.strip().splitlines() or [''])[-1] if r.returncode else ''; "
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, repr(err))")
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True).stdout
+    seconds, rss, err = out.split(" ", 2)
+    return float(seconds), int(rss), eval(err)  # noqa: S307 - our own repr
+
+
+def has_module(python: str, module: str) -> bool:
+    return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1e6", help="order lines, comma-separated")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--lifetimes", default=sys.executable, help="a Python with lifetimes installed")
+    parser.add_argument("--pymc", default=sys.executable, help="a Python with pymc-marketing installed")
+    parser.add_argument("--custlens-only", action="store_true")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; "
+          f"median of {args.runs} whole-process runs\n")
+    print("| lines | input | task | median s | min–max s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
+    custlens = [sys.executable, "-m", "custlens"]
+    for size in args.sizes.split(","):
+        lines = int(float(size))
+        folder = DATA / f"peers-{lines}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "lines.parquet").exists():
+            subprocess.run([sys.executable, "-c", GENERATE, str(lines), str(folder)], check=True)
+        for fmt in args.formats.split(","):
+            src = str(folder / f"lines.{fmt}")
+            out = str(OUT / "peer.parquet")
+            tasks = {name: [*custlens, name, src, "-o", out, "-q"] for name in ("summary", "rfm", "pareto", "lapsed")}
+            tasks = {f"custlens {k}": v for k, v in tasks.items()}
+            tasks["custlens segment"] = [*custlens, "segment", src, "-o", out, "-q"]
+            if not args.custlens_only:
+                for name, code, python, module in (("DuckDB SQL (hand-written)", DUCKDB, sys.executable, "duckdb"),
+                                                   ("polars lazy (hand-written)", POLARS, sys.executable, "polars"),
+                                                   ("pandas groupby (hand-written)", PANDAS, sys.executable, "pandas"),
+                                                   ("pyarrow read only (the floor)", ARROW_READ, sys.executable,
+                                                    "pyarrow"),
+                                                   ("lifetimes summary_data_from_transaction_data", LIFETIMES,
+                                                    args.lifetimes, "lifetimes"),
+                                                   ("pymc-marketing rfm_summary", PYMC, args.pymc, "pymc_marketing")):
+                    tasks[name] = [python, "-c", code, src, out] if has_module(python, module) else None
+            for name, cmd in tasks.items():
+                if cmd is None:
+                    print(f"| {lines:,} | {fmt} | {name} | not installable here | | |", flush=True)
+                    continue
+                runs = [measure(cmd) for _ in range(args.runs)]
+                errors = [e for _, _, e in runs if e]
+                if errors:
+                    print(f"| {lines:,} | {fmt} | {name} | failed: {errors[0][:80]} | | |", flush=True)
+                    continue
+                seconds = [s for s, _, _ in runs]
+                rss = max(r for _, r, _ in runs) / 1024
+                print(f"| {lines:,} | {fmt} | {name} | {statistics.median(seconds):.2f} | "
+                      f"{min(seconds):.2f}–{max(seconds):.2f} | {rss:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
