@@ -16,10 +16,9 @@ channel_shares   share of purchase value per channel (top 10, the rest as "other
 
 signed log1p(x) = sign(x)·log(1 + |x|) (net monetary value can be negative); standardise =
 (x − mean) / standard deviation of the data the model was fitted on (a constant column keeps
-scale 1). ``k="auto"`` fits k = 2..10 (3 initialisations each) on a seeded sample of at most 20,000
-customers, keeps the
-best silhouette (measured on 5,000 of them; rounded to 3 decimals; ties go to the smaller k),
-then fits that k on every customer with 10 initialisations.
+scale 1). ``k="auto"`` fits k = 2..10 (3 initialisations each) on a seeded sample of at most
+20,000 customers, keeps the best silhouette (measured on 5,000 of them; rounded to 3 decimals;
+ties go to the smaller k), then fits that k on every customer with 10 initialisations.
 Segments are numbered by mean monetary value, descending: segment 1 is the most valuable.
 """
 
