@@ -31,7 +31,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_reports.py
+	$(BIN)/python bench/bench_peers.py --sizes 1e6
 	$(BIN)/python bench/bench_clv.py
 
 examples: $(STAMP)

@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--lifetimes", default=sys.executable, help="a Python with lifetimes installed")
     parser.add_argument("--pymc", default=sys.executable, help="a Python with pymc-marketing installed")
     parser.add_argument("--custlens-only", action="store_true")
+    parser.add_argument("--only", help="run only the tasks whose name contains this text")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
@@ -150,6 +151,8 @@ def main() -> None:
                                                    ("pymc-marketing rfm_summary", PYMC, args.pymc, "pymc_marketing")):
                     tasks[name] = [python, "-c", code, src, out] if has_module(python, module) else None
             for name, cmd in tasks.items():
+                if args.only and args.only not in name:
+                    continue
                 if cmd is None:
                     print(f"| {lines:,} | {fmt} | {name} | not installable here | | |", flush=True)
                     continue
