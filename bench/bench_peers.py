@@ -15,11 +15,12 @@ not installable. Prints a Markdown table for bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from common import machine_line, measure
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -96,17 +97,6 @@ rfm_summary(f, "customer_id", "order_date", monetary_value_col="amount").to_parq
 """
 
 
-def measure(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) and the first error line of one fresh process."""
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True); "
-             "err = (r.stderr.strip().splitlines() or [''])[-1] if r.returncode else ''; "
-             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, repr(err))")
-    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True).stdout
-    seconds, rss, err = out.split(" ", 2)
-    return float(seconds), int(rss), eval(err)  # noqa: S307 - our own repr
-
-
 def has_module(python: str, module: str) -> bool:
     return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
 
@@ -122,9 +112,7 @@ def main() -> None:
     parser.add_argument("--only", help="run only the tasks whose name contains this text")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-          f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; "
-          f"median of {args.runs} whole-process runs\n")
+    print(machine_line(args.runs))
     print("| lines | input | task | median s | min–max s | peak RSS MiB |")
     print("|---|---|---|---|---|---|")
     custlens = [sys.executable, "-m", "custlens"]

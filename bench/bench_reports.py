@@ -13,12 +13,13 @@ Parquet file (no validation, no output formatting): the floor custlens is measur
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from common import machine_line, measure
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -33,18 +34,6 @@ g = f.groupby("customer_id").agg(first=("date", "min"), last=("date", "max"),
                                   frequency=("order_id", "nunique"), monetary=("amount", "sum"))
 g.to_parquet(sys.argv[2])
 """
-
-
-def measure(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one fresh process."""
-    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
-    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True).stdout
-    seconds, rss, code = out.split()
-    if code != "0":
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return float(seconds), int(rss)
 
 
 def ensure_data(lines: int) -> dict[str, Path]:
@@ -65,9 +54,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-          f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; "
-          f"median of {args.runs} whole-process runs\n")
+    print(machine_line(args.runs))
     print("| lines | what | median s | min–max s | peak RSS MiB |")
     print("|---|---|---|---|---|")
     for size in args.sizes.split(","):
@@ -89,8 +76,10 @@ def main() -> None:
         }
         for name, cmd in tasks.items():
             runs = [measure(cmd) for _ in range(args.runs)]
-            seconds = [s for s, _ in runs]
-            rss = max(r for _, r in runs) / 1024
+            if any(err for _, _, err in runs):
+                raise SystemExit(f"failed: {' '.join(cmd)}: {next(err for _, _, err in runs if err)}")
+            seconds = [s for s, _, _ in runs]
+            rss = max(r for _, r, _ in runs) / 1024
             print(f"| {lines:,} | {name} | {statistics.median(seconds):.2f} | "
                   f"{min(seconds):.2f}–{max(seconds):.2f} | {rss:,.0f} |", flush=True)
 
