@@ -145,3 +145,11 @@ def test_a_tiny_data_set_still_gets_a_report(run, tmp_path):
     result = run("report", small, "-o", tmp_path / "r.html", "-q")
     assert result.exit_code == 0, result.stderr
     assert "No segments: cannot make segments of 2 customers" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_report_writes_rejects_like_every_command(run, tmp_path):
+    rejects = tmp_path / "rejects.csv"
+    result = run("report", PURCHASES, "-o", tmp_path / "r.xlsx", "--rejects", rejects, "-q")
+    assert result.exit_code == 0, result.stderr
+    back = pd.read_csv(rejects)
+    assert len(back) > 0 and set(back["reason"]) == {"no customer id"}

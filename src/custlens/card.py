@@ -119,10 +119,10 @@ def build(customer_id: str, *, purchases: pd.DataFrame, summary, stages: pd.Data
         card["favourite_categories"] = []
     card["interactions"], card["satisfaction"] = [], []
     if interactions is not None:
-        from .touchpoints import is_open
+        from .schema import is_open_status
 
         talk = interactions[(interactions["customer_id"] == customer_id).to_numpy()].copy()
-        talk["open"] = talk["status"].map(is_open) if "status" in talk else False
+        talk["open"] = talk["status"].map(is_open_status) if "status" in talk else False
         talk = talk.sort_values(["open", "date"], ascending=[False, False], kind="stable")
         keep = [c for c in ("date", "channel", "touchpoint", "type", "status", "csat", "nps", "open") if c in talk]
         card["interactions"] = [{k: _plain(v) for k, v in r.items()} for r in talk[keep].head(last).to_dict("records")]

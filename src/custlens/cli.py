@@ -968,12 +968,9 @@ def report(inputs, as_of, contacts_paths, interactions_paths, before_text, after
             raise click.UsageError("give both --before and --after")
         periods = (kpi_mod.parse_period(before_text, option="--before"),
                    kpi_mod.parse_period(after_text, option="--after"))
-    from .io import load_purchases as load
-
-    purchases, loaded = load(list(inputs.paths), inputs.options)
-    say(inputs, loaded.messages())
     from .summary import customers
 
+    purchases, loaded = load_purchases(inputs)  # reports on stderr and writes --rejects, as every command
     result = customers(purchases, as_of=as_of)
     say(inputs, result.messages())
     if periods is not None:

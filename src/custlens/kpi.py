@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CustlensError
-from .schema import COST_KINDS, OPEN_STATUSES, normalize_header
+from .schema import COST_KINDS, is_open_status, normalize_header
 from .summary import order_table
 
 ALPHA = 0.05
@@ -341,14 +341,10 @@ def _interaction_rows(interactions: pd.DataFrame, b: PeriodData, a: PeriodData, 
     rows.append(_row("contacts_per_customer", _safe(len(parts[0]), len(b.per_customer)),
                      _safe(len(parts[1]), len(a.per_customer)), "not tested", (np.nan,) * 3))
     if "status" in interactions:
-        still_open = [(int(p["status"].map(_is_open).sum()), len(p)) for p in parts]
+        still_open = [(int(p["status"].map(is_open_status).sum()), len(p)) for p in parts]
         rows.append(_row("share_open", _safe(*still_open[0]), _safe(*still_open[1]), "z-test",
                          two_proportions(*still_open[0], *still_open[1])))
     return rows
-
-
-def _is_open(status) -> bool:
-    return isinstance(status, str) and normalize_header(status) in OPEN_STATUSES
 
 
 def _costs_in(costs: pd.DataFrame, period: Period) -> dict[str, float]:

@@ -180,6 +180,13 @@ SPECS = {spec.kind: spec for spec in (PURCHASES, CONTACTS, INTERACTIONS, COSTS)}
 #: Status words that mean an interaction is still open (folded with normalize_header).
 OPEN_STATUSES = {"open", "opened", "new", "pending", "inprogress", "waiting", "reopened", "открыто", "открыт",
                  "открыта", "новое", "новый", "вработе", "ожидает", "відкрито", "відкритий", "нове", "вроботі"}
+
+
+def is_open_status(status) -> bool:
+    """Whether an interaction status means it is still open (English, Russian, Ukrainian words)."""
+    return isinstance(status, str) and normalize_header(status) in OPEN_STATUSES
+
+
 #: Cost kinds (folded): acquisition or retention.
 COST_KINDS = {
     "acquisition": {"acquisition", "acquire", "cac", "marketing", "привлечение", "залучення"},

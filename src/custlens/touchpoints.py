@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CustlensError
-from .schema import OPEN_STATUSES, normalize_header
+from .schema import is_open_status
 
 BY = ("channel", "touchpoint", "type")
 PERIODS = {"week": "W-SUN", "month": "M", "quarter": "Q"}
@@ -78,17 +78,12 @@ def _metrics(part: pd.DataFrame) -> dict:
         row.update(promoters=promoters, passives=len(nps) - promoters - detractors, detractors=detractors,
                    nps=round(100 * (promoters - detractors) / len(nps), 1) if len(nps) else np.nan, nps_n=len(nps))
     if "status" in part:
-        row["share_open"] = float(part["status"].map(is_open).mean())
+        row["share_open"] = float(part["status"].map(is_open_status).mean())
     if "closed_date" in part:
         days = (part["closed_date"] - part["date"]).dt.total_seconds() / 86400
         days = days[days >= 0]
         row["median_resolution_days"] = round(float(days.median()), 2) if len(days) else np.nan
     return row
-
-
-def is_open(status) -> bool:
-    """Whether a status means the interaction is still open (English, Russian, Ukrainian words)."""
-    return isinstance(status, str) and normalize_header(status) in OPEN_STATUSES
 
 
 def spend_around(interactions: pd.DataFrame, purchases: pd.DataFrame, *, window_days: int = 90) -> pd.DataFrame:
