@@ -21,27 +21,12 @@ import sys
 from pathlib import Path
 
 from common import machine_line, measure
+from generate import generate
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 OUT = HERE / "out"
 
-GENERATE = """
-import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq, pyarrow.csv as pacsv
-n = int(sys.argv[1]); folder = sys.argv[2]
-rng = np.random.default_rng(7)
-customers = max(1, n // 20)
-who = (rng.pareto(1.2, n) * customers / 10).astype(np.int64) % customers
-ids = np.char.add("C", np.char.zfill(who.astype(str), 8))
-days = rng.integers(0, 730, n)
-seconds = rng.integers(0, 86400, n)
-stamp = np.datetime64("2024-01-01T00:00:00") + days.astype("timedelta64[D]") + seconds.astype("timedelta64[s]")
-amount = np.round(rng.lognormal(3.2, 1.0, n), 2)
-amount[rng.random(n) < 0.02] *= -1
-table = pa.table({"customer_id": ids, "order_date": stamp, "amount": amount})
-pq.write_table(table, f"{folder}/lines.parquet")
-pacsv.write_csv(table, f"{folder}/lines.csv")
-"""
 
 DUCKDB = """
 import sys, duckdb
@@ -118,10 +103,9 @@ def main() -> None:
     custlens = [sys.executable, "-m", "custlens"]
     for size in args.sizes.split(","):
         lines = int(float(size))
-        folder = DATA / f"peers-{lines}"
-        folder.mkdir(parents=True, exist_ok=True)
-        if not (folder / "lines.parquet").exists():
-            subprocess.run([sys.executable, "-c", GENERATE, str(lines), str(folder)], check=True)
+        folder = DATA / f"lines-{lines}"
+        if not all((folder / f"lines.{fmt}").exists() for fmt in args.formats.split(",")):
+            generate(lines, folder, tuple(args.formats.split(",")))
         for fmt in args.formats.split(","):
             src = str(folder / f"lines.{fmt}")
             out = str(OUT / "peer.parquet")

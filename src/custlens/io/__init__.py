@@ -1,10 +1,24 @@
-"""Reading exports: formats, encodings, delimiters, number and date styles, column roles."""
+"""Reading exports: formats, encodings, delimiters, number and date styles, column roles.
 
-from .load import (LoadOptions, LoadReport, load, load_contacts, load_costs, load_interactions, load_purchases,
-                   load_segment_file)
-from .read import RawTable, ReadOptions, expand_paths, read_table
+The names below are imported on first use, so that ``custlens.io.options`` and
+``custlens.io.read`` can be used without importing pandas.
+"""
 
-__all__ = [
+import importlib
+
+_WHERE = {
+    "LoadOptions": "options", "LoadReport": "load", "load": "load", "load_contacts": "load", "load_costs": "load",
+    "load_interactions": "load", "load_purchases": "load", "load_segment_file": "load",
+    "RawTable": "read", "ReadOptions": "read", "expand_paths": "read", "read_table": "read",
+}
+
+__all__ = [  # noqa: F822 - provided by __getattr__
     "LoadOptions", "LoadReport", "RawTable", "ReadOptions", "expand_paths", "load", "load_contacts", "load_costs",
     "load_interactions", "load_purchases", "load_segment_file", "read_table",
 ]
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,8 +16,21 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadValuesError, EmptyInputError, MissingColumnError, StrictModeError, count, sample_text
-from ..schema import CONTACTS, COSTS, DATE, FLAG, ID, INTERACTIONS, NUMBER, PURCHASES, TEXT, TableSpec, \
-    match_roles, normalize_header
+from ..schema import (
+    CONTACTS,
+    COSTS,
+    DATE,
+    FLAG,
+    ID,
+    INTERACTIONS,
+    NUMBER,
+    PURCHASES,
+    TEXT,
+    TableSpec,
+    match_roles,
+    normalize_header,
+)
+from .options import LoadOptions
 from .parse import blank_mask, parse_dates, parse_flags, parse_ids, parse_numbers
 from .read import RawTable, ReadOptions, expand_paths, read_table
 
@@ -26,27 +39,6 @@ WRONG_TYPE_SHARE = 0.5
 VALID_RANGES = {"csat": (1, 5), "nps": (0, 10)}
 #: Exclusions that are a normal part of an export (guest checkouts): reported, but not as warnings.
 EXPECTED_EXCLUSIONS = {"no customer id"}
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to read and map the inputs; every field defaults to detection."""
-
-    columns: dict[str, str] = field(default_factory=dict)  # role -> header (--map, [columns])
-    encoding: str | None = None
-    delimiter: str | None = None
-    decimal: str | None = None
-    date_format: str | None = None
-    sheet: str | None = None
-    strict: bool = False
-    #: how the messages tell the user to map a column: "--map" (purchases on the command line)
-    #: or a custlens.toml table such as "[columns.contacts]"
-    map_with: str = "--map"
-
-    def map_advice(self, role: str, column: str = "COLUMN") -> str:
-        if self.map_with == "--map":
-            return f"--map {role}={column}"
-        return f"{self.map_with} {role} = \"{column}\" to custlens.toml"
 
 
 @dataclass

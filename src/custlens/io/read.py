@@ -18,8 +18,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import EmptyInputError, InputError, sample_text
 from ..schema import find_header_row
 
@@ -274,6 +272,8 @@ def _read_csv(source_obj, head: bytes, options: ReadOptions, *, source: str) -> 
 
 
 def _read_whitespace(source_obj, encoding: str, header_index: int, source: str) -> RawTable:
+    import pandas as pd
+
     if hasattr(source_obj, "seek"):
         source_obj.seek(0)
     frame = pd.read_csv(
@@ -329,6 +329,7 @@ def _read_parquet(path, source: str | None = None) -> RawTable:
 def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
     import zipfile
 
+    import pandas as pd
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
