@@ -72,6 +72,7 @@ class Inputs:
     rejects: str | None
     quiet: bool
     config: dict
+    engine: str = "auto"
 
 
 def _parse_map(ctx, param, values):
@@ -101,9 +102,12 @@ def input_options(fn):
     @click.option("--config", "config_path", type=click.Path(dir_okay=False),
                   help="Settings file (default: ./custlens.toml when present).")
     @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
+    @click.option("--engine", type=click.Choice(["auto", "pandas", "duckdb"]),
+                  help="Summary engine: duckdb reads large Parquet/CSV out of core, pandas reads every "
+                       "format; auto (default) picks duckdb for clean inputs over 4 MB (see the README).")
     @functools.wraps(fn)
     def wrapper(*args, paths, column_map, encoding, delimiter, decimal, date_format, sheet, strict, rejects,
-                config_path, quiet, **kwargs):
+                config_path, quiet, engine, **kwargs):
         from .config import load_config
         from .io import LoadOptions
 
@@ -118,7 +122,8 @@ def input_options(fn):
             sheet=sheet or load.get("sheet"),
             strict=strict,
         )
-        kwargs["inputs"] = Inputs(paths=paths, options=options, rejects=rejects, quiet=quiet, config=config)
+        kwargs["inputs"] = Inputs(paths=paths, options=options, rejects=rejects, quiet=quiet, config=config,
+                                  engine=engine or load.get("engine", "auto"))
         return fn(*args, **kwargs)
 
     return wrapper
@@ -298,20 +303,70 @@ def summary(inputs, as_of, out):
         custlens summary examples/ru/purchases.csv --as-of 2025-06-30
         custlens summary examples/purchases.csv --sort -monetary --limit 20
     """
-    _, result = load_summary(inputs, as_of)
+    from .sink import choose_format, isatty
+
+    fast = summarize_fast(inputs, as_of)
+    if fast is not None and out.path and choose_format(out.fmt, out.path, isatty(sys.stdout)) == "parquet":
+        from .engine import write_parquet
+
+        write_parquet(fast, out.path, sort=out.sort, limit=out.limit)  # straight from DuckDB: no pandas
+        info(inputs, f"wrote {count(fast.customers, 'customer')} to {out.path}")
+        return
+    _, result = load_summary(inputs, as_of, fast=fast)
     out.emit(result.customers, title="Customers")
     if out.path:
         info(inputs, f"wrote {count(len(result.customers), 'customer')} to {out.path}")
 
 
-def load_summary(inputs: Inputs, as_of):
-    """Load purchases and summarise them per customer, reporting both steps on stderr."""
+NOT_TRIED = object()
+
+
+def load_summary(inputs: Inputs, as_of, *, needs_lines=True, days=False, fast=NOT_TRIED):
+    """Load purchases and summarise them per customer, reporting both steps on stderr.
+
+    ``needs_lines`` (a bool, or a test of the purchase roles the files have) says whether the
+    command reads the purchase lines too; when it does not, the DuckDB engine may compute the
+    summary without loading them, and the purchases returned are None. ``fast`` is the
+    :func:`summarize_fast` result when the caller already asked for it; ``days`` asks it to keep
+    every customer's order days (for gap-based reports).
+    """
     from .summary import customers
 
+    if fast is NOT_TRIED:
+        fast = summarize_fast(inputs, as_of, needs_lines=needs_lines, days=days)
+    if fast is not None:
+        from .engine import to_pandas
+
+        return None, to_pandas(fast)
     purchases, _ = load_purchases(inputs)
     result = customers(purchases, as_of=as_of)
     say(inputs, result.messages())
     return purchases, result
+
+
+def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False):
+    """The summary by the DuckDB engine (an :class:`custlens.engine.Result`, messages said), or None
+    when the pandas engine is to be used: chosen, needed for the lines, or required by the input."""
+    if inputs.engine == "pandas":
+        return None
+    from . import engine
+
+    try:
+        source = engine.choose(inputs.engine, inputs.paths, inputs.options, rejects=inputs.rejects)
+        if source is None or (needs_lines(source.roles) if callable(needs_lines) else needs_lines):
+            if source is not None and inputs.engine == "duckdb":
+                info(inputs, "this report reads the purchase lines: using the pandas engine")
+            return None
+        result = engine.summarize(source, as_of, keep_days=days, progress=lambda con, sql: engine.run_with_progress(
+            con, sql, label=f"summarising {', '.join(inputs.paths)}"))
+    except engine.Unsupported as e:
+        if inputs.engine == "duckdb":
+            raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
+                                "which read it row by row") from None
+        info(inputs, f"DuckDB engine: {e}; reading with pandas")
+        return None
+    say(inputs, result.messages())
+    return result
 
 
 def load_contacts_file(paths: tuple[str, ...], inputs: Inputs):
@@ -366,7 +421,7 @@ def rfm(inputs, as_of, bins, method, view_summary, show_bins, check_rules, out):
              f"{count(int((problems['kind'] == 'overlap').sum()), 'overlap')} in the segment rules")
         out.emit(problems, title="Segment rule check")
         return
-    _, result = load_summary(inputs, as_of)
+    _, result = load_summary(inputs, as_of, needs_lines=False)
     scored = settings.apply(result.customers)
     others = int((scored["segment"] == rfm_mod.OTHER).sum())
     if others:
@@ -425,7 +480,7 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     settings = inputs.config.get("pareto", {})
     share = share or settings.get("share", 0.8)
     abc = abc or tuple(settings.get("abc", (0.8, 0.95)))
-    purchases, result = load_summary(inputs, as_of)
+    purchases, result = load_summary(inputs, as_of, needs_lines=by == "margin" or portrait)
     values = pareto_mod.customer_values(result.customers, by=by, purchases=purchases, as_of=result.as_of)
     ranked = pareto_mod.rank(result.customers, values, share=share, abc=abc, name=by)
     table, headline = pareto_mod.summarize(ranked, share=share, name=by)
@@ -472,12 +527,12 @@ contacts_option = click.option("--contacts", "contacts_paths", multiple=True, ty
                                help="Contacts file(s): names, e-mails, phones, consent, prospects. Repeatable.")
 
 
-def lifecycle_stages(inputs: Inputs, as_of, thresholds: dict, contacts_paths):
+def lifecycle_stages(inputs: Inputs, as_of, thresholds: dict, contacts_paths, *, needs_lines=True):
     """Load everything a lifecycle report needs and compute the stages at the as-of date."""
     from . import lifecycle
 
     settings = lifecycle.Thresholds.from_config(inputs.config, **thresholds)
-    purchases, result = load_summary(inputs, as_of)
+    purchases, result = load_summary(inputs, as_of, needs_lines=needs_lines, days=True)
     contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
     table = lifecycle.stages(result, contacts=contacts, thresholds=settings)
     return purchases, result, contacts, settings, table
@@ -516,7 +571,8 @@ def lifecycle(inputs, as_of, contacts_paths, thresholds, view_summary, from_date
     _one_view(summary=view_summary, from_=from_date is not None, baseline=baseline_path is not None)
     if shares and from_date is None:
         raise click.UsageError("--shares goes with --from DATE")
-    purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths)
+    purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths,
+                                                                    needs_lines=from_date is not None)
     if save_baseline:
         saved = lifecycle_mod.baseline(table, as_of=result.as_of, thresholds=settings)
         output.write_json(saved, save_baseline)
@@ -537,6 +593,13 @@ def lifecycle(inputs, as_of, contacts_paths, thresholds, view_summary, from_date
         out.emit(lifecycle_mod.compare_baseline(table, saved), title="Stage counts: baseline and now")
     else:
         out.emit(table, title=f"Lifecycle stages as of {result.as_of:%Y-%m-%d}")
+
+
+def pd_empty_purchases():
+    import pandas as pd
+
+    return pd.DataFrame({"customer_id": pd.array([], dtype="string"), "order_date": pd.to_datetime([]),
+                         "amount": pd.array([], dtype="float64")})
 
 
 def pd_timestamp(value):
@@ -578,7 +641,12 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
     from . import rfm as rfm_mod
     from .summary import customers
 
-    purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths)
+    purchases, result, contacts, settings, table = lifecycle_stages(
+        inputs, as_of, thresholds, contacts_paths,
+        needs_lines=lambda roles: rule == "probability" or new_since is not None
+        or bool(roles & {"product", "product_id", "category"}))
+    if purchases is None:  # no product or category to suggest from: the lines add nothing
+        purchases = pd_empty_purchases()
     if require_consent and (contacts is None or "consent" not in contacts):
         raise click.ClickException(
             "--require-consent needs contacts with a consent column: pass --contacts FILE "
@@ -1032,16 +1100,17 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
         raise click.UsageError("--model applies saved segments: --k, --features, --show-k and --save-model "
                                "belong to fitting")
     chosen = seg.parse_features(features)
-    purchases, result = load_summary(inputs, as_of)
+    model = seg.read_model(model_path) if model_path else None
+    wanted = {seg.SHARE_FEATURES[f] for f in (model.features if model else chosen) if f in seg.SHARE_FEATURES}
+    purchases, result = load_summary(inputs, as_of, needs_lines=lambda roles: bool(roles & (wanted | {"category"})))
     if model_path:
-        model = seg.read_model(model_path)
         table = seg.assign(model, result.customers, purchases, as_of=result.as_of)
         silhouettes = None
         info(inputs, f"applied {count(model.k, 'segment')} from {model_path} "
                      f"(fitted on {model.fitted_on.get('customers', '?')} customers as of "
                      f"{model.fitted_on.get('as_of', '?')})")
     else:
-        fitted_on = {"rows": len(purchases), "customers": len(result.customers), "as_of": f"{result.as_of:%Y-%m-%d}",
+        fitted_on = {"rows": result.lines, "customers": len(result.customers), "as_of": f"{result.as_of:%Y-%m-%d}",
                      "first_order": f"{result.customers['first_order'].min():%Y-%m-%d}",
                      "last_order": f"{result.customers['last_order'].max():%Y-%m-%d}",
                      "files": [str(p) for p in inputs.paths]}

@@ -100,7 +100,7 @@ def expected_gaps(summary: Summary) -> tuple[pd.DataFrame, float]:
     """Per customer: ``expected_gap_days`` and ``last_gap_days``/``gap_before_last_days`` (for
     reactivation); plus the population's median first-to-second gap (NaN when nobody has two
     order days)."""
-    days = summary.order_days
+    days = summary.days()
     customer = days["customer_id"].to_numpy()
     day = days["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
     same = np.zeros(len(day), dtype=bool)

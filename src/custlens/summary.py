@@ -17,13 +17,15 @@ Money is rounded to cents at the end, so the same lines in any order give the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from .errors import EmptyInputError, count
+from .errors import EmptyInputError
+from .notes import summary_lines
 
 COLUMNS = [
     "customer_id", "first_order", "last_order", "recency_days", "frequency", "monetary",
@@ -41,16 +43,20 @@ class Summary:
     return_only_customers: int = 0
     #: every customer's distinct order days, sorted: customer_id, day (for gap-based reports)
     order_days: pd.DataFrame | None = None
+    #: purchase lines loaded (after the loader's exclusions)
+    lines: int | None = None
+    #: computes ``order_days`` on first use (the DuckDB engine leaves them in the database until asked)
+    order_days_loader: Callable[[], pd.DataFrame] | None = None
+
+    def days(self) -> pd.DataFrame:
+        """Every customer's distinct order days, sorted by customer then day."""
+        if self.order_days is None and self.order_days_loader is not None:
+            self.order_days = self.order_days_loader()
+        return self.order_days
 
     def messages(self) -> list[tuple[str, str]]:
         """``(level, text)`` for stderr, as :meth:`custlens.io.LoadReport.messages`."""
-        out = [("info", f"as of {self.as_of:%Y-%m-%d}: {count(len(self.customers), 'customer')}")]
-        if self.lines_after_as_of:
-            out.append(("warning", f"excluded {count(self.lines_after_as_of, 'line')} dated after the as-of date"))
-        if self.return_only_customers:
-            out.append(("info", f"{self.return_only_customers:,} customers have only returns up to the as-of "
-                                   "date and no order; they are not in the summary"))
-        return out
+        return summary_lines(len(self.customers), self.as_of, self.lines_after_as_of, self.return_only_customers)
 
 
 def resolve_as_of(purchases: pd.DataFrame, as_of: date | str | pd.Timestamp | None) -> pd.Timestamp:
@@ -137,7 +143,7 @@ def customers(purchases: pd.DataFrame, *, as_of=None) -> Summary:
         "day": days["day"].to_numpy().astype("datetime64[s]"),
     })
     return Summary(customers=table, as_of=as_of, lines_after_as_of=lines_after,
-                   return_only_customers=return_only, order_days=order_days)
+                   return_only_customers=return_only, order_days=order_days, lines=len(purchases))
 
 
 def _distinct_days(counted: pd.DataFrame) -> pd.DataFrame:

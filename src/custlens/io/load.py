@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadValuesError, EmptyInputError, MissingColumnError, StrictModeError, count, sample_text
+from ..notes import exclusion_lines
 from ..schema import (
     CONTACTS,
     COSTS,
@@ -37,8 +38,6 @@ from .read import RawTable, ReadOptions, expand_paths, read_table
 #: A column is the wrong type (not a few bad cells) when at least this share of its values fail.
 WRONG_TYPE_SHARE = 0.5
 VALID_RANGES = {"csat": (1, 5), "nps": (0, 10)}
-#: Exclusions that are a normal part of an export (guest checkouts): reported, but not as warnings.
-EXPECTED_EXCLUSIONS = {"no customer id"}
 
 
 @dataclass
@@ -102,13 +101,7 @@ class LoadReport:
             for role, fmts in s.date_formats.items():
                 detail.append(f"{role} {' + '.join(fmts)}")
             out.append(("info", f"{s.path}: {count(s.rows, 'row')} ({', '.join(detail)})"))
-        if self.excluded:
-            # Guest checkouts are expected in every export: worth counting, not worth a warning.
-            level = "info" if set(self.excluded) <= EXPECTED_EXCLUSIONS else "warning"
-            parts = [f"{e.count:,} {reason}" for reason, e in self.excluded.items()]
-            out.append((level, f"excluded {self.rows_excluded:,} of {count(self.rows_read, 'row')}: {'; '.join(parts)}"))
-            for reason, e in self.excluded.items():
-                out.append((level, f"  {reason}: {', '.join(e.samples)}"))
+        out += exclusion_lines({r: (e.count, e.samples) for r, e in self.excluded.items()}, self.rows_read)
         out.extend(("warning", f"warning: {w}") for w in self.warnings)
         out.extend(("info", n) for n in self.notes)
         return out

@@ -1,0 +1,571 @@
+"""The DuckDB engine: the per-customer summary straight from Parquet or CSV files, out of core.
+
+custlens has two ways from purchase lines to the summary of :mod:`custlens.summary`:
+
+- **pandas** (the reference): every loader rule (encodings, decimal commas, dd.mm.yyyy,
+  quantity × price, exclusions with row samples, ``--rejects``) and the summary in memory;
+- **duckdb** (this module): one SQL aggregation over the files, reading only the mapped
+  columns, in parallel, spilling to disk when the groups do not fit in memory.
+
+This engine takes the clean common case — Parquet, or UTF-8 CSV with the header on the first
+line; dates typed or ISO text; plain numbers; ids as text or integers; rows without a customer
+id (guest checkouts) excluded and counted as pandas does. Anything else (a bad date, a blank
+amount, a decimal comma, a duplicate line, ``--rejects``…) raises :class:`Unsupported` with
+the reason, and ``--engine auto`` hands the input to pandas, which reports it row by row.
+Both engines give the same summary (``tests/test_engine.py``): counts and dates exactly,
+money to the cent.
+
+Imports only duckdb: ``custlens summary big.parquet -o out.parquet`` never loads pandas.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+
+from .errors import CustlensError, count
+from .io.options import LoadOptions
+from .io.read import _head_bytes, _kind_from_head, detect_delimiter, detect_encoding, expand_paths, unique_names
+from .schema import PURCHASES, find_header_row, match_roles, normalize_header
+
+ENGINES = ("auto", "pandas", "duckdb")
+#: --engine auto uses DuckDB from this input size on (bytes on disk); below, pandas is as quick.
+AUTO_MIN_BYTES = 4 << 20
+#: what the pandas loader treats as an empty cell (custlens.io.parse.MISSING_TEXT)
+MISSING_TEXT = ("", "nan", "null", "none", "n/a", "na", "#n/a", "-", "—")
+#: ISO date texts read on this path; any other text goes to pandas
+ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+               "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f")
+#: the roles the summary reads
+SUMMARY_ROLES = ("customer_id", "order_date", "amount", "order_id", "currency")
+#: the days pandas can hold (datetime64[ns])
+PANDAS_DAYS = ("1677-09-22", "2262-04-11")
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                 "UBIGINT"}
+NUMBER_TYPES = INTEGER_TYPES | {"FLOAT", "DOUBLE"}
+DATE_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
+#: every character Python's str.strip() removes (what the pandas loader trims from ids)
+_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+VARCHAR = "'VARCHAR'"
+SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACE) + "]"
+
+
+class Unsupported(CustlensError):
+    """The input needs the pandas loader; the message says why."""
+
+
+@dataclass
+class Source:
+    """The purchase files as DuckDB reads them: one ``FROM`` clause and the mapped columns."""
+
+    files: list[str]
+    format: str  # parquet or csv
+    columns: dict[str, str]  # role -> column name in the files
+    types: dict[str, str]  # role -> DuckDB type as read
+    delimiter: str | None = None
+    encoding: str | None = None
+    all_columns: list[str] = field(default_factory=list)
+    roles: set[str] = field(default_factory=set)  # every purchase role the files have
+    con: object = None  # the DuckDB connection that read the schema, reused by summarize()
+
+    def scan(self, *, row_numbers: bool = False) -> str:
+        files = "[" + ", ".join(_literal(f) for f in self.files) + "]"
+        if self.format == "parquet":
+            extra = ", file_row_number = true, filename = true" if row_numbers else ""
+            return f"read_parquet({files}{extra})"
+        return (f"read_csv({files}, delim = {_literal(self.delimiter)}, header = true, quote = '\"', "
+                f"escape = '\"', all_varchar = true, auto_detect = false, strict_mode = true, "
+                f"columns = {{{', '.join(f'{_literal(c)}: {VARCHAR}' for c in self.all_columns)}}}"
+                f"{', filename = true' if row_numbers else ''})")
+
+    def column(self, role: str) -> str:
+        return _ident(self.columns[role])
+
+    @property
+    def rows_label(self) -> str:
+        detail = [self.format]
+        if self.format == "csv":
+            detail += [self.encoding or "utf-8", f"delimiter {self.delimiter!r}"]
+        if self.types["amount"] == "VARCHAR":
+            detail.append("decimal '.'")
+        detail.append("order_date " + ("typed" if self.types["order_date"] in DATE_TYPES else "ISO8601"))
+        return ", ".join(detail) + "; DuckDB engine"
+
+
+def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None) -> Source | None:
+    """The DuckDB source for these inputs, or None when pandas should read them.
+
+    ``engine="duckdb"`` raises :class:`Unsupported` (with the reason) where ``"auto"`` returns
+    None; ``"auto"`` also leaves small inputs (under ``AUTO_MIN_BYTES``) to pandas.
+    """
+    if engine == "pandas":
+        return None
+    try:
+        source = open_source(paths, options, rejects=rejects)
+    except Unsupported:
+        if engine == "duckdb":
+            raise
+        return None
+    if engine == "auto" and sum(os.path.getsize(f) for f in source.files) < AUTO_MIN_BYTES:
+        return None
+    return source
+
+
+def open_source(paths, options: LoadOptions, *, rejects: str | None = None) -> Source:
+    """Check that DuckDB can read these purchase files exactly as pandas would; map the roles."""
+    if rejects:
+        raise Unsupported("--rejects lists excluded rows one by one")
+    if options.sheet or options.decimal == "," or options.date_format:
+        raise Unsupported("--sheet, --decimal , and --date-format are read by the pandas loader")
+    files = expand_paths(list(paths))
+    if "-" in files:
+        raise Unsupported("standard input")
+    kinds = {_kind_from_head(f, _head_bytes(f)) for f in files}
+    if kinds == {"parquet"}:
+        con = connect()
+        names, types = _parquet_columns(con, files)
+        source = Source(files=files, format="parquet", columns={}, types={}, all_columns=names, con=con)
+    elif kinds == {"csv"}:
+        names, delimiter, encoding = _csv_header(files, options)
+        types = {name: "VARCHAR" for name in names}
+        source = Source(files=files, format="csv", columns={}, types={}, delimiter=delimiter, encoding=encoding,
+                        all_columns=names)
+    else:
+        raise Unsupported(f"{' and '.join(sorted(kinds))} files")
+    mapped = _map_roles(names, options)
+    source.roles = set(mapped)
+    # quantity × unit_price only fills blank amounts, and a blank amount is Unsupported anyway
+    source.columns = {role: mapped[role] for role in SUMMARY_ROLES if role in mapped}
+    source.types = {role: types[name] for role, name in source.columns.items()}
+    _check_types(source)
+    return source
+
+
+def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
+    schemas = []
+    for f in files:
+        try:
+            rows = con.sql(f"DESCRIBE SELECT * FROM read_parquet({_literal(f)})").fetchall()
+        except Exception as e:  # noqa: BLE001 - any reader failure: let pandas word the error
+            raise Unsupported(f"{f}: {str(e).splitlines()[0]}") from e
+        schemas.append([(r[0], r[1]) for r in rows])
+    if any(s != schemas[0] for s in schemas):
+        raise Unsupported("the Parquet files have different columns")
+    names = [n for n, _ in schemas[0]]
+    if len(set(names)) != len(names):
+        raise Unsupported("repeated column names")
+    return names, dict(schemas[0])
+
+
+def _csv_header(files: list[str], options: LoadOptions) -> tuple[list[str], str, str]:
+    headers = set()
+    for f in files:
+        if f.endswith(".gz"):
+            raise Unsupported("compressed CSV")
+        head = _head_bytes(f)
+        encoding = options.encoding or detect_encoding(head, f)
+        if encoding.replace("-sig", "").replace("_", "-").lower() not in ("utf-8", "utf8"):
+            raise Unsupported(f"{encoding} text")
+        text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+        lines = text.splitlines()[:-1] if len(lines := text.splitlines()) > 1 else lines
+        filled = [line for line in lines[:200] if line.strip()]
+        if not filled or not lines[0].strip():
+            raise Unsupported("blank lines at the top")
+        delimiter = options.delimiter or detect_delimiter(filled[:50])
+        if delimiter is None or len(delimiter) != 1:
+            raise Unsupported("no single-character delimiter")
+        rows = [next(csv.reader([line], delimiter=delimiter), []) for line in filled[:30]]
+        if find_header_row(rows) != 0:
+            raise Unsupported("title lines above the header")
+        header = tuple(rows[0])
+        if list(header) != unique_names(list(header)) or any(h != h.strip() or not h for h in header):
+            raise Unsupported("column names repeated, blank or padded")
+        if any('"' in h for h in header):
+            raise Unsupported("quotes in column names")
+        headers.add((header, delimiter))
+    if len(headers) != 1:
+        raise Unsupported("the CSV files have different headers")
+    (header, delimiter), = headers
+    return list(header), delimiter, "utf-8"
+
+
+def _map_roles(names: list[str], options: LoadOptions) -> dict[str, str]:
+    """Role → column as :func:`custlens.io.load.resolve_columns` maps it; a missing required role,
+    or a role this engine does not reproduce (quantity × price, currencies), is Unsupported."""
+    columns: dict[str, str] = {}
+    folded = {normalize_header(n): n for n in names}
+    for role, wanted in options.columns.items():
+        if role not in PURCHASES.names:
+            continue
+        name = wanted if wanted in names else folded.get(normalize_header(wanted))
+        if name is None:
+            raise Unsupported(f"no column {wanted!r}")
+        columns[role] = name
+    free = [n for n in names if n not in columns.values()]
+    for role, name in match_roles(free, PURCHASES).items():
+        columns.setdefault(role, name)
+    for role in ("customer_id", "order_date", "amount"):
+        if role not in columns:
+            raise Unsupported(f"no {role} column")
+    return columns
+
+
+def _check_types(source: Source) -> None:
+    types = source.types
+    for role in ("customer_id", "order_id"):
+        if role in types and types[role] != "VARCHAR" and types[role] not in INTEGER_TYPES:
+            raise Unsupported(f"{role} of type {types[role]}")
+    if types["order_date"] not in DATE_TYPES and types["order_date"] != "VARCHAR":
+        raise Unsupported(f"order_date of type {types['order_date']}")
+    amount = types["amount"]
+    if amount not in NUMBER_TYPES and amount != "VARCHAR" and not amount.startswith("DECIMAL"):
+        raise Unsupported(f"amount of type {amount}")
+
+
+# --- the summary ----------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    """What :func:`summarize` found: the counts for stderr and the table, still inside DuckDB."""
+
+    con: object
+    source: Source
+    as_of: date
+    rows: int
+    customers: int
+    guest_rows: int
+    guest_samples: list[str]
+    lines_after_as_of: int
+    return_only_customers: int
+    table: str = "summary"  # the name of the DuckDB view of the summary
+    keep_days: bool = False  # every customer's order days are in the table "groups"
+
+    def messages(self) -> list[tuple[str, str]]:
+        """The same lines as :meth:`LoadReport.messages` + :meth:`Summary.messages` for this input."""
+        from .notes import exclusion_lines, summary_lines
+
+        if len(self.source.files) == 1:
+            out = [("info", f"{self.source.files[0]}: {count(self.rows, 'row')} ({self.source.rows_label})")]
+        else:
+            out = [("info", f"{len(self.source.files)} files: {count(self.rows, 'row')} ({self.source.rows_label})")]
+        if self.guest_rows:
+            out += exclusion_lines({"no customer id": (self.guest_rows, self.guest_samples)}, self.rows)
+        return out + summary_lines(self.customers, self.as_of, self.lines_after_as_of, self.return_only_customers)
+
+
+def connect():
+    """A fresh in-memory DuckDB database that spills to a private temporary folder (removed at
+    exit), limited to :func:`default_memory_limit`."""
+    import atexit
+
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="custlens-duckdb-")
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    return duckdb.connect(config={"threads": os.cpu_count() or 1, "temp_directory": spill,
+                                  "memory_limit": default_memory_limit(), "preserve_insertion_order": False})
+
+
+def default_memory_limit() -> str:
+    """A quarter of physical memory (at least 1 GiB): DuckDB spills to disk beyond it, so a
+    summary of a file larger than memory keeps room for the rest of the machine."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(1 << 30, total // 4) >> 20}MB"
+
+
+def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_days: bool = False) -> Result:
+    """The per-customer summary of :func:`custlens.summary.customers`, computed by DuckDB.
+
+    One pass groups the lines by raw customer id into one row per customer: the checks (line
+    count, unusable dates and amounts…), first and last order day, orders, net amount and the
+    median gap (from the customer's sorted order days). The as-of date applies on that small
+    table. Raises :class:`Unsupported` when a check fails (the pandas loader then reports the
+    rows). ``keep_days`` keeps every customer's order days for :meth:`Summary.days`.
+    """
+    con, source.con = source.con or connect(), None
+    run = progress or (lambda con, sql: con.execute(sql))
+    checks_only = as_of is None
+    window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
+    run(con, f"CREATE TEMP TABLE groups AS {_customer_sql(_group_sql(source, window), keep_days=keep_days)}")
+    checks = con.execute("""
+        SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
+               sum(bad_dates), sum(bad_amounts), sum(odd_amounts), min(min_day) FILTER (NOT guest),
+               max(max_day) FILTER (NOT guest), sum(after) FILTER (NOT guest),
+               count(*) FILTER (NOT guest AND counted), count(*) FILTER (NOT guest AND NOT counted AND in_window > 0)
+        FROM groups""").fetchall()[0]
+    (rows, guest_rows, padded, bad_dates, bad_amounts, odd_amounts, first_day, last_day, after, customers,
+     return_only) = (v or 0 for v in checks)
+    if rows == 0:
+        raise Unsupported("no rows")
+    problems = {"ids with spaces around them": padded, "dates that are blank or not ISO": bad_dates,
+                "blank or non-numeric amounts": bad_amounts, "amounts with ',' or '_'": odd_amounts}
+    found = [f"{n:,} {what}" for what, n in problems.items() if n]
+    if found:
+        raise Unsupported("; ".join(found))
+    if guest_rows == rows:
+        raise Unsupported("no row has a customer id")
+    if not (date.fromisoformat(PANDAS_DAYS[0]) <= first_day and last_day <= date.fromisoformat(PANDAS_DAYS[1])):
+        raise Unsupported("dates outside 1677–2262")
+    if "currency" in source.columns:
+        column = source.column("currency")
+        currencies = con.execute(f"""SELECT count(DISTINCT trim(CAST({column} AS VARCHAR))) FROM {source.scan()}
+                                 WHERE NOT {_guest_sql(column)}""").fetchall()[0][0]
+        if currencies > 1:
+            raise Unsupported("amounts in several currencies")
+    if "order_id" in source.columns:
+        duplicates = con.execute(f"""SELECT count(*) FROM (SELECT h FROM (SELECT hash(*COLUMNS(*)) AS h
+                                 FROM {source.scan()}) GROUP BY h HAVING count(*) > 1)""").fetchall()[0][0]
+        if duplicates:
+            raise Unsupported("lines that may repeat an earlier line")
+    as_of = as_of or last_day
+    con.execute(f"CREATE TEMP VIEW summary AS {_summary_sql(as_of)}")
+    samples = _guest_samples(con, source) if guest_rows else []
+    return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
+                  guest_samples=samples, lines_after_as_of=0 if checks_only else after,
+                  return_only_customers=return_only, keep_days=keep_days)
+
+
+def _group_sql(source: Source, window: str) -> str:
+    """One row per raw customer id: the checks, the counted order days (a list), the orders and
+    the net amount up to the as-of date; see :func:`summarize`. Unusable dates and amounts are
+    NULL, so a check is ``count(*) - count(column)``."""
+    day, _ = _day_sql(source)
+    amount, odd_amount = _amount_sql(source)
+    customer = source.column("customer_id")
+    if source.types["customer_id"] != "VARCHAR":
+        customer = f"CAST({customer} AS VARCHAR)"
+    has_orders = "order_id" in source.columns
+    lines = f"""SELECT {customer} AS customer_id, {day} AS day, {amount} AS amount
+                       {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
+                       {_order_sql(source) if has_orders else ''}
+                FROM {source.scan()}"""
+    odd = "count(*) FILTER (odd_amount)" if odd_amount else "0"
+    checks = f"""count(*) AS lines, count(*) - count(day) AS bad_dates, count(*) - count(amount) AS bad_amounts,
+                 {odd} AS odd_amounts, min(day) AS min_day, max(day) AS max_day"""
+    if window == "TRUE":
+        in_window, after = "count(*) AS in_window, 0 AS after", "TRUE"
+    else:
+        in_window = f"count(*) FILTER ({window}) AS in_window, count(*) FILTER (NOT ({window})) AS after"
+        after = window
+    if not has_orders:
+        # an order is the customer's lines of one day: counted when one line is not negative
+        return f"""SELECT customer_id, {checks}, 0 AS padded_orders, {in_window},
+                       list(day) FILTER ({after} AND amount >= 0) AS days,
+                       sum(amount) FILTER ({after}) AS monetary, NULL::BIGINT AS orders
+                   FROM ({lines}) GROUP BY customer_id"""
+    # with an order id: collapse lines into orders first (day = the order's first line)
+    return f"""SELECT customer_id, sum(lines) AS lines, sum(bad_dates) AS bad_dates,
+                   sum(bad_amounts) AS bad_amounts, sum(odd_amounts) AS odd_amounts,
+                   min(min_day) AS min_day, max(max_day) AS max_day, sum(padded_orders) AS padded_orders,
+                   sum(in_window) AS in_window, sum(after) AS after,
+                   list(day) FILTER (in_window > 0 AND counted) AS days,
+                   sum(amount) FILTER (in_window > 0) AS monetary,
+                   count(*) FILTER (in_window > 0 AND counted) AS orders
+               FROM (SELECT customer_id, order_key, {checks}, count(*) FILTER (padded_order) AS padded_orders,
+                         {in_window}, min(day) FILTER ({after}) AS day, sum(amount) FILTER ({after}) AS amount,
+                         bool_or(amount >= 0) FILTER ({after}) AS counted
+                     FROM ({lines}) GROUP BY customer_id, order_key)
+               GROUP BY customer_id"""
+
+
+def _customer_sql(groups: str, *, keep_days: bool) -> str:
+    """Per customer, from the groups: the checks, and the definitions of :mod:`custlens.summary`
+    that do not depend on the as-of date. The gaps between consecutive distinct order days are
+    the positive differences of the sorted days; money is rounded half-even to cents."""
+    return f"""
+        SELECT customer_id, lines, bad_dates, padded_orders, bad_amounts, odd_amounts, min_day, max_day,
+               in_window, after, {_guest_sql('customer_id')} AS guest,
+               regexp_matches(customer_id, '^{SPACE_CLASS}|{SPACE_CLASS}$') AS padded,
+               coalesce(len(d), 0) > 0 AS counted, d[1] AS first_order, d[-1] AS last_order,
+               coalesce(orders, len(gaps) + 1) AS frequency, round_even(monetary, 2) AS monetary,
+               list_median(gaps)::DOUBLE AS median_gap_days {', d AS days' if keep_days else ''}
+        FROM (SELECT *, list_filter(list_transform(d[2:], lambda x, i: x - d[i]), lambda g: g > 0) AS gaps
+              FROM (SELECT *, list_sort(days) AS d FROM ({groups})))"""
+
+
+def _summary_sql(as_of: date) -> str:
+    """The summary table at ``as_of``: the columns of :data:`custlens.summary.COLUMNS`."""
+    day = _date(as_of)
+    return f"""
+        SELECT customer_id, first_order, last_order, ({day} - last_order)::BIGINT AS recency_days,
+               frequency::BIGINT AS frequency, monetary, round_even(monetary / frequency, 2) AS avg_order_value,
+               ({day} - first_order)::BIGINT AS tenure_days, median_gap_days
+        FROM groups WHERE counted AND NOT guest"""
+
+
+def _day_sql(source: Source) -> tuple[str, str]:
+    """(the line's day, NULL when the date is missing or not ISO; the column) as SQL."""
+    column = source.column("order_date")
+    if source.types["order_date"] in DATE_TYPES:
+        return f"CAST({column} AS DATE)", column
+    formats = "[" + ", ".join(_literal(f) for f in ISO_FORMATS) + "]"
+    return f"CAST(try_strptime(trim({column}), {formats}) AS DATE)", column
+
+
+def _amount_sql(source: Source) -> tuple[str, str | None]:
+    """(the amount, NULL when missing, not a number or not finite; for text, whether it holds a
+    mark pandas may read differently: ',' or '_')."""
+    column = source.column("amount")
+    if source.types["amount"] != "VARCHAR":
+        value = f"CAST({column} AS DOUBLE)"
+        return f"CASE WHEN isfinite({value}) THEN {value} END", None
+    value = f"TRY_CAST({column} AS DOUBLE)"
+    return f"CASE WHEN isfinite({value}) THEN {value} END", f"contains({column}, ',') OR contains({column}, '_')"
+
+
+def _order_sql(source: Source) -> str:
+    """The line's order (its id; with none or a blank mark, the day of the line) and whether
+    the id has spaces around it (pandas would trim them)."""
+    column = source.column("order_id")
+    if source.types["order_id"] != "VARCHAR":
+        column = f"CAST({column} AS VARCHAR)"
+    return (f", CASE WHEN {_guest_sql(column)} THEN 'day ' || CAST({_day_sql(source)[0]} AS VARCHAR) "
+            f"ELSE 'id ' || {column} END AS order_key, "
+            f"regexp_matches({column}, '^{SPACE_CLASS}|{SPACE_CLASS}$') AS padded_order")
+
+
+def _guest_sql(column: str) -> str:
+    """The value is empty for the pandas loader (NULL, blank, or a 'no value' mark)."""
+    marks = ", ".join(_literal(m) for m in MISSING_TEXT)
+    return f"({column} IS NULL OR (length({column}) <= 4 AND lower(trim({column})) IN ({marks})))"
+
+
+def _guest_samples(con, source: Source) -> list[str]:
+    """'row N' for the first three rows without a customer id, numbered as the pandas loader does
+    (the header is row 1)."""
+    column = source.column("customer_id")
+    if source.types["customer_id"] != "VARCHAR":
+        column = f"CAST({column} AS VARCHAR)"
+    if source.format == "parquet":
+        rows = con.sql(f"""SELECT filename, file_row_number FROM {source.scan(row_numbers=True)}
+                           WHERE {_guest_sql(column)} ORDER BY filename, file_row_number LIMIT 3""").fetchall()
+        order = {f: i for i, f in enumerate(source.files)}
+        return [f"row {n + 2}" for _, n in sorted(rows, key=lambda r: (order.get(r[0], 0), r[1]))]
+    samples: list[str] = []
+    index = source.all_columns.index(source.columns["customer_id"])
+    for f in source.files:
+        with open(f, encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=source.delimiter)
+            next(reader, None)
+            for n, row in enumerate(reader, start=2):
+                value = row[index].strip() if index < len(row) else ""
+                if value.lower() in MISSING_TEXT:
+                    samples.append(f"row {n}")
+                    if len(samples) == 3:
+                        return samples
+    return samples
+
+
+# --- results ----------------------------------------------------------------------------------
+
+def write_parquet(result: Result, path: str, *, sort: str | None = None, limit: int | None = None) -> None:
+    """The summary table straight from DuckDB to a Parquet file (atomically)."""
+    from .sink import write_atomic
+
+    query = select_sql(result, sort=sort, limit=limit)
+
+    def copy(fh):
+        fh.close()
+        result.con.execute(f"COPY ({query}) TO {_literal(fh.name)} (FORMAT PARQUET)")
+
+    write_atomic(path, copy)
+
+
+def select_sql(result: Result, *, sort: str | None = None, limit: int | None = None) -> str:
+    """``--sort [-]COLUMN`` (stable: ties stay in customer order, empty values last) and ``--limit``."""
+    from .errors import OutputError
+
+    query = f"SELECT * FROM {result.table}"
+    if sort:
+        column = sort.lstrip("-")
+        names = [r[0] for r in result.con.sql(f"DESCRIBE {result.table}").fetchall()]
+        if column not in names:
+            raise OutputError(f"--sort {sort}: no column {column!r}; the columns are {', '.join(names)}")
+        query += f" ORDER BY {_ident(column)} {'DESC' if sort.startswith('-') else 'ASC'} NULLS LAST, customer_id"
+    else:
+        query += " ORDER BY customer_id"
+    if limit is not None:
+        query += f" LIMIT {int(limit)}"
+    return query
+
+
+def to_pandas(result: Result):
+    """The summary as the pandas engine's :class:`custlens.summary.Summary` (same columns and types),
+    with every customer's distinct order days for gap-based reports."""
+    import numpy as np
+    import pandas as pd
+
+    from .summary import Summary
+
+    frame = result.con.sql(f"SELECT * FROM {result.table} ORDER BY customer_id").df()
+    frame["customer_id"] = frame["customer_id"].astype("string")
+    for name in ("first_order", "last_order"):
+        frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
+    for name in ("recency_days", "frequency", "tenure_days"):
+        frame[name] = frame[name].astype(np.int64)
+    for name in ("monetary", "avg_order_value", "median_gap_days"):
+        frame[name] = frame[name].astype("float64")
+
+    def order_days():
+        days = result.con.sql("""SELECT customer_id, unnest(list_distinct(days)) AS day FROM groups
+                                 WHERE counted AND NOT guest ORDER BY customer_id, day""").df()
+        return pd.DataFrame({"customer_id": days["customer_id"].astype("string"),
+                             "day": pd.to_datetime(days["day"]).astype("datetime64[s]")})
+
+    return Summary(customers=frame, as_of=pd.Timestamp(result.as_of), lines_after_as_of=result.lines_after_as_of,
+                   return_only_customers=result.return_only_customers, lines=result.rows - result.guest_rows,
+                   order_days_loader=order_days if result.keep_days else None)
+
+
+def run_with_progress(con, sql: str, *, label: str) -> None:
+    """Run ``sql`` with a rich progress bar on stderr (DuckDB's own estimate), when stderr is a
+    terminal; plainly otherwise."""
+    import sys
+
+    if not sys.stderr.isatty():
+        con.execute(sql)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    failure: list[BaseException] = []
+
+    def work():
+        try:
+            con.execute(sql)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(e)
+
+    worker = threading.Thread(target=work, daemon=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=100)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+            done = con.query_progress()
+            if done is not None and done >= 0:
+                bar.update(task, completed=done)
+    if failure:
+        raise failure[0]
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _date(day: date) -> str:
+    return f"DATE '{day:%Y-%m-%d}'"
+

@@ -1,0 +1,32 @@
+"""The stderr lines about exclusions and the summary, in one place for both engines (no pandas)."""
+
+from __future__ import annotations
+
+from .errors import count
+
+#: Exclusions that are a normal part of an export (guest checkouts): reported, but not as warnings.
+EXPECTED_EXCLUSIONS = {"no customer id"}
+
+
+def exclusion_lines(excluded: dict[str, tuple[int, list[str]]], rows_read: int) -> list[tuple[str, str]]:
+    """``excluded N of M rows: …`` and one line of samples per reason; info when every reason is
+    expected (guest checkouts), else warnings."""
+    if not excluded:
+        return []
+    level = "info" if set(excluded) <= EXPECTED_EXCLUSIONS else "warning"
+    total = sum(n for n, _ in excluded.values())
+    parts = [f"{n:,} {reason}" for reason, (n, _) in excluded.items()]
+    out = [(level, f"excluded {total:,} of {count(rows_read, 'row')}: {'; '.join(parts)}")]
+    out += [(level, f"  {reason}: {', '.join(samples)}") for reason, (_, samples) in excluded.items()]
+    return out
+
+
+def summary_lines(customers: int, as_of, lines_after_as_of: int, return_only_customers: int) -> list[tuple[str, str]]:
+    """``as of DAY: N customers`` and what the as-of date and returns left out."""
+    out = [("info", f"as of {as_of:%Y-%m-%d}: {count(customers, 'customer')}")]
+    if lines_after_as_of:
+        out.append(("warning", f"excluded {count(lines_after_as_of, 'line')} dated after the as-of date"))
+    if return_only_customers:
+        out.append(("info", f"{return_only_customers:,} customers have only returns up to the as-of "
+                            "date and no order; they are not in the summary"))
+    return out
