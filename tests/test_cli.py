@@ -270,7 +270,7 @@ def test_an_unexpected_error_is_one_line_unless_debug(run, monkeypatch):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(summary, "customers", broken)
-    result = run("summary", PURCHASES, "-q")
+    result = run("summary", PURCHASES, "-q", "--engine", "pandas")
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "internal error: ZeroDivisionError: division by zero" in result.stderr
-    assert isinstance(run("--debug", "summary", PURCHASES, "-q").exception, ZeroDivisionError)
+    assert isinstance(run("--debug", "summary", PURCHASES, "-q", "--engine", "pandas").exception, ZeroDivisionError)

@@ -103,8 +103,8 @@ def input_options(fn):
                   help="Settings file (default: ./custlens.toml when present).")
     @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
     @click.option("--engine", type=click.Choice(["auto", "pandas", "duckdb"]),
-                  help="Summary engine: duckdb reads large Parquet/CSV out of core, pandas reads every "
-                       "format; auto (default) picks duckdb for clean inputs over 4 MB (see the README).")
+                  help="Summary engine: duckdb (clean Parquet or UTF-8 CSV, out of core) or pandas (every "
+                       "format, row-by-row reports); auto (default): duckdb when it can, else pandas.")
     @functools.wraps(fn)
     def wrapper(*args, paths, column_map, encoding, delimiter, decimal, date_format, sheet, strict, rejects,
                 config_path, quiet, engine, **kwargs):
@@ -357,14 +357,13 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False):
             if source is not None and inputs.engine == "duckdb":
                 info(inputs, "this report reads the purchase lines: using the pandas engine")
             return None
-        result = engine.summarize(source, as_of, keep_days=days, progress=lambda con, sql: engine.run_with_progress(
+        result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, progress=lambda con, sql: engine.run_with_progress(
             con, sql, label=f"summarising {', '.join(inputs.paths)}"))
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
                                 "which read it row by row") from None
-        info(inputs, f"DuckDB engine: {e}; reading with pandas")
-        return None
+        return None  # auto: the pandas loader reads it, and reports what is unusual row by row
     say(inputs, result.messages())
     return result
 

@@ -34,8 +34,6 @@ from .io.read import _head_bytes, _kind_from_head, detect_delimiter, detect_enco
 from .schema import PURCHASES, find_header_row, match_roles, normalize_header
 
 ENGINES = ("auto", "pandas", "duckdb")
-#: --engine auto uses DuckDB from this input size on (bytes on disk); below, pandas is as quick.
-AUTO_MIN_BYTES = 4 << 20
 #: what the pandas loader treats as an empty cell (custlens.io.parse.MISSING_TEXT)
 MISSING_TEXT = ("", "nan", "null", "none", "n/a", "na", "#n/a", "-", "—")
 #: ISO date texts read on this path; any other text goes to pandas
@@ -100,8 +98,7 @@ class Source:
 def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None) -> Source | None:
     """The DuckDB source for these inputs, or None when pandas should read them.
 
-    ``engine="duckdb"`` raises :class:`Unsupported` (with the reason) where ``"auto"`` returns
-    None; ``"auto"`` also leaves small inputs (under ``AUTO_MIN_BYTES``) to pandas.
+    ``engine="duckdb"`` raises :class:`Unsupported` (with the reason) where ``"auto"`` returns None.
     """
     if engine == "pandas":
         return None
@@ -110,8 +107,6 @@ def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None) -> 
     except Unsupported:
         if engine == "duckdb":
             raise
-        return None
-    if engine == "auto" and sum(os.path.getsize(f) for f in source.files) < AUTO_MIN_BYTES:
         return None
     return source
 
@@ -281,14 +276,16 @@ def default_memory_limit() -> str:
     return f"{max(1 << 30, total // 4) >> 20}MB"
 
 
-def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_days: bool = False) -> Result:
+def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_days: bool = False,
+              strict: bool = False) -> Result:
     """The per-customer summary of :func:`custlens.summary.customers`, computed by DuckDB.
 
     One pass groups the lines by raw customer id into one row per customer: the checks (line
     count, unusable dates and amounts…), first and last order day, orders, net amount and the
     median gap (from the customer's sorted order days). The as-of date applies on that small
     table. Raises :class:`Unsupported` when a check fails (the pandas loader then reports the
-    rows). ``keep_days`` keeps every customer's order days for :meth:`Summary.days`.
+    rows). ``keep_days`` keeps every customer's order days for :meth:`Summary.days`; ``strict``
+    turns excluded rows into a :class:`StrictModeError`, as in the pandas loader.
     """
     con, source.con = source.con or connect(), None
     run = progress or (lambda con, sql: con.execute(sql))
@@ -328,6 +325,11 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     as_of = as_of or last_day
     con.execute(f"CREATE TEMP VIEW summary AS {_summary_sql(as_of)}")
     samples = _guest_samples(con, source) if guest_rows else []
+    if strict and guest_rows:
+        from .errors import StrictModeError
+        from .notes import strict_message
+
+        raise StrictModeError(strict_message(", ".join(source.files), {"no customer id": (guest_rows, samples)}))
     return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
                   guest_samples=samples, lines_after_as_of=0 if checks_only else after,
                   return_only_customers=return_only, keep_days=keep_days)
@@ -395,8 +397,8 @@ def _summary_sql(as_of: date) -> str:
     """The summary table at ``as_of``: the columns of :data:`custlens.summary.COLUMNS`."""
     day = _date(as_of)
     return f"""
-        SELECT customer_id, first_order, last_order, ({day} - last_order)::BIGINT AS recency_days,
-               frequency::BIGINT AS frequency, monetary, round_even(monetary / frequency, 2) AS avg_order_value,
+        SELECT customer_id, first_order::TIMESTAMP AS first_order, last_order::TIMESTAMP AS last_order,
+               ({day} - last_order)::BIGINT AS recency_days, frequency::BIGINT AS frequency, monetary, round_even(monetary / frequency, 2) AS avg_order_value,
                ({day} - first_order)::BIGINT AS tenure_days, median_gap_days
         FROM groups WHERE counted AND NOT guest"""
 
@@ -468,15 +470,10 @@ def _guest_samples(con, source: Source) -> list[str]:
 
 def write_parquet(result: Result, path: str, *, sort: str | None = None, limit: int | None = None) -> None:
     """The summary table straight from DuckDB to a Parquet file (atomically)."""
-    from .sink import write_atomic
+    from .sink import write_atomic_path
 
     query = select_sql(result, sort=sort, limit=limit)
-
-    def copy(fh):
-        fh.close()
-        result.con.execute(f"COPY ({query}) TO {_literal(fh.name)} (FORMAT PARQUET)")
-
-    write_atomic(path, copy)
+    write_atomic_path(path, lambda tmp: result.con.execute(f"COPY ({query}) TO {_literal(tmp)} (FORMAT PARQUET)"))
 
 
 def select_sql(result: Result, *, sort: str | None = None, limit: int | None = None) -> str:

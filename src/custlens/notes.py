@@ -21,6 +21,17 @@ def exclusion_lines(excluded: dict[str, tuple[int, list[str]]], rows_read: int) 
     return out
 
 
+def reasons_text(excluded: dict[str, tuple[int, list[str]]]) -> str:
+    """``12 no customer id (e.g. row 5, row 9); …``"""
+    return "; ".join(f"{n:,} {reason} (e.g. {', '.join(samples)})" for reason, (n, samples) in excluded.items())
+
+
+def strict_message(names: str, excluded: dict[str, tuple[int, list[str]]]) -> str:
+    """The error of ``--strict`` when rows would be excluded."""
+    total = sum(n for n, _ in excluded.values())
+    return f"{names}: --strict: {count(total, 'row')} would be excluded: {reasons_text(excluded)}"
+
+
 def summary_lines(customers: int, as_of, lines_after_as_of: int, return_only_customers: int) -> list[tuple[str, str]]:
     """``as of DAY: N customers`` and what the as-of date and returns left out."""
     out = [("info", f"as of {as_of:%Y-%m-%d}: {count(customers, 'customer')}")]

@@ -35,6 +35,25 @@ def isatty(stream) -> bool:
 
 def write_atomic(path: str, writer, *, binary: bool = True) -> None:
     """Call ``writer(fh)`` on a temporary file next to ``path``, then rename it into place."""
+
+    def write(fd: int, tmp: str) -> None:
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            writer(fh)
+
+    _replace_atomically(path, write)
+
+
+def write_atomic_path(path: str, writer) -> None:
+    """:func:`write_atomic` for writers that take a file name (DuckDB's COPY): ``writer(tmp_path)``."""
+
+    def write(fd: int, tmp: str) -> None:
+        os.close(fd)
+        writer(tmp)
+
+    _replace_atomically(path, write)
+
+
+def _replace_atomically(path: str, write) -> None:
     target = Path(path)
     if target.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")
@@ -46,8 +65,7 @@ def write_atomic(path: str, writer, *, binary: bool = True) -> None:
     except OSError as e:
         raise OutputError(f"{path}: cannot be written ({e.strerror})") from e
     try:
-        with os.fdopen(fd, "wb" if binary else "w") as fh:
-            writer(fh)
+        write(fd, tmp)
         os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
     except OSError as e:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadValuesError, EmptyInputError, MissingColumnError, StrictModeError, count, sample_text
-from ..notes import exclusion_lines
+from ..notes import exclusion_lines, reasons_text, strict_message
 from ..schema import (
     CONTACTS,
     COSTS,
@@ -163,12 +163,11 @@ def load_tables(tables, spec: TableSpec, options: LoadOptions = LoadOptions()) -
             "amounts are in several currencies (" + ", ".join(f"{k} {count(v, 'row')}" for k, v in counts.items())
             + "); totals add them up as they are"
         )
+    excluded = {r: (e.count, e.samples) for r, e in report.excluded.items()}
     if result.empty:
-        reasons = "; ".join(f"{e.count:,} {r} (e.g. {', '.join(e.samples)})" for r, e in report.excluded.items())
-        raise EmptyInputError(f"{_names(report)}: no usable rows: {reasons}")
+        raise EmptyInputError(f"{_names(report)}: no usable rows: {reasons_text(excluded)}")
     if options.strict and report.excluded:
-        reasons = "; ".join(f"{e.count:,} {r} (e.g. {', '.join(e.samples)})" for r, e in report.excluded.items())
-        raise StrictModeError(f"{_names(report)}: --strict: {count(report.rows_excluded, 'row')} would be excluded: {reasons}")
+        raise StrictModeError(strict_message(_names(report), excluded))
     return result, report
 
 
