@@ -1,0 +1,335 @@
+"""The DuckDB engine gives the pandas engine's summary: counts and dates exactly, money to 1e-9.
+
+Every case runs both engines on the same file and compares; the cases the DuckDB engine must
+not take are checked to fall back to pandas (auto) or to fail with the reason (--engine duckdb).
+"""
+
+import io
+import os
+import pty
+import subprocess
+import sys
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custlens import engine
+from custlens.io import LoadOptions, load_purchases
+from custlens.summary import customers
+
+from conftest import EXAMPLES, ROOT
+
+PURCHASES = EXAMPLES / "purchases.csv"
+SUMMARY_COLUMNS = ["customer_id", "first_order", "last_order", "recency_days", "frequency", "monetary",
+                   "avg_order_value", "tenure_days", "median_gap_days"]
+
+
+def both(paths, as_of=None, options=LoadOptions()):
+    """(DuckDB Summary, pandas Summary, DuckDB messages, pandas messages) for the same files."""
+    paths = [str(p) for p in (paths if isinstance(paths, list) else [paths])]
+    result = engine.summarize(engine.open_source(paths, options), as_of, keep_days=True)
+    fast = engine.to_pandas(result)
+    frame, report = load_purchases(paths, options)
+    reference = customers(frame, as_of=as_of)
+    return fast, reference, result.messages(), report.messages() + reference.messages()
+
+
+def assert_same(fast, reference):
+    expected = reference.customers
+    assert list(fast.customers.columns) == SUMMARY_COLUMNS
+    exact = ["customer_id", "first_order", "last_order", "recency_days", "frequency", "tenure_days",
+             "median_gap_days"]
+    pd.testing.assert_frame_equal(fast.customers[exact], expected[exact])
+    for money in ("monetary", "avg_order_value"):
+        np.testing.assert_allclose(fast.customers[money], expected[money], rtol=1e-9, atol=0)
+    assert fast.as_of == reference.as_of
+    assert fast.lines_after_as_of == reference.lines_after_as_of
+    assert fast.return_only_customers == reference.return_only_customers
+    assert fast.lines == reference.lines
+    days = reference.days().sort_values(["customer_id", "day"], kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(fast.days(), days)
+
+
+def raw_csv():
+    return pd.read_csv(PURCHASES, dtype=str, keep_default_na=False)
+
+
+def test_examples_csv_with_order_ids_and_guest_checkouts():
+    fast, reference, messages, expected = both(PURCHASES)
+    assert_same(fast, reference)
+    assert [m for m in messages if "excluded" in m[1] or m[1].startswith("  ")] == \
+        [m for m in expected if "excluded" in m[1] or m[1].startswith("  ")]
+    assert messages[-1] == expected[-1] == ("info", "as of 2025-12-30: 2,000 customers")
+
+
+@pytest.mark.parametrize("as_of", [date(2025, 1, 1), date(2024, 6, 30), date(2026, 3, 1)])
+def test_an_earlier_or_later_as_of_date(as_of):
+    fast, reference, messages, expected = both(PURCHASES, as_of=as_of)
+    assert_same(fast, reference)
+    assert messages[-len(reference.messages()):] == reference.messages()
+
+
+def typed_parquet(tmp_path, *, ids="text", dates="timestamp", amounts="double", order_ids=True):
+    frame = raw_csv()  # every column: without product and quantity some lines would repeat exactly
+    if not order_ids:
+        frame = frame.drop(columns="order_id")
+    if ids == "integer":
+        frame = frame[frame["customer_id"] != ""]
+        frame["customer_id"] = frame["customer_id"].str[1:].astype("int64")
+    if dates == "timestamp":
+        frame["date"] = pd.to_datetime(frame["date"])
+    elif dates == "date":
+        frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    if amounts == "double":
+        frame["amount"] = frame["amount"].astype("float64")
+    elif amounts == "decimal":
+        import pyarrow as pa
+
+        path = tmp_path / "lines.parquet"
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.set_column(table.schema.get_field_index("amount"), "amount",
+                                 table["amount"].cast(pa.decimal128(12, 2)))
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path)
+        return path
+    path = tmp_path / "lines.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("kind", [
+    dict(), dict(ids="integer"), dict(dates="date"), dict(dates="text"), dict(amounts="text"),
+    dict(amounts="decimal"), dict(order_ids=False), dict(ids="integer", dates="date", order_ids=False),
+])
+def test_parquet_of_every_column_type(tmp_path, kind):
+    path = typed_parquet(tmp_path, **kind)
+    source = engine.open_source([str(path)], LoadOptions())
+    assert source.format == "parquet"
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    guests = [m for m in expected if "no customer id" in m[1]]
+    assert [m for m in messages if "no customer id" in m[1]] == guests
+
+
+def test_several_parquet_files_are_one_input(tmp_path):
+    raw = raw_csv()
+    raw["date"] = pd.to_datetime(raw["date"])
+    raw["amount"] = raw["amount"].astype("float64")
+    half = len(raw) // 2
+    (tmp_path / "parts").mkdir()
+    raw.iloc[:half].to_parquet(tmp_path / "parts" / "a.parquet", index=False)
+    raw.iloc[half:].to_parquet(tmp_path / "parts" / "b.parquet", index=False)
+    fast, reference, messages, expected = both(str(tmp_path / "parts"))
+    assert_same(fast, reference)
+    assert messages[0] == ("info", f"2 files: {len(raw):,} rows (parquet, order_date typed; DuckDB engine)")
+    assert [m for m in messages if "no customer id:" in m[1]] == [m for m in expected if "no customer id:" in m[1]]
+
+
+LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["C1", "C2", "c2", "C3", "Ж4", "", "nan", " ", "10"]),
+        st.integers(0, 40),
+        st.sampled_from([12.5, 0.0, -3.25, 7.1, 100.0, -100.0, 0.01, 19.99]),
+        st.sampled_from(["", "", "A", "B", "n/a", "C"]),
+    ),
+    min_size=1, max_size=60,
+)
+
+
+@given(lines=LINES, with_orders=st.booleans(), as_of_day=st.one_of(st.none(), st.integers(0, 45)))
+def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orders, as_of_day):
+    folder = tmp_path_factory.mktemp("random")
+    start = pd.Timestamp("2025-01-01")
+    frame = pd.DataFrame({
+        "customer_id": [c for c, _, _, _ in lines],
+        "order_date": [(start + pd.Timedelta(days=d)).strftime("%Y-%m-%d") for _, d, _, _ in lines],
+        "amount": [f"{a:.2f}" for _, _, a, _ in lines],
+    })
+    if with_orders:
+        frame["order_id"] = [o for _, _, _, o in lines]
+    as_of = None if as_of_day is None else (start + pd.Timedelta(days=as_of_day)).date()
+    csv_path = folder / "lines.csv"
+    frame.to_csv(csv_path, index=False)
+    typed = frame.assign(order_date=pd.to_datetime(frame["order_date"]), amount=frame["amount"].astype(float))
+    parquet_path = folder / "lines.parquet"
+    typed.to_parquet(parquet_path, index=False)
+    for path in (csv_path, parquet_path):
+        try:
+            fast, reference, _, _ = both(path, as_of=as_of)
+        except engine.Unsupported as e:
+            # the only reasons random clean lines may be refused: an exact repeat (pandas drops it
+            # and says so), nothing left to summarise, or a padded id (' ' is blank to pandas only
+            # after trimming, which this engine leaves to pandas)
+            assert any(r in str(e) for r in ("repeat an earlier line", "no row has a customer id",
+                                             "spaces around")), e
+            continue
+        except Exception as e:  # noqa: BLE001 - pandas refuses too (no usable rows, nothing up to as-of)
+            with pytest.raises(type(e)):
+                customers(load_purchases([str(path)])[0], as_of=as_of)
+            continue
+        assert_same(fast, reference)
+
+
+@pytest.mark.parametrize("name, content, options, reason", [
+    ("comma.csv", "customer_id;date;amount\nC1;2025-01-02;12,50\nC2;2025-01-03;7,10\n", {}, "','"),
+    ("dmy.csv", "customer_id,date,amount\nC1,02.01.2025,12.5\nC2,03.01.2025,7\n", {}, "not ISO"),
+    ("blank.csv", "customer_id,date,amount\nC1,2025-01-02,\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
+    ("text.csv", "customer_id,date,amount\nC1,2025-01-02,twelve\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
+    ("padded.csv", "customer_id,date,amount\n C1,2025-01-02,12\nC1,2025-01-03,7\n", {}, "spaces around"),
+    ("dups.csv", "customer_id,order_id,date,amount\nC1,A,2025-01-02,12\nC1,A,2025-01-02,12\n", {}, "repeat"),
+    ("currency.csv", "customer_id,date,amount,currency\nC1,2025-01-02,12,USD\nC2,2025-01-03,7,EUR\n", {},
+     "several currencies"),
+    ("underscore.csv", "customer_id,date,amount\nC1,2025-01-02,1_000\nC2,2025-01-03,7\n", {}, "'_'"),
+    ("old.csv", "customer_id,date,amount\nC1,1500-01-02,12\nC2,2025-01-03,7\n", {}, "1677"),
+])
+def test_inputs_the_engine_leaves_to_pandas(tmp_path, run, name, content, options, reason):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(engine.Unsupported, match=reason):
+        engine.summarize(engine.open_source([str(path)], LoadOptions(**options)))
+    auto = run("summary", path, "--format", "csv")
+    pandas = run("summary", path, "--format", "csv", "--engine", "pandas")
+    assert (auto.exit_code, auto.stdout, auto.stderr) == (pandas.exit_code, pandas.stdout, pandas.stderr)
+    forced = run("summary", path, "--format", "csv", "--engine", "duckdb")
+    assert forced.exit_code == 1 and forced.stdout == ""
+    assert forced.stderr.startswith("Error: --engine duckdb cannot take this input (") and reason in forced.stderr
+
+
+@pytest.mark.parametrize("why, make", [
+    ("cp1251 text", lambda p: p.write_bytes("Клиент;Дата;Сумма\nК1;2025-01-02;12\n".encode("cp1251"))),
+    ("title lines", lambda p: p.write_text("Report\nperiod 2025\ncustomer_id,date,amount\nC1,2025-01-02,12\n")),
+    ("no amount column", lambda p: p.write_text("customer_id,date,quantity,unit_price\nC1,2025-01-02,2,6\n")),
+])
+def test_files_the_engine_does_not_open(tmp_path, why, make):
+    path = tmp_path / "in.csv"
+    make(path)
+    with pytest.raises(engine.Unsupported):
+        engine.open_source([str(path)], LoadOptions())
+    assert engine.choose("auto", [str(path)], LoadOptions(), rejects=None) is None
+
+
+def test_rejects_and_pandas_only_options_choose_pandas():
+    assert engine.choose("auto", [str(PURCHASES)], LoadOptions(), rejects="rejects.csv") is None
+    assert engine.choose("auto", [str(PURCHASES)], LoadOptions(decimal=","), rejects=None) is None
+    assert engine.choose("pandas", [str(PURCHASES)], LoadOptions(), rejects=None) is None
+    assert engine.choose("auto", [str(PURCHASES)], LoadOptions(), rejects=None) is not None
+
+
+def test_strict_gives_the_pandas_error(run):
+    fast = run("summary", PURCHASES, "--strict", "--engine", "duckdb")
+    slow = run("summary", PURCHASES, "--strict", "--engine", "pandas")
+    assert fast.exit_code == slow.exit_code == 1
+    assert fast.stderr.splitlines()[-1] == slow.stderr.splitlines()[-1]
+    assert "--strict: 35 rows would be excluded: 35 no customer id (e.g. row 177, row 195, row 272)" in fast.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ["summary"], ["summary", "--sort", "-monetary", "--limit", "25"], ["rfm"], ["rfm", "--summary"],
+    ["pareto"], ["pareto", "--summary"], ["segment", "--k", "4"], ["lifecycle"], ["lifecycle", "--summary"],
+    ["lapsed", "--contacts", str(EXAMPLES / "contacts.csv")], ["lapsed", "--as-of", "2025-09-30"],
+])
+def test_reports_are_the_same_bytes_from_both_engines(run, tmp_path, command):
+    raw = raw_csv()
+    keep = {"customer_id", "order_id", "date", "amount"}
+    raw.columns = [c if c in keep else f"note {i}" for i, c in enumerate(raw.columns)]
+    path = tmp_path / "lines.csv"
+    raw.to_csv(path, index=False)  # no product or category role: every report here can skip the lines
+    fast = run(command[0], path, *command[1:], "--format", "csv", "--engine", "duckdb")
+    slow = run(command[0], path, *command[1:], "--format", "csv", "--engine", "pandas")
+    assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
+    assert fast.stdout == slow.stdout and len(fast.stdout) > 100
+
+
+@pytest.mark.parametrize("extra", [[], ["--sort", "-monetary", "--limit", "10"], ["--sort", "median_gap_days"]])
+def test_summary_written_by_duckdb_reads_back_as_the_pandas_file(run, tmp_path, extra):
+    fast, slow = tmp_path / "fast.parquet", tmp_path / "slow.parquet"
+    assert run("summary", PURCHASES, "-o", fast, "--engine", "duckdb", *extra).exit_code == 0
+    assert run("summary", PURCHASES, "-o", slow, "--engine", "pandas", *extra).exit_code == 0
+    a, b = pd.read_parquet(fast), pd.read_parquet(slow)
+    assert list(a.columns) == SUMMARY_COLUMNS and len(a) == len(b)
+    for name in ("first_order", "last_order"):
+        a[name] = a[name].astype("datetime64[s]")
+        b[name] = b[name].astype("datetime64[s]")
+    a["customer_id"] = a["customer_id"].astype("string")
+    b["customer_id"] = b["customer_id"].astype("string")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_failed_copy_leaves_no_file(run, tmp_path):
+    result = run("summary", PURCHASES, "-o", tmp_path / "missing" / "out.parquet", "--engine", "duckdb")
+    assert result.exit_code == 1 and "does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_space_class_is_what_python_strips():
+    import duckdb
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    con = duckdb.connect()
+    matched = [chr(c) for c in range(1, 0x3100)
+               if con.execute(f"SELECT regexp_matches(?, '^{engine.SPACE_CLASS}')", [chr(c) + "x"]).fetchall()[0][0]]
+    assert matched == spaces
+
+
+def run_python(code: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                          cwd=ROOT, **kwargs)
+
+
+def test_importing_the_cli_imports_no_heavy_library():
+    out = run_python("import sys, custlens.cli; "
+                     "print(sorted(m for m in ('pandas', 'sklearn', 'duckdb', 'pyarrow', 'numpy', 'matplotlib') "
+                     "if m in sys.modules))")
+    assert out.stdout.strip() == "[]"
+
+
+def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path):
+    out = run_python(
+        "import sys; from custlens.cli import cli\n"
+        f"try: cli(['summary', 'examples/purchases.csv', '-q', '-o', {str(tmp_path / 'x.parquet')!r}])\n"
+        "except SystemExit as e: assert e.code in (0, None), e\n"
+        "print('pandas' in sys.modules, 'pyarrow' in sys.modules)")
+    assert out.stdout.strip() == "False False"
+    assert (tmp_path / "x.parquet").stat().st_size > 0
+
+
+def test_progress_bar_on_a_terminal_only():
+    import duckdb
+
+    con = duckdb.connect()
+    sql = "CREATE TABLE t AS SELECT sum(i) FROM range(3000000) r(i)"
+    # not a terminal: nothing on stderr
+    err = io.StringIO()
+    old, sys.stderr = sys.stderr, err
+    try:
+        engine.run_with_progress(con, sql, label="summarising x")
+    finally:
+        sys.stderr = old
+    assert err.getvalue() == ""
+    # a terminal: the label shows
+    leader, follower = pty.openpty()
+    code = ("import duckdb, sys; from custlens import engine; con = duckdb.connect(); "
+            "engine.run_with_progress(con, 'CREATE TABLE t AS SELECT sum(i) FROM range(200000000) r(i)', "
+            "label='summarising big.parquet')")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen([sys.executable, "-c", code], stderr=follower, stdout=subprocess.DEVNULL, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait() == 0
+    assert b"summarising big.parquet" in seen
