@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from custlens import rfm
-from custlens.rfm import OTHER, Rule, RulesError
+from custlens.rfm import OTHER, Rule, RulesError, Settings
 
 # Ten customers; every score below was worked out by hand with
 # score = 1 + floor(5 × number strictly worse / 10).
@@ -184,3 +184,35 @@ def test_no_ties_fill_bins_equally():
     scored = rfm.score(summary)
     for letter in "rfm":
         assert scored[letter].value_counts().tolist() == [20] * 5
+
+
+SUMMARIES = st.lists(st.tuples(st.integers(0, 400), st.integers(1, 12), st.sampled_from(
+    [0.0, 5.5, 12.0, 12.0, 99.99, 250.0, 1000.0, -3.0])), min_size=1, max_size=80)
+CUSTOM_RULES = [
+    Rule("High", r=(3, 9), f=(3, 9), action="keep"),
+    Rule("O'Brien's", m=(1, 2)),  # a quote in the name: the SQL must escape it
+    Rule("Recent", r=(4, 9)),
+]
+
+
+@given(rows=SUMMARIES, bins=st.integers(2, 9), method=st.sampled_from(["quantile", "fixed"]),
+       custom=st.booleans())
+def test_sql_scores_and_segments_equal_the_numpy_ones(rows, bins, method, custom):
+    import duckdb
+
+    summary = pd.DataFrame({"customer_id": pd.array([f"C{i:03d}" for i in range(len(rows))], dtype="string"),
+                            "recency_days": [r for r, _, _ in rows], "frequency": [f for _, f, _ in rows],
+                            "monetary": [m for _, _, m in rows]})
+    edges = {"recency_days": [10.0 * (i + 1) ** 2 for i in range(bins - 1)],
+             "frequency": [float(i + 2) for i in range(bins - 1)],
+             "monetary": [50.0 * (i + 1) for i in range(bins - 1)]}
+    settings = Settings(bins=bins, method=method, edges=edges, rules=tuple(CUSTOM_RULES) if custom else None)
+    expected = settings.apply(summary)
+    con = duckdb.connect()
+    con.register("summary", summary)
+    got = con.sql(settings.sql("summary") + " ORDER BY customer_id").df()
+    assert list(got.columns) == list(expected.columns)
+    for name in ("r", "f", "m", "score"):
+        assert got[name].tolist() == expected[name].tolist(), name
+    assert got["rfm"].tolist() == expected["rfm"].tolist()
+    assert got["segment"].tolist() == expected["segment"].tolist()

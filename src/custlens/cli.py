@@ -303,16 +303,13 @@ def summary(inputs, as_of, out):
         custlens summary examples/ru/purchases.csv --as-of 2025-06-30
         custlens summary examples/purchases.csv --sort -monetary --limit 20
     """
-    from .sink import choose_format, isatty
-
     fast = summarize_fast(inputs, as_of)
-    if fast is not None and out.path and choose_format(out.fmt, out.path, isatty(sys.stdout)) == "parquet":
-        from .engine import write_parquet
-
-        write_parquet(fast, out.path, sort=out.sort, limit=out.limit)  # straight from DuckDB: no pandas
-        info(inputs, f"wrote {count(fast.customers, 'customer')} to {out.path}")
+    if fast is not None:
+        emit_fast(fast, fast.table, out, title="Customers")
+        if out.path:
+            info(inputs, f"wrote {count(fast.customers, 'customer')} to {out.path}")
         return
-    _, result = load_summary(inputs, as_of, fast=fast)
+    _, result = load_summary(inputs, as_of, fast=None)
     out.emit(result.customers, title="Customers")
     if out.path:
         info(inputs, f"wrote {count(len(result.customers), 'customer')} to {out.path}")
@@ -344,7 +341,19 @@ def load_summary(inputs: Inputs, as_of, *, needs_lines=True, days=False, fast=NO
     return purchases, result
 
 
-def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False):
+def emit_fast(fast, table: str, out: Output, *, title: str) -> None:
+    """A table of the DuckDB engine: to a Parquet file straight from DuckDB (no pandas), else
+    through :meth:`Output.emit` like any other."""
+    from . import engine
+    from .sink import choose_format, isatty
+
+    if out.path and choose_format(out.fmt, out.path, isatty(sys.stdout)) == "parquet":
+        engine.write_parquet(fast, out.path, table=table, sort=out.sort, limit=out.limit)
+    else:
+        out.emit(engine.fetch(fast, table), title=title)
+
+
+def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True):
     """The summary by the DuckDB engine (an :class:`custlens.engine.Result`, messages said), or None
     when the pandas engine is to be used: chosen, needed for the lines, or required by the input."""
     if inputs.engine == "pandas":
@@ -357,7 +366,7 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False):
             if source is not None and inputs.engine == "duckdb":
                 info(inputs, "this report reads the purchase lines: using the pandas engine")
             return None
-        result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, progress=lambda con, sql: engine.run_with_progress(
+        result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps, progress=lambda con, sql: engine.run_with_progress(
             con, sql, label=f"summarising {', '.join(inputs.paths)}"))
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
@@ -420,18 +429,29 @@ def rfm(inputs, as_of, bins, method, view_summary, show_bins, check_rules, out):
              f"{count(int((problems['kind'] == 'overlap').sum()), 'overlap')} in the segment rules")
         out.emit(problems, title="Segment rule check")
         return
-    _, result = load_summary(inputs, as_of, needs_lines=False)
+    fast = None if view_summary or show_bins else summarize_fast(inputs, as_of, gaps=False)
+    if fast is not None:  # scored where it was summarised
+        from . import engine
+
+        table = engine.add_view(fast, "rfm", settings.sql(fast.table))
+        _warn_others(engine.count_rows(fast, table, f"segment = '{rfm_mod.OTHER}'"))
+        emit_fast(fast, table, out, title=f"RFM as of {fast.as_of:%Y-%m-%d}")
+        return
+    _, result = load_summary(inputs, as_of, needs_lines=False, fast=NOT_TRIED if view_summary or show_bins else None)
     scored = settings.apply(result.customers)
-    others = int((scored["segment"] == rfm_mod.OTHER).sum())
-    if others:
-        warn(f"warning: {count(others, 'customer')} match no segment rule and are in \"Other\"; "
-             "see custlens rfm --check-rules")
+    _warn_others(int((scored["segment"] == rfm_mod.OTHER).sum()))
     if show_bins:
         out.emit(rfm_mod.bin_table(scored), title="RFM score ranges")
     elif view_summary:
         out.emit(rfm_mod.summarize(scored, rules=settings.rules), title=f"RFM segments as of {result.as_of:%Y-%m-%d}")
     else:
         out.emit(scored, title=f"RFM as of {result.as_of:%Y-%m-%d}")
+
+
+def _warn_others(others: int) -> None:
+    if others:
+        warn(f"warning: {count(others, 'customer')} match no segment rule and are in \"Other\"; "
+             "see custlens rfm --check-rules")
 
 
 def _parse_abc(ctx, param, value):

@@ -277,7 +277,7 @@ def default_memory_limit() -> str:
 
 
 def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_days: bool = False,
-              strict: bool = False) -> Result:
+              strict: bool = False, gaps: bool = True) -> Result:
     """The per-customer summary of :func:`custlens.summary.customers`, computed by DuckDB.
 
     One pass groups the lines by raw customer id into one row per customer: the checks (line
@@ -285,13 +285,14 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     median gap (from the customer's sorted order days). The as-of date applies on that small
     table. Raises :class:`Unsupported` when a check fails (the pandas loader then reports the
     rows). ``keep_days`` keeps every customer's order days for :meth:`Summary.days`; ``strict``
-    turns excluded rows into a :class:`StrictModeError`, as in the pandas loader.
+    turns excluded rows into a :class:`StrictModeError`, as in the pandas loader; ``gaps=False``
+    leaves ``median_gap_days`` empty, for reports that do not show it.
     """
     con, source.con = source.con or connect(), None
     run = progress or (lambda con, sql: con.execute(sql))
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
-    run(con, f"CREATE TEMP TABLE groups AS {_customer_sql(_group_sql(source, window), keep_days=keep_days)}")
+    run(con, f"CREATE TEMP TABLE groups AS {_customer_sql(_group_sql(source, window), keep_days=keep_days, gaps=gaps)}")
     checks = con.execute("""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
                sum(bad_dates), sum(bad_amounts), sum(odd_amounts), min(min_day) FILTER (NOT guest),
@@ -378,17 +379,18 @@ def _group_sql(source: Source, window: str) -> str:
                GROUP BY customer_id"""
 
 
-def _customer_sql(groups: str, *, keep_days: bool) -> str:
+def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
     """Per customer, from the groups: the checks, and the definitions of :mod:`custlens.summary`
     that do not depend on the as-of date. The gaps between consecutive distinct order days are
     the positive differences of the sorted days; money is rounded half-even to cents."""
     return f"""
         SELECT customer_id, lines, bad_dates, padded_orders, bad_amounts, odd_amounts, min_day, max_day,
                in_window, after, {_guest_sql('customer_id')} AS guest,
-               regexp_matches(customer_id, '^{SPACE_CLASS}|{SPACE_CLASS}$') AS padded,
+               {_padded_sql('customer_id')} AS padded,
                coalesce(len(d), 0) > 0 AS counted, d[1] AS first_order, d[-1] AS last_order,
                coalesce(orders, len(gaps) + 1) AS frequency, round_even(monetary, 2) AS monetary,
-               list_median(gaps)::DOUBLE AS median_gap_days {', d AS days' if keep_days else ''}
+               {'list_median(gaps)::DOUBLE' if gaps else 'NULL::DOUBLE'} AS median_gap_days
+               {', d AS days' if keep_days else ''}
         FROM (SELECT *, list_filter(list_transform(d[2:], lambda x, i: x - d[i]), lambda g: g > 0) AS gaps
               FROM (SELECT *, list_sort(days) AS d FROM ({groups})))"""
 
@@ -431,7 +433,14 @@ def _order_sql(source: Source) -> str:
         column = f"CAST({column} AS VARCHAR)"
     return (f", CASE WHEN {_guest_sql(column)} THEN 'day ' || CAST({_day_sql(source)[0]} AS VARCHAR) "
             f"ELSE 'id ' || {column} END AS order_key, "
-            f"regexp_matches({column}, '^{SPACE_CLASS}|{SPACE_CLASS}$') AS padded_order")
+            f"{_padded_sql(column)} AS padded_order")
+
+
+def _padded_sql(column: str) -> str:
+    """The value starts or ends with a character Python's strip() removes. The regular expression
+    runs only on values whose first or last character is not printable ASCII."""
+    ends = f"ascii(left({column}, 1)) BETWEEN 33 AND 126 AND ascii(right({column}, 1)) BETWEEN 33 AND 126"
+    return f"(CASE WHEN {ends} THEN FALSE ELSE regexp_matches({column}, '^{SPACE_CLASS}|{SPACE_CLASS}$') END)"
 
 
 def _guest_sql(column: str) -> str:
@@ -468,22 +477,34 @@ def _guest_samples(con, source: Source) -> list[str]:
 
 # --- results ----------------------------------------------------------------------------------
 
-def write_parquet(result: Result, path: str, *, sort: str | None = None, limit: int | None = None) -> None:
-    """The summary table straight from DuckDB to a Parquet file (atomically)."""
+def add_view(result: Result, name: str, sql: str) -> str:
+    """A named query on the summary (e.g. RFM scores), for :func:`write_parquet` and :func:`fetch`."""
+    result.con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS {sql}")
+    return name
+
+
+def count_rows(result: Result, table: str, where: str = "TRUE") -> int:
+    return result.con.execute(f"SELECT count(*) FROM {_ident(table)} WHERE {where}").fetchall()[0][0]
+
+
+def write_parquet(result: Result, path: str, *, table: str | None = None, sort: str | None = None,
+                  limit: int | None = None) -> None:
+    """A table (default: the summary) straight from DuckDB to a Parquet file, atomically."""
     from .sink import write_atomic_path
 
-    query = select_sql(result, sort=sort, limit=limit)
+    query = select_sql(result, table or result.table, sort=sort, limit=limit)
     write_atomic_path(path, lambda tmp: result.con.execute(f"COPY ({query}) TO {_literal(tmp)} (FORMAT PARQUET)"))
 
 
-def select_sql(result: Result, *, sort: str | None = None, limit: int | None = None) -> str:
-    """``--sort [-]COLUMN`` (stable: ties stay in customer order, empty values last) and ``--limit``."""
+def select_sql(result: Result, table: str, *, sort: str | None = None, limit: int | None = None) -> str:
+    """``--sort [-]COLUMN`` (stable: ties stay in customer order, empty values last) and ``--limit``,
+    as :func:`custlens.output.select` on a table in customer order."""
     from .errors import OutputError
 
-    query = f"SELECT * FROM {result.table}"
+    query = f"SELECT * FROM {_ident(table)}"
     if sort:
         column = sort.lstrip("-")
-        names = [r[0] for r in result.con.sql(f"DESCRIBE {result.table}").fetchall()]
+        names = [r[0] for r in result.con.execute(f"DESCRIBE {_ident(table)}").fetchall()]
         if column not in names:
             raise OutputError(f"--sort {sort}: no column {column!r}; the columns are {', '.join(names)}")
         query += f" ORDER BY {_ident(column)} {'DESC' if sort.startswith('-') else 'ASC'} NULLS LAST, customer_id"
@@ -494,22 +515,31 @@ def select_sql(result: Result, *, sort: str | None = None, limit: int | None = N
     return query
 
 
+def fetch(result: Result, table: str):
+    """A table as the pandas engine would have built it: in customer order, text as ``string``,
+    dates as ``datetime64[s]``, integers as int64."""
+    import pandas as pd
+
+    frame = result.con.sql(f"SELECT * FROM {_ident(table)} ORDER BY customer_id").df()
+    types = {row[0]: row[1] for row in result.con.execute(f"DESCRIBE {_ident(table)}").fetchall()}
+    for name, kind in types.items():
+        if kind == "VARCHAR":
+            frame[name] = frame[name].astype("string")
+        elif kind.startswith("TIMESTAMP") or kind == "DATE":
+            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
+        elif kind in INTEGER_TYPES:
+            frame[name] = frame[name].astype("int64")
+        elif kind == "DOUBLE":
+            frame[name] = frame[name].astype("float64")
+    return frame
+
+
 def to_pandas(result: Result):
-    """The summary as the pandas engine's :class:`custlens.summary.Summary` (same columns and types),
-    with every customer's distinct order days for gap-based reports."""
-    import numpy as np
+    """The summary as the pandas engine's :class:`custlens.summary.Summary` (same columns and types);
+    with ``keep_days``, every customer's distinct order days on first use of :meth:`Summary.days`."""
     import pandas as pd
 
     from .summary import Summary
-
-    frame = result.con.sql(f"SELECT * FROM {result.table} ORDER BY customer_id").df()
-    frame["customer_id"] = frame["customer_id"].astype("string")
-    for name in ("first_order", "last_order"):
-        frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
-    for name in ("recency_days", "frequency", "tenure_days"):
-        frame[name] = frame[name].astype(np.int64)
-    for name in ("monetary", "avg_order_value", "median_gap_days"):
-        frame[name] = frame[name].astype("float64")
 
     def order_days():
         days = result.con.sql("""SELECT customer_id, unnest(list_distinct(days)) AS day FROM groups
@@ -517,9 +547,9 @@ def to_pandas(result: Result):
         return pd.DataFrame({"customer_id": days["customer_id"].astype("string"),
                              "day": pd.to_datetime(days["day"]).astype("datetime64[s]")})
 
-    return Summary(customers=frame, as_of=pd.Timestamp(result.as_of), lines_after_as_of=result.lines_after_as_of,
-                   return_only_customers=result.return_only_customers, lines=result.rows - result.guest_rows,
-                   order_days_loader=order_days if result.keep_days else None)
+    return Summary(customers=fetch(result, result.table), as_of=pd.Timestamp(result.as_of),
+                   lines_after_as_of=result.lines_after_as_of, return_only_customers=result.return_only_customers,
+                   lines=result.rows - result.guest_rows, order_days_loader=order_days if result.keep_days else None)
 
 
 def run_with_progress(con, sql: str, *, label: str) -> None:

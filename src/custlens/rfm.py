@@ -23,6 +23,10 @@ and a customer matching none is "Other". The default is the R×F grid used acros
 literature; with ``bins`` other than 5 the scores are first mapped onto 1–5 by
 ``s5 = 1 + round((s − 1) × 4 / (bins − 1))`` (ends to ends, halves up), so the grid keeps
 its meaning.
+
+The same scores and segments are also written as SQL (:meth:`Settings.sql`) for the DuckDB
+engine, so that a large export is scored where it was summarised; tests/test_rfm.py checks
+that both give the same table.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from .errors import CustlensError
 
@@ -98,6 +101,8 @@ def score(summary: pd.DataFrame, *, bins: int = 5, method: str = "quantile",
     0  222      6
     1  111      3
     """
+    import pandas as pd
+
     if not 2 <= bins <= 9:
         raise RulesError(f"--bins must be between 2 and 9, not {bins}")
     if method not in ("quantile", "fixed"):
@@ -157,6 +162,8 @@ def segment(scores: pd.DataFrame, *, rules: tuple[Rule, ...] | list[Rule] | None
     With the default rules the scores are mapped onto 1–5 first (:func:`to_five`); custom
     rules are read on the scores as they are.
     """
+    import pandas as pd
+
     out = scores.copy()
     r, f, m = (out[c].to_numpy() for c in ("r", "f", "m"))
     if rules is None:
@@ -184,6 +191,8 @@ def summarize(segmented: pd.DataFrame, *, rules=None) -> pd.DataFrame:
     ``revenue`` is the sum of net monetary value; shares are of all customers / of the total
     net revenue.
     """
+    import pandas as pd
+
     actions = {rule.name: rule.action for rule in (rules or DEFAULT_RULES)}
     actions.setdefault(OTHER, "Matches no rule: check the segment rules (custlens rfm --check-rules).")
     grouped = segmented.groupby("segment", sort=False, observed=True)
@@ -211,6 +220,8 @@ def summarize(segmented: pd.DataFrame, *, rules=None) -> pd.DataFrame:
 
 def bin_table(scores: pd.DataFrame) -> pd.DataFrame:
     """The value range each used score covers, per dimension: dimension, score, min, max, customers."""
+    import pandas as pd
+
     rows = []
     for letter, column in DIMENSIONS.items():
         grouped = scores.groupby(letter)[column].agg(["min", "max", "size"])
@@ -223,6 +234,8 @@ def bin_table(scores: pd.DataFrame) -> pd.DataFrame:
 def check_rules(rules, bins: int) -> pd.DataFrame:
     """Every (r, f, m) score combination that no rule matches, or that several rules match
     (the later ones never apply there): kind, r, f, m, rules."""
+    import pandas as pd
+
     if rules is None:
         rules = DEFAULT_RULES
         grid = range(1, 6)
@@ -291,3 +304,43 @@ class Settings:
         """Scores and segments of every customer: :func:`score` then :func:`segment`."""
         scored = score(summary, bins=self.bins, method=self.method, edges=self.edges)
         return segment(scored, rules=self.rules, bins=self.bins)
+
+    def sql(self, table: str) -> str:
+        """:meth:`apply` as one DuckDB query on ``table`` (customer_id, recency_days, frequency,
+        monetary): the same columns, scores and segments, in no particular order."""
+        if not 2 <= self.bins <= 9:
+            raise RulesError(f"--bins must be between 2 and 9, not {self.bins}")
+        scores = {letter: self._score_sql(column) for letter, column in DIMENSIONS.items()}
+        rules = self.rules or DEFAULT_RULES
+        five = {letter: letter if self.rules or self.bins == 5 else
+                f"(1 + floor(({letter} - 1) * 4.0 / {self.bins - 1} + 0.5))" for letter in "rfm"}
+        cases = []
+        for rule in rules:
+            tests = [f"{five[letter]} BETWEEN {bounds[0]} AND {bounds[1]}"
+                     for letter, bounds in (("r", rule.r), ("f", rule.f), ("m", rule.m)) if bounds is not None]
+            cases.append(f"WHEN {' AND '.join(tests) or 'TRUE'} THEN {_sql_text(rule.name)}")
+        return f"""
+            SELECT customer_id, recency_days, frequency, monetary, r, f, m,
+                   CAST(r AS VARCHAR) || CAST(f AS VARCHAR) || CAST(m AS VARCHAR) AS rfm, r + f + m AS score,
+                   CASE {' '.join(cases)} ELSE {_sql_text(OTHER)} END AS segment
+            FROM (SELECT customer_id, recency_days, frequency, monetary,
+                         {scores['r']} AS r, {scores['f']} AS f, {scores['m']} AS m FROM {table})"""
+
+    def _score_sql(self, column: str) -> str:
+        """:func:`quantile_scores` (rank − 1 = how many are strictly worse) or :func:`fixed_scores`."""
+        lower = column in LOWER_IS_BETTER
+        if self.method == "quantile":
+            order = "DESC" if lower else "ASC"
+            return f"(1 + ({self.bins} * (rank() OVER (ORDER BY {column} {order}) - 1)) // count(*) OVER ())::BIGINT"
+        if self.method != "fixed":
+            raise RulesError(f"unknown RFM method {self.method!r}; use quantile or fixed")
+        edges = _edges_for(self.edges, column, self.bins)
+        if lower:
+            below = " + ".join(f"({column} > {float(e)!r})::BIGINT" for e in edges)
+            return f"({self.bins} - ({below}))::BIGINT"
+        reached = " + ".join(f"({column} >= {float(e)!r})::BIGINT" for e in edges)
+        return f"(1 + {reached})::BIGINT"
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
