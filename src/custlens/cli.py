@@ -73,6 +73,7 @@ class Inputs:
     quiet: bool
     config: dict
     engine: str = "auto"
+    memory_limit: str | None = None  # DuckDB spills to disk beyond it ([load] memory_limit)
 
 
 def _parse_map(ctx, param, values):
@@ -123,7 +124,7 @@ def input_options(fn):
             strict=strict,
         )
         kwargs["inputs"] = Inputs(paths=paths, options=options, rejects=rejects, quiet=quiet, config=config,
-                                  engine=engine or load.get("engine", "auto"))
+                                  engine=engine or load.get("engine", "auto"), memory_limit=load.get("memory_limit"))
         return fn(*args, **kwargs)
 
     return wrapper
@@ -361,7 +362,8 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
     from . import engine
 
     try:
-        source = engine.choose(inputs.engine, inputs.paths, inputs.options, rejects=inputs.rejects)
+        source = engine.choose(inputs.engine, inputs.paths, inputs.options, rejects=inputs.rejects,
+                               memory_limit=inputs.memory_limit)
         if source is None or (needs_lines(source.roles) if callable(needs_lines) else needs_lines):
             if source is not None and inputs.engine == "duckdb":
                 info(inputs, "this report reads the purchase lines: using the pandas engine")

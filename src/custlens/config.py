@@ -11,12 +11,15 @@
     date_format = "%d.%m.%Y"
     decimal = ","
     encoding = "cp1251"
+    engine = "auto"          # or "duckdb", "pandas" (see --engine)
+    memory_limit = "4GB"     # the DuckDB engine spills to disk beyond it (default: a quarter of RAM)
 
 Without ``--config``, ``./custlens.toml`` is read when it exists.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -29,7 +32,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 DEFAULT_NAME = "custlens.toml"
 KNOWN_SECTIONS = {"columns", "load", "rfm", "pareto", "segments", "lifecycle", "kpi"}
-LOAD_KEYS = {"encoding", "delimiter", "decimal", "date_format", "sheet"}
+LOAD_KEYS = {"encoding", "delimiter", "decimal", "date_format", "sheet", "engine", "memory_limit"}
 FILE_KINDS = {"contacts", "interactions", "costs"}
 
 
@@ -58,6 +61,11 @@ def load_config(path: str | None = None) -> dict:
     for key in data.get("load", {}):
         if key not in LOAD_KEYS:
             raise ConfigError(f"{path}: [load] has no setting {key!r}; known: {', '.join(sorted(LOAD_KEYS))}")
+    engine, limit = data.get("load", {}).get("engine"), data.get("load", {}).get("memory_limit")
+    if engine is not None and engine not in ("auto", "duckdb", "pandas"):
+        raise ConfigError(f"{path}: [load] engine = {engine!r}; use \"auto\", \"duckdb\" or \"pandas\"")
+    if limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(K|M|G|T)i?B", str(limit), re.IGNORECASE):
+        raise ConfigError(f"{path}: [load] memory_limit = {limit!r}; write a size such as \"4GB\" or \"512MB\"")
     for key, value in data.get("columns", {}).items():
         if isinstance(value, dict):
             if key not in FILE_KINDS or not all(isinstance(v, str) for v in value.values()):

@@ -95,7 +95,8 @@ class Source:
         return ", ".join(detail) + "; DuckDB engine"
 
 
-def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None) -> Source | None:
+def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None,
+           memory_limit: str | None = None) -> Source | None:
     """The DuckDB source for these inputs, or None when pandas should read them.
 
     ``engine="duckdb"`` raises :class:`Unsupported` (with the reason) where ``"auto"`` returns None.
@@ -103,7 +104,7 @@ def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None) -> 
     if engine == "pandas":
         return None
     try:
-        source = open_source(paths, options, rejects=rejects)
+        source = open_source(paths, options, rejects=rejects, memory_limit=memory_limit)
     except Unsupported:
         if engine == "duckdb":
             raise
@@ -111,7 +112,8 @@ def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None) -> 
     return source
 
 
-def open_source(paths, options: LoadOptions, *, rejects: str | None = None) -> Source:
+def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
+                memory_limit: str | None = None) -> Source:
     """Check that DuckDB can read these purchase files exactly as pandas would; map the roles."""
     if rejects:
         raise Unsupported("--rejects lists excluded rows one by one")
@@ -121,15 +123,15 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None) -> S
     if "-" in files:
         raise Unsupported("standard input")
     kinds = {_kind_from_head(f, _head_bytes(f)) for f in files}
+    con = connect(memory_limit)
     if kinds == {"parquet"}:
-        con = connect()
         names, types = _parquet_columns(con, files)
         source = Source(files=files, format="parquet", columns={}, types={}, all_columns=names, con=con)
     elif kinds == {"csv"}:
         names, delimiter, encoding = _csv_header(files, options)
         types = {name: "VARCHAR" for name in names}
         source = Source(files=files, format="csv", columns={}, types={}, delimiter=delimiter, encoding=encoding,
-                        all_columns=names)
+                        all_columns=names, con=con)
     else:
         raise Unsupported(f"{' and '.join(sorted(kinds))} files")
     mapped = _map_roles(names, options)
@@ -253,9 +255,9 @@ class Result:
         return out + summary_lines(self.customers, self.as_of, self.lines_after_as_of, self.return_only_customers)
 
 
-def connect():
+def connect(memory_limit: str | None = None):
     """A fresh in-memory DuckDB database that spills to a private temporary folder (removed at
-    exit), limited to :func:`default_memory_limit`."""
+    exit) beyond ``memory_limit`` (e.g. "2GB"; default :func:`default_memory_limit`)."""
     import atexit
 
     import duckdb
@@ -263,7 +265,7 @@ def connect():
     spill = tempfile.mkdtemp(prefix="custlens-duckdb-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
     return duckdb.connect(config={"threads": os.cpu_count() or 1, "temp_directory": spill,
-                                  "memory_limit": default_memory_limit(), "preserve_insertion_order": False})
+                                  "memory_limit": memory_limit or default_memory_limit(), "preserve_insertion_order": False})
 
 
 def default_memory_limit() -> str:
@@ -288,7 +290,7 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     turns excluded rows into a :class:`StrictModeError`, as in the pandas loader; ``gaps=False``
     leaves ``median_gap_days`` empty, for reports that do not show it.
     """
-    con, source.con = source.con or connect(), None
+    con = source.con
     run = progress or (lambda con, sql: con.execute(sql))
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
