@@ -176,7 +176,10 @@ def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orde
 
 
 @pytest.mark.parametrize("name, content, options, reason", [
-    ("comma.csv", "customer_id;date;amount\nC1;2025-01-02;12,50\nC2;2025-01-03;7,10\n", {}, "','"),
+    ("comma.csv", "customer_id;date;amount\nC1;2025-01-02;12,50\nC2;2025-01-03;7,10\n", {}, "non-numeric"),
+    ("thousands.csv", "customer_id,date,amount\nC1,2025-01-02,\"1,250.00\"\nC2,2025-01-03,7\n", {}, "non-numeric"),
+    ("nbsp_id.csv", "customer_id,date,amount\nC1\u00a0,2025-01-02,12\nC2,2025-01-03,7\n", {}, "spaces around"),
+    ("infinite.csv", "customer_id,date,amount\nC1,2025-01-02,inf\nC2,2025-01-03,7\n", {}, "non-numeric"),
     ("dmy.csv", "customer_id,date,amount\nC1,02.01.2025,12.5\nC2,03.01.2025,7\n", {}, "not ISO"),
     ("blank.csv", "customer_id,date,amount\nC1,2025-01-02,\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
     ("text.csv", "customer_id,date,amount\nC1,2025-01-02,twelve\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
@@ -317,7 +320,7 @@ def test_progress_bar_on_a_terminal_only():
     leader, follower = pty.openpty()
     code = ("import duckdb, sys; from custlens import engine; con = duckdb.connect(); "
             "engine.run_with_progress(con, 'CREATE TABLE t AS SELECT sum(i) FROM range(200000000) r(i)', "
-            "label='summarising big.parquet')")
+            "label='summarising big.parquet', delay=0)")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TERM": "xterm", "COLUMNS": "100"}
     env.pop("NO_COLOR", None)
     process = subprocess.Popen([sys.executable, "-c", code], stderr=follower, stdout=subprocess.DEVNULL, env=env)

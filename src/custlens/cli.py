@@ -336,8 +336,11 @@ def load_summary(inputs: Inputs, as_of, *, needs_lines=True, days=False, fast=NO
         from .engine import to_pandas
 
         return None, to_pandas(fast)
+    from . import output
+
     purchases, _ = load_purchases(inputs)
-    result = customers(purchases, as_of=as_of)
+    with output.status(f"summarising {count(len(purchases), 'line')}"):
+        result = customers(purchases, as_of=as_of)
     say(inputs, result.messages())
     return purchases, result
 

@@ -306,7 +306,7 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     if rows == 0:
         raise Unsupported("no rows")
     problems = {"ids with spaces around them": padded, "dates that are blank or not ISO": bad_dates,
-                "blank or non-numeric amounts": bad_amounts, "amounts with ',' or '_'": odd_amounts}
+                "blank or non-numeric amounts": bad_amounts, "amounts with '_'": odd_amounts}
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
     if found:
         raise Unsupported("; ".join(found))
@@ -342,16 +342,16 @@ def _group_sql(source: Source, window: str) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date; see :func:`summarize`. Unusable dates and amounts are
     NULL, so a check is ``count(*) - count(column)``."""
-    day, _ = _day_sql(source)
-    amount, odd_amount = _amount_sql(source)
-    customer = source.column("customer_id")
-    if source.types["customer_id"] != "VARCHAR":
-        customer = f"CAST({customer} AS VARCHAR)"
+    value, odd_amount = _amount_sql(source)
+    customer = _text_sql(source, "customer_id")
     has_orders = "order_id" in source.columns
-    lines = f"""SELECT {customer} AS customer_id, {day} AS day, {amount} AS amount
+    order = f", {_text_sql(source, 'order_id')} AS order_id" if has_orders else ""
+    lines = f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
                        {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
-                       {_order_sql(source) if has_orders else ''}
-                FROM {source.scan()}"""
+                       {_order_sql('order_id') if has_orders else ''}
+                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
+                             {source.column('amount')} AS amount_text {order}
+                      FROM {source.scan()})"""
     odd = "count(*) FILTER (odd_amount)" if odd_amount else "0"
     checks = f"""count(*) AS lines, count(*) - count(day) AS bad_dates, count(*) - count(amount) AS bad_amounts,
                  {odd} AS odd_amounts, min(day) AS min_day, max(day) AS max_day"""
@@ -407,35 +407,39 @@ def _summary_sql(as_of: date) -> str:
         FROM groups WHERE counted AND NOT guest"""
 
 
-def _day_sql(source: Source) -> tuple[str, str]:
-    """(the line's day, NULL when the date is missing or not ISO; the column) as SQL."""
+def _text_sql(source: Source, role: str) -> str:
+    """An id column as text (integers as their digits)."""
+    column = source.column(role)
+    return column if source.types[role] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+
+
+def _day_sql(source: Source) -> str:
+    """The line's day; NULL when the date is missing or not ISO text (text with spaces around it
+    too: pandas trims it, so such a file goes to pandas)."""
     column = source.column("order_date")
     if source.types["order_date"] in DATE_TYPES:
-        return f"CAST({column} AS DATE)", column
+        return f"CAST({column} AS DATE)"
     formats = "[" + ", ".join(_literal(f) for f in ISO_FORMATS) + "]"
-    return f"CAST(try_strptime(trim({column}), {formats}) AS DATE)", column
+    return f"CAST(try_strptime({column}, {formats}) AS DATE)"
 
 
 def _amount_sql(source: Source) -> tuple[str, str | None]:
-    """(the amount, NULL when missing, not a number or not finite; for text, whether it holds a
-    mark pandas may read differently: ',' or '_')."""
+    """(the amount as a number, NULL when missing or not a number; for text, whether it holds '_',
+    which DuckDB reads as a digit separator and pandas does not). Every other text that DuckDB
+    reads as a number, pandas reads as the same number (tests/test_engine.py)."""
     column = source.column("amount")
+    if source.types["amount"] == "DOUBLE":
+        return column, None
     if source.types["amount"] != "VARCHAR":
-        value = f"CAST({column} AS DOUBLE)"
-        return f"CASE WHEN isfinite({value}) THEN {value} END", None
-    value = f"TRY_CAST({column} AS DOUBLE)"
-    return f"CASE WHEN isfinite({value}) THEN {value} END", f"contains({column}, ',') OR contains({column}, '_')"
+        return f"CAST({column} AS DOUBLE)", None
+    return f"TRY_CAST({column} AS DOUBLE)", "contains(amount_text, '_')"
 
 
-def _order_sql(source: Source) -> str:
+def _order_sql(column: str) -> str:
     """The line's order (its id; with none or a blank mark, the day of the line) and whether
     the id has spaces around it (pandas would trim them)."""
-    column = source.column("order_id")
-    if source.types["order_id"] != "VARCHAR":
-        column = f"CAST({column} AS VARCHAR)"
-    return (f", CASE WHEN {_guest_sql(column)} THEN 'day ' || CAST({_day_sql(source)[0]} AS VARCHAR) "
-            f"ELSE 'id ' || {column} END AS order_key, "
-            f"{_padded_sql(column)} AS padded_order")
+    return (f", CASE WHEN {_guest_sql(column)} THEN 'day ' || CAST(day AS VARCHAR) "
+            f"ELSE 'id ' || {column} END AS order_key, {_padded_sql(column)} AS padded_order")
 
 
 def _padded_sql(column: str) -> str:
@@ -454,9 +458,7 @@ def _guest_sql(column: str) -> str:
 def _guest_samples(con, source: Source) -> list[str]:
     """'row N' for the first three rows without a customer id, numbered as the pandas loader does
     (the header is row 1)."""
-    column = source.column("customer_id")
-    if source.types["customer_id"] != "VARCHAR":
-        column = f"CAST({column} AS VARCHAR)"
+    column = _text_sql(source, "customer_id")
     if source.format == "parquet":
         rows = con.sql(f"""SELECT filename, file_row_number FROM {source.scan(row_numbers=True)}
                            WHERE {_guest_sql(column)} ORDER BY filename, file_row_number LIMIT 3""").fetchall()
@@ -554,16 +556,10 @@ def to_pandas(result: Result):
                    lines=result.rows - result.guest_rows, order_days_loader=order_days if result.keep_days else None)
 
 
-def run_with_progress(con, sql: str, *, label: str) -> None:
-    """Run ``sql`` with a rich progress bar on stderr (DuckDB's own estimate), when stderr is a
-    terminal; plainly otherwise."""
+def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5) -> None:
+    """Run ``sql``; when stderr is a terminal and the query is still running after ``delay``
+    seconds, show a rich progress bar (DuckDB's own estimate) on stderr until it ends."""
     import sys
-
-    if not sys.stderr.isatty():
-        con.execute(sql)
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     failure: list[BaseException] = []
 
@@ -573,16 +569,24 @@ def run_with_progress(con, sql: str, *, label: str) -> None:
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             failure.append(e)
 
-    worker = threading.Thread(target=work, daemon=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=100)
+    if not sys.stderr.isatty():
+        work()
+    else:
+        worker = threading.Thread(target=work, daemon=True)
         worker.start()
-        while worker.is_alive():
-            worker.join(0.1)
-            done = con.query_progress()
-            if done is not None and done >= 0:
-                bar.update(task, completed=done)
+        worker.join(delay)
+        if worker.is_alive():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                          TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task(label, total=100)
+                while worker.is_alive():
+                    worker.join(0.1)
+                    done = con.query_progress()
+                    if done is not None and done >= 0:
+                        bar.update(task, completed=done)
     if failure:
         raise failure[0]
 
