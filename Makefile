@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench examples clean
+.PHONY: demo test bench bench-peers bench-1e8 examples clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,11 +30,27 @@ test: $(STAMP)
 	-@sh scripts/ensure-chromium
 	$(BIN)/python -m pytest
 
+# make bench: start-up, custlens next to the hand-written baselines (1e6 and 1e7 lines, CSV and
+# Parquet), the reports on realistic sample data, CLV on CDNOW. Results go to bench/RESULTS.md by hand.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/bench_startup.py
+	$(BIN)/python bench/bench_peers.py --sizes 1e6,1e7 $(PEERS)
 	$(BIN)/python bench/bench_reports.py
-	$(BIN)/python bench/bench_peers.py --sizes 1e6
 	$(BIN)/python bench/bench_clv.py
+
+# make bench-peers: also time lifetimes and pymc-marketing, each in a venv of its own (downloads them)
+bench-peers: $(STAMP)
+	test -x .bench-venvs/lifetimes/bin/python || ($(PYTHON) -m venv .bench-venvs/lifetimes && \
+	  .bench-venvs/lifetimes/bin/pip install --quiet lifetimes pandas pyarrow)
+	test -x .bench-venvs/pymc/bin/python || ($(PYTHON) -m venv .bench-venvs/pymc && \
+	  .bench-venvs/pymc/bin/pip install --quiet pymc-marketing pyarrow)
+	$(MAKE) bench PEERS="--lifetimes .bench-venvs/lifetimes/bin/python --pymc .bench-venvs/pymc/bin/python"
+
+# make bench-1e8: out of core, 100 million lines (~1.5 GB Parquet; writes ~5 GB of data first)
+bench-1e8: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/bench_peers.py --sizes 1e8 --formats parquet --runs 3 --only "custlens summary,custlens rfm,DuckDB"
 
 examples: $(STAMP)
 	$(BIN)/custlens sample-data examples --customers 2000 --seed 42 -q

@@ -1,15 +1,19 @@
 """custlens against hand-written baselines and the peer libraries, as whole processes.
 
-    .venv/bin/pip install duckdb polars            # the baselines (not custlens dependencies)
+    .venv/bin/pip install -e '.[bench]'            # polars for its baseline (not a custlens dependency)
     .venv/bin/python bench/bench_peers.py --sizes 1e6,1e7 --runs 3 [--lifetimes PYTHON] [--pymc PYTHON]
+    .venv/bin/python bench/bench_peers.py --sizes 1e8 --formats parquet --only "custlens rfm,DuckDB"
 
-Data (written once to bench/data/peers-N/): N order lines of customer_id (string, ~N/20
-customers), order_date (timestamp), amount (log-normal, 2% negative returns), as Parquet and CSV.
-Every task reads the file and writes a per-customer table to Parquet; each is timed as a fresh
-process (interpreter start-up included), median of ``--runs`` with min–max, and its peak RSS.
-``--lifetimes``/``--pymc`` name Python interpreters where lifetimes / pymc-marketing are installed
-(they are not custlens dependencies); tasks whose interpreter lacks the package are reported as
-not installable. Prints a Markdown table for bench/RESULTS.md.
+Data (bench/generate.py, written once to bench/data/lines-N/): N order lines of customer_id
+(string, ~N/20 customers, Pareto-skewed), order_date (timestamp), amount (log-normal, 2% negative
+returns), as Parquet and CSV. Every task reads the file and writes a per-customer table to
+Parquet; each is timed as a fresh process (interpreter start-up included), peak RSS included.
+The runs are interleaved (run 1 of every task, then run 2…), so that a slow minute of a shared
+machine hits every task alike; the table shows the median with min–max, and each task's median
+divided by the fastest hand-written baseline's. ``--lifetimes``/``--pymc`` name Python
+interpreters where lifetimes / pymc-marketing are installed (``make bench-peers`` makes them);
+tasks whose interpreter lacks the package are reported as not installable. ``--only`` keeps the
+tasks whose name contains one of the comma-separated texts. Prints Markdown for bench/RESULTS.md.
 """
 
 from __future__ import annotations
