@@ -336,3 +336,12 @@ def test_progress_bar_on_a_terminal_only():
         seen += chunk
     assert process.wait() == 0
     assert b"summarising big.parquet" in seen
+
+
+def test_inspect_says_which_engine_and_why(run):
+    import json
+
+    fast = json.loads(run("inspect", PURCHASES, "--format", "json").stdout)
+    slow = json.loads(run("inspect", EXAMPLES / "ru" / "purchases.csv", "--format", "json").stdout)
+    assert fast["engine"] == "duckdb"
+    assert slow["engine"] == "pandas (cp1251 text)"

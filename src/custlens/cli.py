@@ -1193,6 +1193,8 @@ def inspect(paths, kind, column_map, encoding, delimiter, decimal, date_format, 
     options = LoadOptions(columns=column_map, encoding=encoding, delimiter=_unescape(delimiter), decimal=decimal,
                           date_format=date_format, sheet=sheet)
     result = run_inspect(list(paths), options, kind=kind)
+    if result["ok"] and result["kind"] == "purchases":
+        result["engine"] = engine_for(list(paths), options)
     if fmt == "json":
         import json
 
@@ -1201,6 +1203,17 @@ def inspect(paths, kind, column_map, encoding, delimiter, decimal, date_format, 
         output.render_inspection(result)
     if not result["ok"]:
         sys.exit(1)
+
+
+def engine_for(paths: list[str], options) -> str:
+    """Which engine ``--engine auto`` uses for a summary of these purchases, and why."""
+    from . import engine
+
+    try:
+        engine.summarize(engine.open_source(paths, options))
+    except engine.Unsupported as e:
+        return f"pandas ({e})"
+    return "duckdb"
 
 
 @cli.command("sample-data")

@@ -361,6 +361,8 @@ def render_inspection(result: dict, file=None) -> None:
         facts.append(("delimiter", {"\t": "tab"}.get(result["delimiter"], result["delimiter"])))
     if result.get("decimal"):
         facts.append(("decimal mark", result["decimal"]))
+    if result.get("engine"):
+        facts.append(("engine", result["engine"]))
     for role, fmts in result.get("date_formats", {}).items():
         facts.append((f"{role} format", " + ".join(fmts)))
     facts.append(("rows", f"{result['rows']:,}"))
