@@ -16,7 +16,7 @@ def measure(cmd: list[str]) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (KiB) and, when it failed, the last error line of one fresh process."""
     out = subprocess.run([sys.executable, "-c", PROBE, *cmd], capture_output=True, text=True, check=True).stdout
     seconds, rss, err = out.split(" ", 2)
-    return float(seconds), int(rss), eval(err)  # noqa: S307 - the probe's own repr()
+    return float(seconds), int(rss), eval(err)
 
 
 def machine_line(runs: int) -> str:

@@ -14,14 +14,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EXAMPLES, ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
 from custlens import engine
 from custlens.io import LoadOptions, load_purchases
 from custlens.summary import customers
-
-from conftest import EXAMPLES, ROOT
 
 PURCHASES = EXAMPLES / "purchases.csv"
 SUMMARY_COLUMNS = ["customer_id", "first_order", "last_order", "recency_days", "frequency", "monetary",

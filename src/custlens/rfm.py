@@ -33,10 +33,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import CustlensError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DIMENSIONS = {"r": "recency_days", "f": "frequency", "m": "monetary"}
 LOWER_IS_BETTER = {"recency_days"}
@@ -101,8 +105,6 @@ def score(summary: pd.DataFrame, *, bins: int = 5, method: str = "quantile",
     0  222      6
     1  111      3
     """
-    import pandas as pd
-
     if not 2 <= bins <= 9:
         raise RulesError(f"--bins must be between 2 and 9, not {bins}")
     if method not in ("quantile", "fixed"):

@@ -193,6 +193,10 @@ COST_KINDS = {
     "retention": {"retention", "retain", "loyalty", "удержание", "утримання"},
 }
 
+#: What counts as an empty cell besides a blank one (trimmed, any case): the pandas loader and the
+#: DuckDB engine both read these as "no value".
+MISSING_TEXT = ("", "nan", "null", "none", "n/a", "na", "#n/a", "-", "—")
+
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 

@@ -12,7 +12,7 @@ _WHERE = {
     "RawTable": "read", "ReadOptions": "read", "expand_paths": "read", "read_table": "read",
 }
 
-__all__ = [  # noqa: F822 - provided by __getattr__
+__all__ = [
     "LoadOptions", "LoadReport", "RawTable", "ReadOptions", "expand_paths", "load", "load_contacts", "load_costs",
     "load_interactions", "load_purchases", "load_segment_file", "read_table",
 ]

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadValuesError, sample_text
-
-MISSING_TEXT = {"", "nan", "null", "none", "n/a", "na", "#n/a", "-", "—"}
+from ..schema import MISSING_TEXT
 
 
 def blank_mask(series: pd.Series) -> pd.Series:
