@@ -188,6 +188,8 @@ def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orde
      "several currencies"),
     ("underscore.csv", "customer_id,date,amount\nC1,2025-01-02,1_000\nC2,2025-01-03,7\n", {}, "'_'"),
     ("old.csv", "customer_id,date,amount\nC1,1500-01-02,12\nC2,2025-01-03,7\n", {}, "1677"),
+    ("fields.csv", "customer_id,date,amount\nC1,2025-01-02,12\nC2,2025-01-03,7,extra\nC3,2025-01-04,5\n", {},
+     "DuckDB cannot read it"),
 ])
 def test_inputs_the_engine_leaves_to_pandas(tmp_path, run, name, content, options, reason):
     path = tmp_path / name

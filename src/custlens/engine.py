@@ -288,6 +288,15 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     turns excluded rows into a :class:`StrictModeError`, as in the pandas loader; ``gaps=False``
     leaves ``median_gap_days`` empty, for reports that do not show it.
     """
+    import duckdb
+
+    try:
+        return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps)
+    except (duckdb.Error, csv.Error, UnicodeDecodeError) as e:  # a line it cannot read (wrong number of
+        raise Unsupported(f"DuckDB cannot read it: {str(e).splitlines()[0]}") from e  # fields, bad UTF-8…)
+
+
+def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool) -> Result:
     con = source.con
     run = progress or (lambda con, sql: con.execute(sql))
     checks_only = as_of is None
@@ -494,8 +503,19 @@ def write_parquet(result: Result, path: str, *, table: str | None = None, sort: 
     """A table (default: the summary) straight from DuckDB to a Parquet file, atomically."""
     from .sink import write_atomic_path
 
+    import duckdb
+
+    from .errors import OutputError
+
     query = select_sql(result, table or result.table, sort=sort, limit=limit)
-    write_atomic_path(path, lambda tmp: result.con.execute(f"COPY ({query}) TO {_literal(tmp)} (FORMAT PARQUET)"))
+
+    def copy(tmp: str) -> None:
+        try:
+            result.con.execute(f"COPY ({query}) TO {_literal(tmp)} (FORMAT PARQUET)")
+        except duckdb.Error as e:
+            raise OutputError(f"{path}: cannot be written ({str(e).splitlines()[0]})") from e
+
+    write_atomic_path(path, copy)
 
 
 def select_sql(result: Result, table: str, *, sort: str | None = None, limit: int | None = None) -> str:
