@@ -501,11 +501,10 @@ def count_rows(result: Result, table: str, where: str = "TRUE") -> int:
 def write_parquet(result: Result, path: str, *, table: str | None = None, sort: str | None = None,
                   limit: int | None = None) -> None:
     """A table (default: the summary) straight from DuckDB to a Parquet file, atomically."""
-    from .sink import write_atomic_path
-
     import duckdb
 
     from .errors import OutputError
+    from .sink import write_atomic_path
 
     query = select_sql(result, table or result.table, sort=sort, limit=limit)
 
