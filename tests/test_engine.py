@@ -346,3 +346,18 @@ def test_inspect_says_which_engine_and_why(run):
     slow = json.loads(run("inspect", EXAMPLES / "ru" / "purchases.csv", "--format", "json").stdout)
     assert fast["engine"] == "duckdb"
     assert slow["engine"] == "pandas (cp1251 text)"
+
+
+@pytest.mark.parametrize("name, data", [
+    ("crlf.csv", b"customer_id,date,amount\r\nC1,2025-01-02,12.5\r\nC2,2025-01-03,7\r\nC1,2025-02-02,3\r\n"),
+    ("bom.csv", b"\xef\xbb\xbfcustomer_id,date,amount\nC1,2025-01-02,12.5\nC2,2025-01-03,7\nC1,2025-02-02,3\n"),
+    ("quoted.csv", b'customer_id,date,amount,note\n"C1",2025-01-02,12.5,"a, b"\n"C2",2025-01-03,7,"multi\nline"\n'
+                   b'C1,2025-02-02,3,x\n,2025-02-03,4,guest\n'),
+    ("semicolon.csv", "Клиент;Дата;Сумма\nК1;2025-01-02;12.5\nК2;2025-01-03;7\nК1;2025-02-02 10:00;3\n".encode()),
+])
+def test_csv_dialects_the_engine_reads_like_pandas(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    assert [m for m in messages if "customer id" in m[1]] == [m for m in expected if "customer id" in m[1]]
