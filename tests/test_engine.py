@@ -336,7 +336,7 @@ def test_progress_bar_on_a_terminal_only():
             break
         seen += chunk
     assert process.wait() == 0
-    assert b"summarising big.parquet" in seen
+    assert b"summarising big.parquet" in seen and b"%" in seen
 
 
 def test_inspect_says_which_engine_and_why(run):

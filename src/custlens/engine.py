@@ -589,6 +589,8 @@ def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5) -> None:
     if not sys.stderr.isatty():
         work()
     else:
+        con.execute("SET enable_progress_bar = true")  # DuckDB's estimate, for query_progress()
+        con.execute("SET enable_progress_bar_print = false")  # drawn by rich, on stderr
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
         worker.join(delay)
