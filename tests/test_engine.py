@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from custlens import engine
 from custlens.io import LoadOptions, load_purchases
+from custlens.lifecycle import expected_gaps
 from custlens.summary import customers
 
 PURCHASES = EXAMPLES / "purchases.csv"
@@ -51,6 +52,13 @@ def assert_same(fast, reference):
     assert fast.lines == reference.lines
     days = reference.days().sort_values(["customer_id", "day"], kind="stable", ignore_index=True)
     pd.testing.assert_frame_equal(fast.days(), days)
+    # the gaps lifecycle stages use: computed in SQL by one engine, from the order days by the other
+    assert fast.gap_table is not None and reference.gap_table is None
+    (fast_gaps, fast_population), (gaps, population) = expected_gaps(fast), expected_gaps(reference)
+    assert fast_population == population or (np.isnan(fast_population) and np.isnan(population))
+    columns = ["customer_id", "last_gap_days", "gap_before_last_days", "expected_gap_days", "expected_before_last"]
+    pd.testing.assert_frame_equal(fast_gaps[columns].astype({"customer_id": "string"}),
+                                  gaps[columns].astype({"customer_id": "string"}), check_dtype=False)
 
 
 def raw_csv():

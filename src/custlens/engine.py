@@ -284,7 +284,7 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     count, unusable dates and amounts…), first and last order day, orders, net amount and the
     median gap (from the customer's sorted order days). The as-of date applies on that small
     table. Raises :class:`Unsupported` when a check fails (the pandas loader then reports the
-    rows). ``keep_days`` keeps every customer's order days for :meth:`Summary.days`; ``strict``
+    rows). ``keep_days`` keeps every customer's order days and gaps (for lifecycle stages); ``strict``
     turns excluded rows into a :class:`StrictModeError`, as in the pandas loader; ``gaps=False``
     leaves ``median_gap_days`` empty, for reports that do not show it.
     """
@@ -399,9 +399,15 @@ def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
                coalesce(len(d), 0) > 0 AS counted, d[1] AS first_order, d[-1] AS last_order,
                coalesce(orders, len(gaps) + 1) AS frequency, round_even(monetary, 2) AS monetary,
                {'list_median(gaps)::DOUBLE' if gaps else 'NULL::DOUBLE'} AS median_gap_days
-               {', d AS days' if keep_days else ''}
+               {_LIFECYCLE_GAPS if keep_days else ''}
         FROM (SELECT *, list_filter(list_transform(d[2:], lambda x, i: x - d[i]), lambda g: g > 0) AS gaps
               FROM (SELECT *, list_sort(days) AS d FROM ({groups})))"""
+
+
+#: what lifecycle stages need besides the median gap (custlens.lifecycle.expected_gaps): the last
+#: gap, the median of the gaps before it, the first gap (for the population's median) and the days
+_LIFECYCLE_GAPS = """, gaps[-1]::DOUBLE AS last_gap_days, list_median(gaps[:-2])::DOUBLE AS gap_before_last_days,
+    gaps[1]::DOUBLE AS first_gap, d AS days"""
 
 
 def _summary_sql(as_of: date) -> str:
@@ -557,7 +563,8 @@ def fetch(result: Result, table: str):
 
 def to_pandas(result: Result):
     """The summary as the pandas engine's :class:`custlens.summary.Summary` (same columns and types);
-    with ``keep_days``, every customer's distinct order days on first use of :meth:`Summary.days`."""
+    with ``keep_days``, the gaps lifecycle stages need (``gap_table``) and every customer's distinct
+    order days on first use of :meth:`Summary.days`."""
     import pandas as pd
 
     from .summary import Summary
@@ -568,9 +575,19 @@ def to_pandas(result: Result):
         return pd.DataFrame({"customer_id": days["customer_id"].astype("string"),
                              "day": pd.to_datetime(days["day"]).astype("datetime64[s]")})
 
+    gap_table = population = None
+    if result.keep_days:
+        gap_table = result.con.sql("""SELECT customer_id, median_gap_days AS own_median, last_gap_days,
+                                          gap_before_last_days FROM groups WHERE counted AND NOT guest
+                                   ORDER BY customer_id""").df()
+        gap_table["customer_id"] = gap_table["customer_id"].astype("string")
+        median = result.con.execute("SELECT quantile_cont(first_gap, 0.5) FROM groups "
+                                    "WHERE counted AND NOT guest").fetchall()[0][0]
+        population = float("nan") if median is None else float(median)
     return Summary(customers=fetch(result, result.table), as_of=pd.Timestamp(result.as_of),
                    lines_after_as_of=result.lines_after_as_of, return_only_customers=result.return_only_customers,
-                   lines=result.rows - result.guest_rows, order_days_loader=order_days if result.keep_days else None)
+                   lines=result.rows - result.guest_rows, order_days_loader=order_days if result.keep_days else None,
+                   gap_table=gap_table, gap_population=population)
 
 
 def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5) -> None:

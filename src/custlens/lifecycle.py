@@ -99,7 +99,15 @@ def parse_days(text) -> int:
 def expected_gaps(summary: Summary) -> tuple[pd.DataFrame, float]:
     """Per customer: ``expected_gap_days`` and ``last_gap_days``/``gap_before_last_days`` (for
     reactivation); plus the population's median first-to-second gap (NaN when nobody has two
-    order days)."""
+    order days). The DuckDB engine computes the gaps where it summarised (``summary.gap_table``);
+    otherwise they come from every customer's order days."""
+    if summary.gap_table is not None:
+        per = summary.gap_table.set_index("customer_id").reindex(
+            pd.Index(summary.customers["customer_id"], name="customer_id"))
+        population = summary.gap_population
+        per["expected_gap_days"] = per["own_median"].fillna(population)
+        per["expected_before_last"] = per["gap_before_last_days"].fillna(population)
+        return per.reset_index(), population
     days = summary.days()
     customer = days["customer_id"].to_numpy()
     day = days["day"].to_numpy().astype("datetime64[D]").astype(np.int64)

@@ -47,6 +47,10 @@ class Summary:
     lines: int | None = None
     #: computes ``order_days`` on first use (the DuckDB engine leaves them in the database until asked)
     order_days_loader: Callable[[], pd.DataFrame] | None = None
+    #: from the DuckDB engine: per customer own_median, last_gap_days, gap_before_last_days (the
+    #: gaps between order days that lifecycle stages use), and the median first gap of everyone
+    gap_table: pd.DataFrame | None = None
+    gap_population: float | None = None
 
     def days(self) -> pd.DataFrame:
         """Every customer's distinct order days, sorted by customer then day."""
