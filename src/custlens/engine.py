@@ -37,6 +37,9 @@ ENGINES = ("auto", "pandas", "duckdb")
 #: ISO date texts read on this path; any other text goes to pandas
 ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
                "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f")
+#: order days are listed as days since 1970-01-01 (integers sort and subtract faster than dates)
+EPOCH = "DATE '1970-01-01'"
+EPOCH_DAY = f"(day - {EPOCH})::INTEGER"
 #: the roles the summary reads
 SUMMARY_ROLES = ("customer_id", "order_date", "amount", "order_id", "currency")
 #: the days pandas can hold (datetime64[ns])
@@ -370,7 +373,7 @@ def _group_sql(source: Source, window: str) -> str:
     if not has_orders:
         # an order is the customer's lines of one day: counted when one line is not negative
         return f"""SELECT customer_id, {checks}, 0 AS padded_orders, {in_window},
-                       list(day) FILTER ({after} AND amount >= 0) AS days,
+                       list({EPOCH_DAY}) FILTER ({after} AND amount >= 0) AS days,
                        sum(amount) FILTER ({after}) AS monetary, NULL::BIGINT AS orders
                    FROM ({lines}) GROUP BY customer_id"""
     # with an order id: collapse lines into orders first (day = the order's first line)
@@ -378,7 +381,7 @@ def _group_sql(source: Source, window: str) -> str:
                    sum(bad_amounts) AS bad_amounts, sum(odd_amounts) AS odd_amounts,
                    min(min_day) AS min_day, max(max_day) AS max_day, sum(padded_orders) AS padded_orders,
                    sum(in_window) AS in_window, sum(after) AS after,
-                   list(day) FILTER (in_window > 0 AND counted) AS days,
+                   list({EPOCH_DAY}) FILTER (in_window > 0 AND counted) AS days,
                    sum(amount) FILTER (in_window > 0) AS monetary,
                    count(*) FILTER (in_window > 0 AND counted) AS orders
                FROM (SELECT customer_id, order_key, {checks}, count(*) FILTER (padded_order) AS padded_orders,
@@ -396,7 +399,7 @@ def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
         SELECT customer_id, lines, bad_dates, padded_orders, bad_amounts, odd_amounts, min_day, max_day,
                in_window, after, {_guest_sql('customer_id')} AS guest,
                {_padded_sql('customer_id')} AS padded,
-               coalesce(len(d), 0) > 0 AS counted, d[1] AS first_order, d[-1] AS last_order,
+               coalesce(len(d), 0) > 0 AS counted, {EPOCH} + d[1] AS first_order, {EPOCH} + d[-1] AS last_order,
                coalesce(orders, len(gaps) + 1) AS frequency, round_even(monetary, 2) AS monetary,
                {'list_median(gaps)::DOUBLE' if gaps else 'NULL::DOUBLE'} AS median_gap_days
                {_LIFECYCLE_GAPS if keep_days else ''}
@@ -570,8 +573,9 @@ def to_pandas(result: Result):
     from .summary import Summary
 
     def order_days():
-        days = result.con.sql("""SELECT customer_id, unnest(list_distinct(days)) AS day FROM groups
-                                 WHERE counted AND NOT guest ORDER BY customer_id, day""").df()
+        days = result.con.sql(f"""SELECT customer_id, {EPOCH} + day AS day FROM (SELECT customer_id,
+                                      unnest(list_distinct(days)) AS day FROM groups WHERE counted AND NOT guest)
+                                  ORDER BY customer_id, day""").df()
         return pd.DataFrame({"customer_id": days["customer_id"].astype("string"),
                              "day": pd.to_datetime(days["day"]).astype("datetime64[s]")})
 
