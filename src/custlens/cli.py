@@ -360,19 +360,25 @@ def emit_fast(fast, table: str, out: Output, *, title: str) -> None:
 def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True):
     """The summary by the DuckDB engine (an :class:`custlens.engine.Result`, messages said), or None
     when the pandas engine is to be used: chosen, needed for the lines, or required by the input."""
-    if inputs.engine == "pandas":
+    lines_note = "this report reads the purchase lines: using the pandas engine"
+    if inputs.engine == "pandas" or needs_lines is True:
+        if inputs.engine == "duckdb":
+            info(inputs, lines_note)
         return None
     from . import engine
+
+    def progress(con, sql):
+        engine.run_with_progress(con, sql, label=f"summarising {', '.join(inputs.paths)}")
 
     try:
         source = engine.choose(inputs.engine, inputs.paths, inputs.options, rejects=inputs.rejects,
                                memory_limit=inputs.memory_limit)
-        if source is None or (needs_lines(source.roles) if callable(needs_lines) else needs_lines):
+        if source is None or (callable(needs_lines) and needs_lines(source.roles)):
             if source is not None and inputs.engine == "duckdb":
-                info(inputs, "this report reads the purchase lines: using the pandas engine")
+                info(inputs, lines_note)
             return None
-        result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps, progress=lambda con, sql: engine.run_with_progress(
-            con, sql, label=f"summarising {', '.join(inputs.paths)}"))
+        result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps,
+                                  progress=progress)
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
