@@ -369,3 +369,17 @@ def test_csv_dialects_the_engine_reads_like_pandas(tmp_path, name, data):
     fast, reference, messages, expected = both(path)
     assert_same(fast, reference)
     assert [m for m in messages if "customer id" in m[1]] == [m for m in expected if "customer id" in m[1]]
+
+
+def test_cents_round_as_numpy_does():
+    import duckdb
+    import pyarrow as pa
+
+    rng = np.random.default_rng(1)
+    values = np.concatenate([np.round(rng.uniform(-1000, 1000, 50_000), 3), rng.uniform(-1e6, 1e6, 50_000),
+                             np.arange(-1000, 1000) / 8, np.arange(-1000, 1000) / 200,
+                             [71.93 / 2, 35.965, 0.125, 2.675, -0.125, 0.0]])
+    con = duckdb.connect()
+    con.register("t", pa.table({"x": values}))
+    got = con.sql(f"SELECT {engine._cents('x')} AS r FROM t").fetchnumpy()["r"]
+    assert (got == np.round(values, 2)).all()

@@ -400,7 +400,7 @@ def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
                in_window, after, {_guest_sql('customer_id')} AS guest,
                {_padded_sql('customer_id')} AS padded,
                coalesce(len(d), 0) > 0 AS counted, {EPOCH} + d[1] AS first_order, {EPOCH} + d[-1] AS last_order,
-               coalesce(orders, len(gaps) + 1) AS frequency, round_even(monetary, 2) AS monetary,
+               coalesce(orders, len(gaps) + 1) AS frequency, {_cents('monetary')} AS monetary,
                {'list_median(gaps)::DOUBLE' if gaps else 'NULL::DOUBLE'} AS median_gap_days
                {_LIFECYCLE_GAPS if keep_days else ''}
         FROM (SELECT *, list_filter(list_transform(d[2:], lambda x, i: x - d[i]), lambda g: g > 0) AS gaps
@@ -413,12 +413,21 @@ _LIFECYCLE_GAPS = """, gaps[-1]::DOUBLE AS last_gap_days, list_median(gaps[:-2])
     gaps[1]::DOUBLE AS first_gap, d AS days"""
 
 
+def _cents(value: str) -> str:
+    """``value`` rounded to cents as numpy rounds: rint(value × 100) / 100, halves to even. Written
+    out, because DuckDB's round_even has not always given numpy's result (1.5 did not)."""
+    y = f"({value} * 100)"
+    return (f"((CASE WHEN {y} - floor({y}) > 0.5 THEN floor({y}) + 1 WHEN {y} - floor({y}) < 0.5 THEN floor({y}) "
+            f"WHEN floor({y}) % 2 = 0 THEN floor({y}) ELSE floor({y}) + 1 END) / 100)")
+
+
 def _summary_sql(as_of: date) -> str:
     """The summary table at ``as_of``: the columns of :data:`custlens.summary.COLUMNS`."""
     day = _date(as_of)
     return f"""
         SELECT customer_id, first_order::TIMESTAMP AS first_order, last_order::TIMESTAMP AS last_order,
-               ({day} - last_order)::BIGINT AS recency_days, frequency::BIGINT AS frequency, monetary, round_even(monetary / frequency, 2) AS avg_order_value,
+               ({day} - last_order)::BIGINT AS recency_days, frequency::BIGINT AS frequency, monetary,
+               {_cents('(monetary / frequency)')} AS avg_order_value,
                ({day} - first_order)::BIGINT AS tenure_days, median_gap_days
         FROM groups WHERE counted AND NOT guest"""
 
