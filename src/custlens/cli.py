@@ -14,7 +14,7 @@ from datetime import date
 import click
 
 from .errors import CustlensError, count
-from .formats import FORMATS
+from .formats import ENGINES, FORMATS
 
 ROLE_HELP = "customer_id, order_date, amount, order_id, quantity, unit_price, product, category, channel…"
 
@@ -103,7 +103,7 @@ def input_options(fn):
     @click.option("--config", "config_path", type=click.Path(dir_okay=False),
                   help="Settings file (default: ./custlens.toml when present).")
     @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
-    @click.option("--engine", type=click.Choice(["auto", "pandas", "duckdb"]),
+    @click.option("--engine", type=click.Choice(ENGINES),
                   help="Summary engine: duckdb (clean Parquet or UTF-8 CSV, out of core) or pandas (every "
                        "format, row-by-row reports); auto (default): duckdb when it can, else pandas.")
     @functools.wraps(fn)

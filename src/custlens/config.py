@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from .errors import CustlensError
+from .formats import ENGINES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,7 +63,7 @@ def load_config(path: str | None = None) -> dict:
         if key not in LOAD_KEYS:
             raise ConfigError(f"{path}: [load] has no setting {key!r}; known: {', '.join(sorted(LOAD_KEYS))}")
     engine, limit = data.get("load", {}).get("engine"), data.get("load", {}).get("memory_limit")
-    if engine is not None and engine not in ("auto", "duckdb", "pandas"):
+    if engine is not None and engine not in ENGINES:
         raise ConfigError(f"{path}: [load] engine = {engine!r}; use \"auto\", \"duckdb\" or \"pandas\"")
     if limit is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(K|M|G|T)i?B", str(limit), re.IGNORECASE):
         raise ConfigError(f"{path}: [load] memory_limit = {limit!r}; write a size such as \"4GB\" or \"512MB\"")

@@ -20,7 +20,6 @@ Imports only duckdb: ``custlens summary big.parquet -o out.parquet`` never loads
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import tempfile
@@ -30,10 +29,9 @@ from datetime import date
 
 from .errors import CustlensError, count
 from .io.options import LoadOptions
-from .io.read import _head_bytes, _kind_from_head, detect_delimiter, detect_encoding, expand_paths, unique_names
-from .schema import MISSING_TEXT, PURCHASES, find_header_row, match_roles, normalize_header
+from .io.read import ReadOptions, _head_bytes, _kind_from_head, expand_paths, sniff_csv, unique_names
+from .schema import MISSING_TEXT, PURCHASES, match_roles, normalize_header
 
-ENGINES = ("auto", "pandas", "duckdb")
 #: ISO date texts read on this path; any other text goes to pandas
 ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
                "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f")
@@ -72,15 +70,17 @@ class Source:
     roles: set[str] = field(default_factory=set)  # every purchase role the files have
     con: object = None  # the DuckDB connection that read the schema, reused by summarize()
 
-    def scan(self, *, row_numbers: bool = False) -> str:
-        files = "[" + ", ".join(_literal(f) for f in self.files) + "]"
+    def scan(self, *, row_numbers: bool = False, files: list[str] | None = None) -> str:
+        """The FROM clause; ``row_numbers`` adds Parquet's file_row_number and filename, or reads a
+        CSV file in one thread, in order (for ``row_number() OVER ()``)."""
+        names = "[" + ", ".join(_literal(f) for f in (files or self.files)) + "]"
         if self.format == "parquet":
             extra = ", file_row_number = true, filename = true" if row_numbers else ""
-            return f"read_parquet({files}{extra})"
-        return (f"read_csv({files}, delim = {_literal(self.delimiter)}, header = true, quote = '\"', "
+            return f"read_parquet({names}{extra})"
+        return (f"read_csv({names}, delim = {_literal(self.delimiter)}, header = true, quote = '\"', "
                 f"escape = '\"', all_varchar = true, auto_detect = false, strict_mode = true, "
                 f"columns = {{{', '.join(f'{_literal(c)}: {VARCHAR}' for c in self.all_columns)}}}"
-                f"{', filename = true' if row_numbers else ''})")
+                f"{', parallel = false' if row_numbers else ''})")
 
     def column(self, role: str) -> str:
         return _ident(self.columns[role])
@@ -161,31 +161,25 @@ def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def _csv_header(files: list[str], options: LoadOptions) -> tuple[list[str], str, str]:
+    """The header and delimiter the pandas loader would find (:func:`sniff_csv`), when DuckDB's
+    reader can take the file as it is: UTF-8, one-character delimiter, header on the first line."""
     headers = set()
     for f in files:
         if f.endswith(".gz"):
             raise Unsupported("compressed CSV")
-        head = _head_bytes(f)
-        encoding = options.encoding or detect_encoding(head, f)
-        if encoding.replace("-sig", "").replace("_", "-").lower() not in ("utf-8", "utf8"):
-            raise Unsupported(f"{encoding} text")
-        text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
-        lines = text.splitlines()[:-1] if len(lines := text.splitlines()) > 1 else lines
-        filled = [line for line in lines[:200] if line.strip()]
-        if not filled or not lines[0].strip():
-            raise Unsupported("blank lines at the top")
-        delimiter = options.delimiter or detect_delimiter(filled[:50])
-        if delimiter is None or len(delimiter) != 1:
+        layout = sniff_csv(_head_bytes(f), ReadOptions(encoding=options.encoding, delimiter=options.delimiter), f)
+        if layout.encoding.replace("-sig", "").replace("_", "-").lower() not in ("utf-8", "utf8"):
+            raise Unsupported(f"{layout.encoding} text")
+        if layout.delimiter == "whitespace" or len(layout.delimiter) != 1:
             raise Unsupported("no single-character delimiter")
-        rows = [next(csv.reader([line], delimiter=delimiter), []) for line in filled[:30]]
-        if find_header_row(rows) != 0:
-            raise Unsupported("title lines above the header")
-        header = tuple(rows[0])
+        if layout.header_index != 0:
+            raise Unsupported("title or blank lines above the header")
+        header = tuple(layout.header)
         if list(header) != unique_names(list(header)) or any(h != h.strip() or not h for h in header):
             raise Unsupported("column names repeated, blank or padded")
         if any('"' in h for h in header):
             raise Unsupported("quotes in column names")
-        headers.add((header, delimiter))
+        headers.add((header, layout.delimiter))
     if len(headers) != 1:
         raise Unsupported("the CSV files have different headers")
     (header, delimiter), = headers
@@ -295,8 +289,8 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
 
     try:
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps)
-    except (duckdb.Error, csv.Error, UnicodeDecodeError) as e:  # a line it cannot read (wrong number of
-        raise Unsupported(f"DuckDB cannot read it: {str(e).splitlines()[0]}") from e  # fields, bad UTF-8…)
+    except duckdb.Error as e:  # a line it cannot read (wrong number of fields, bad UTF-8 further in…)
+        raise Unsupported(f"DuckDB cannot read it: {str(e).splitlines()[0]}") from e
 
 
 def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool) -> Result:
@@ -490,17 +484,18 @@ def _guest_samples(con, source: Source) -> list[str]:
         order = {f: i for i, f in enumerate(source.files)}
         return [f"row {n + 2}" for _, n in sorted(rows, key=lambda r: (order.get(r[0], 0), r[1]))]
     samples: list[str] = []
-    index = source.all_columns.index(source.columns["customer_id"])
-    for f in source.files:
-        with open(f, encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh, delimiter=source.delimiter)
-            next(reader, None)
-            for n, row in enumerate(reader, start=2):
-                value = row[index].strip() if index < len(row) else ""
-                if value.lower() in MISSING_TEXT:
-                    samples.append(f"row {n}")
-                    if len(samples) == 3:
-                        return samples
+    con.execute("SET preserve_insertion_order = true")  # rows numbered in file order
+    try:
+        for f in source.files:
+            rows = con.execute(f"""SELECT n FROM (SELECT row_number() OVER () AS n, {_guest_sql(column)} AS guest
+                                   FROM {source.scan(row_numbers=True, files=[f])}) WHERE guest
+                                   ORDER BY n LIMIT {3 - len(samples)}""").fetchall()
+            samples += [f"row {n + 1}" for (n,) in rows]
+            if len(samples) == 3:
+                break
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    return samples
     return samples
 
 

@@ -17,9 +17,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import EmptyInputError, InputError, sample_text
 from ..schema import find_header_row
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SNIFF_BYTES = 1 << 18
 DELIMITERS = [",", ";", "\t", "|"]
@@ -202,10 +206,19 @@ def detect_delimiter(lines: list[str]) -> str | None:
     return best
 
 
-def _read_csv(source_obj, head: bytes, options: ReadOptions, *, source: str) -> RawTable:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+@dataclass(frozen=True)
+class CsvLayout:
+    """What the first bytes of a text table say: encoding, delimiter ("whitespace" for aligned
+    columns), the line the header is on (below report titles, if any) and its cells."""
 
+    encoding: str
+    delimiter: str
+    header_index: int
+    header: list[str]
+
+
+def sniff_csv(head: bytes, options: ReadOptions, source: str) -> CsvLayout:
+    """The layout of a text table from its first bytes (also used by the DuckDB engine)."""
     encoding = options.encoding or detect_encoding(head, source)
     text = _decode_head(head, encoding, source, explicit=options.encoding is not None)
     text = text.lstrip("\ufeff")
@@ -218,11 +231,22 @@ def _read_csv(source_obj, head: bytes, options: ReadOptions, *, source: str) -> 
     delimiter = options.delimiter or detect_delimiter([lines[i] for i in filled[:50]])
     if delimiter is None:
         if len(lines[filled[0]].split()) > 1:
-            return _read_whitespace(source_obj, encoding, filled[0], source)
+            return CsvLayout(encoding, "whitespace", filled[0], lines[filled[0]].split())
         delimiter = ","
     candidates = [next(csv.reader([lines[i]], delimiter=delimiter), []) for i in filled[:30]]
     header_index = filled[find_header_row(candidates)]
     header = next(csv.reader([lines[header_index]], delimiter=delimiter))
+    return CsvLayout(encoding, delimiter, header_index, header)
+
+
+def _read_csv(source_obj, head: bytes, options: ReadOptions, *, source: str) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    layout = sniff_csv(head, options, source)
+    encoding, delimiter, header_index, header = layout.encoding, layout.delimiter, layout.header_index, layout.header
+    if delimiter == "whitespace":
+        return _read_whitespace(source_obj, encoding, header_index, source)
     names = unique_names(header)
 
     skipped: list[tuple[str, str]] = []
