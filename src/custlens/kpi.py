@@ -37,7 +37,11 @@ stage_<name>                         customers in the lifecycle stage at the per
 *z-test*: two-proportion z-test (pooled variance for the p-value, unpooled for the 95%
 interval). *bootstrap*: customers (or answers) are resampled with replacement in each period
 independently, ``bootstrap`` times with ``seed``; the interval is the 2.5–97.5 percentile of
-the difference and the p-value twice the smaller tail share beyond 0. *sign test*: customers
+the difference and the p-value twice the smaller tail share beyond 0. A period with
+``LARGE_SAMPLE`` (20,000) values or more has its resampled statistic drawn from the normal
+distribution the bootstrap tends to (the plug-in standard error; for a ratio, the delta method)
+instead: resampling it would take minutes on a large export and give the same interval to within
+the simulation noise (tests/test_kpi.py). *sign test*: customers
 whose order count rose vs fell, two-sided binomial with p = ½. All tests treat the periods as
 independent samples; the same customers in both make them approximate. Verdict: up or down
 when p < 0.05, otherwise "no significant change"; "not tested" where no test applies.
@@ -141,24 +145,38 @@ def two_proportions(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, f
 
 
 def bootstrap(before: tuple[np.ndarray, ...], after: tuple[np.ndarray, ...], statistic, *, resamples: int = 2000,
-              seed: int = 0, chunk: int = 100) -> tuple[float, float, float]:
+              seed: int = 0, chunk: int = 100, large_sample: int | None = None) -> tuple[float, float, float]:
     """``(ci_low, ci_high, p_value)`` of statistic(after) − statistic(before), resampling the
-    rows of each period's arrays with replacement, independently, ``resamples`` times."""
+    rows of each period's arrays with replacement, independently, ``resamples`` times. A period
+    with ``large_sample`` rows or more (default :data:`LARGE_SAMPLE`) draws its statistic from
+    the normal limit of its bootstrap (``statistic.standard_error``) instead of resampling."""
     if len(before[0]) == 0 or len(after[0]) == 0:
         return np.nan, np.nan, np.nan
+    large = LARGE_SAMPLE if large_sample is None else large_sample
     rng = np.random.default_rng(seed)
     diffs = np.empty(resamples)
     done = 0
     while done < resamples:
         size = min(chunk, resamples - done)
-        pick_b = rng.integers(0, len(before[0]), size=(size, len(before[0])))
-        pick_a = rng.integers(0, len(after[0]), size=(size, len(after[0])))
-        diffs[done:done + size] = (statistic(*(a[pick_a] for a in after))
-                                   - statistic(*(b[pick_b] for b in before)))
+        then = _replicates(before, statistic, rng, size, large)
+        diffs[done:done + size] = _replicates(after, statistic, rng, size, large) - then
         done += size
     low, high = np.percentile(diffs, [2.5, 97.5])
     tail = min((diffs <= 0).mean(), (diffs >= 0).mean())
     return float(low), float(high), float(min(1.0, max(2 * tail, 1 / resamples)))
+
+
+#: rows from which a period's bootstrap statistic is drawn from its normal limit (see bootstrap)
+LARGE_SAMPLE = 20_000
+
+
+def _replicates(arrays: tuple[np.ndarray, ...], statistic, rng, size: int, large: int) -> np.ndarray:
+    """``size`` bootstrap replicates of ``statistic`` on one period's arrays."""
+    n = len(arrays[0])
+    if n >= large:
+        return rng.normal(statistic(*arrays), statistic.standard_error(*arrays), size)
+    pick = rng.integers(0, n, size=(size, n))
+    return statistic(*(a[pick] for a in arrays))
 
 
 def sign_test(more: int, fewer: int) -> float:
@@ -171,12 +189,33 @@ def sign_test(more: int, fewer: int) -> float:
     return float(binomtest(more, n, 0.5).pvalue)
 
 
-def _mean(values):
-    return values.mean(axis=-1)
+class _Mean:
+    """mean(x) along the last axis; the bootstrap standard error of a mean of n values is
+    σ/√n with σ² = Σ(x − x̄)²/n (the spread of the resampled population)."""
+
+    def __call__(self, values):
+        return values.mean(axis=-1)
+
+    @staticmethod
+    def standard_error(values) -> float:
+        return float(values.std() / math.sqrt(len(values)))
 
 
-def _ratio(numerator, denominator):
-    return numerator.sum(axis=-1) / denominator.sum(axis=-1)
+class _Ratio:
+    """Σ numerator / Σ denominator along the last axis; standard error by the delta method:
+    √(Σ(xᵢ − R·yᵢ)²/n) / (√n · ȳ), R the ratio."""
+
+    def __call__(self, numerator, denominator):
+        return numerator.sum(axis=-1) / denominator.sum(axis=-1)
+
+    @staticmethod
+    def standard_error(numerator, denominator) -> float:
+        ratio = numerator.sum() / denominator.sum()
+        spread = math.sqrt(float(np.mean((numerator - ratio * denominator) ** 2)))
+        return spread / (math.sqrt(len(numerator)) * float(denominator.mean()))
+
+
+_mean, _ratio = _Mean(), _Ratio()
 
 
 # --- the KPI table ---------------------------------------------------------------------------
