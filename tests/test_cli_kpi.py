@@ -92,3 +92,18 @@ def test_cohorts(run, tmp_path):
     assert pd.read_excel(out)["customers"].sum() == table["customers"].sum()
     shown = run("cohorts", PURCHASES, "--period", "quarter", "--format", "table", "-q")
     assert "%" in shown.stdout
+
+
+def test_cohorts_say_what_the_summary_says(run):
+    """cohorts reports customers, later lines and return-only customers as the summary counts them
+    (it no longer computes the summary to say so)."""
+    from custlens.summary import customers
+
+    result = run("cohorts", PURCHASES, "--as-of", "2025-03-31")
+    purchases = load_purchases([PURCHASES])[0]
+    summary = customers(purchases, as_of="2025-03-31")
+    assert summary.lines_after_as_of > 0
+    assert f"as of 2025-03-31: {len(summary.customers):,} customers" in result.stderr
+    assert f"excluded {summary.lines_after_as_of:,} lines dated after the as-of date" in result.stderr
+    table = read(result)
+    assert table["customers"].sum() == len(summary.customers)

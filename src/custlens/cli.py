@@ -819,11 +819,17 @@ def cohorts(inputs, as_of, period, metric, out):
         custlens cohorts examples/purchases.csv --period quarter --metric ltv
         custlens cohorts examples/purchases.csv --metric revenue -o cohorts.xlsx
     """
+    from . import output
     from .cohorts import cohort_matrix
+    from .notes import summary_lines
+    from .summary import resolve_as_of
 
-    purchases, result = load_summary(inputs, as_of)
-    table = cohort_matrix(purchases, period=period, metric=metric, as_of=result.as_of)
-    info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by {result.as_of:%Y-%m-%d}")
+    purchases, _ = load_purchases(inputs)
+    with output.status(f"following cohorts in {count(len(purchases), 'line')}"):
+        table = cohort_matrix(purchases, period=period, metric=metric, as_of=resolve_as_of(purchases, as_of))
+    say(inputs, summary_lines(*table.attrs["summary"]))
+    info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by "
+                 f"{table.attrs['summary'][1]:%Y-%m-%d}")
     out.emit(table, title=f"Cohorts by first {period}: {metric}")
 
 

@@ -24,14 +24,16 @@ METRICS = ("retention", "revenue", "ltv")
 
 def cohort_matrix(purchases: pd.DataFrame, *, period: str = "month", metric: str = "retention",
                   as_of=None) -> pd.DataFrame:
-    """Rows: cohorts (``cohort`` label and ``customers``); columns ``<period>_0``, ``<period>_1``…"""
+    """Rows: cohorts (``cohort`` label and ``customers``); columns ``<period>_0``, ``<period>_1``…
+    ``attrs["summary"]``: (customers, as-of day, lines after it, return-only customers), the figures
+    of :func:`custlens.notes.summary_lines`."""
     if period not in FREQUENCIES:
         raise CustlensError(f"--period {period!r}: use week, month or quarter")
     if metric not in METRICS:
         raise CustlensError(f"--metric {metric!r}: use retention, revenue or ltv")
     as_of = pd.Timestamp(as_of).normalize() if as_of is not None else purchases["order_date"].max().normalize()
     freq = FREQUENCIES[period]
-    orders, customer_ids, _ = order_table(purchases, as_of)
+    orders, customer_ids, lines_after = order_table(purchases, as_of)
     counted = orders[orders["counted"].to_numpy()]
     order_period = _ordinals(pd.to_datetime(counted["day"]), freq)
     customer = counted["customer"].to_numpy()
@@ -78,6 +80,7 @@ def cohort_matrix(purchases: pd.DataFrame, *, period: str = "month", metric: str
         rows.append(row)
     table = pd.DataFrame(rows)
     table["cohort"] = table["cohort"].astype("string")
+    table.attrs["summary"] = (len(cohort_of), as_of, lines_after, len(customer_ids) - len(cohort_of))
     if metric == "retention":
         table.attrs["percent"] = [c for c in table.columns if c.startswith(f"{period}_")]
     return table
