@@ -35,7 +35,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_startup.py
-	$(BIN)/python bench/bench_peers.py --sizes 1e6,1e7 $(PEERS)
+	$(BIN)/python bench/bench_peers.py --sizes 1e6,1e7 --line-reports $(PEERS)
 	$(BIN)/python bench/bench_reports.py
 	$(BIN)/python bench/bench_clv.py
 
