@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import DATA, EXAMPLES
 from custlens import clv
@@ -138,3 +140,52 @@ def test_lapsed_by_probability(run):
     assert set(listed["customer_id"]) == set(cal.loc[probability < 0.3, "customer_id"])
     weekly = read(run("lapsed", purchases, "--by", "probability", "--new-since", "7d", "-q"))
     assert set(weekly["customer_id"]) <= set(listed["customer_id"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "Ц1", "b "]), st.integers(0, 40),
+                          st.sampled_from([-5.0, 0.0, 2.5, 10.0, 99.99])), min_size=1, max_size=40),
+       st.integers(0, 45), st.sampled_from(["day", "week", "month"]))
+def test_calibration_is_a_plain_recount(lines, end_offset, unit):
+    """x, t_x, T and m recounted in plain Python: a customer's purchase days up to the end, each
+    day's net amount, the first day's left out of m."""
+    start = pd.Timestamp("2024-02-27")
+    purchases = pd.DataFrame({"customer_id": pd.array([c for c, _, _ in lines], dtype="string"),
+                              "order_date": [start + pd.Timedelta(days=d, hours=d % 7) for _, d, _ in lines],
+                              "amount": [a for _, _, a in lines]})
+    end = start + pd.Timedelta(days=end_offset)
+    per: dict[str, dict[int, float]] = {}
+    for customer, d, amount in lines:
+        if d <= end_offset:
+            per.setdefault(customer, {}).setdefault(d, 0.0)
+            per[customer][d] += amount
+    cal = clv.calibration(purchases, end=end, unit=unit)
+    assert cal["customer_id"].tolist() == sorted(per)
+    scale = clv.UNITS[unit]
+    for row in cal.itertuples():
+        days = sorted(per[row.customer_id])
+        assert row.x == len(days) - 1
+        assert row.t_x == pytest.approx((days[-1] - days[0]) / scale)
+        assert row.T == pytest.approx((end_offset - days[0]) / scale)
+        assert row.first_day == start + pd.Timedelta(days=days[0])
+        if len(days) > 1:
+            assert row.m == pytest.approx(sum(per[row.customer_id][d] for d in days[1:]) / (len(days) - 1))
+        else:
+            assert np.isnan(row.m)
+
+
+def test_summed_likelihoods_equal_the_per_customer_sums(cdnow):
+    """The fits sum the terms of x once per distinct x; the totals equal the per-customer sums."""
+    _, _, cal = cdnow
+    x, t_x, T, m = (cal[c].to_numpy(dtype="float64") for c in ("x", "t_x", "T", "m"))
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        params = rng.uniform(0.1, 5.0, 4)
+        total = clv._total(clv._bgnbd_of_x, lambda p: clv._bgnbd_rest(p, x, t_x, T), x)
+        assert total(params) == pytest.approx(clv.bgnbd_ll(params, x, t_x, T).sum(), rel=1e-12)
+    repeat = (x > 0) & (m > 0)
+    xr, mr = x[repeat], m[repeat]
+    for _ in range(5):
+        params = rng.uniform(0.1, 8.0, 3)
+        total = clv._total(clv._gamma_gamma_of_x, lambda p: clv._gamma_gamma_rest(p, xr, mr, np.log(xr), np.log(mr)), xr)
+        assert total(params) == pytest.approx(clv.gamma_gamma_ll(params, xr, mr).sum(), rel=1e-12)
