@@ -496,7 +496,6 @@ def _guest_samples(con, source: Source) -> list[str]:
     finally:
         con.execute("SET preserve_insertion_order = false")
     return samples
-    return samples
 
 
 # --- results ----------------------------------------------------------------------------------
