@@ -143,3 +143,24 @@ def test_flags():
     values, bad = parse_flags(pd.Series(["yes", "нет", "Да", "0", "TRUE", "", "maybe"], dtype="string"))
     assert values[:5].tolist() == [True, False, True, False, True]
     assert pd.isna(values[5]) and bad.tolist() == [False] * 6 + [True]
+
+
+@pytest.mark.parametrize("layout", ["iso seconds", "dotted days"])
+def test_many_distinct_timestamps_parse_as_few_repeated_ones(layout):
+    """Over 100,000 values, mostly distinct (timestamps with seconds), are parsed without first
+    finding the distinct ones; the result is the same as pandas' own parse of every value, with
+    blanks and a bad value left empty."""
+    rng = np.random.default_rng(0)
+    n = 150_000
+    stamps = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 2 * 365 * 86400, n), unit="s")
+    if layout == "iso seconds":
+        text = pd.Series(stamps.strftime("%Y-%m-%d %H:%M:%S"), dtype="string")
+        expected = stamps.to_series(index=text.index)
+    else:  # few distinct days: the distinct values are found first, as before
+        text = pd.Series(stamps.strftime("%d.%m.%Y"), dtype="string")
+        expected = stamps.normalize().to_series(index=text.index)
+    text.iloc[[5, 70_000]] = ["", "not a date"]
+    parsed = parse_dates(text, column="order_date", source="x.csv")
+    expected = expected.astype("datetime64[ns]").where(~text.index.isin([5, 70_000]))
+    pd.testing.assert_series_equal(parsed.values.astype("datetime64[ns]"), expected, check_names=False,
+                                   check_freq=False)

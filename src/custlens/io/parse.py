@@ -230,6 +230,18 @@ def _best_time(sample: pd.Series, date_fmt: str) -> str:
     return date_fmt + max(TIME_FORMATS, key=lambda t: (scores[t], -TIME_FORMATS.index(t)))
 
 
+def _distinct(text: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``(codes, distinct)`` with ``distinct[codes]`` equal to ``text``: the distinct values, so
+    that each is parsed once (an export of dates repeats each day thousands of times). Timestamps
+    with seconds hardly repeat; when a sample of 10,000 is mostly distinct, the values stay as
+    they are (finding the distinct ones would cost more than parsing them all)."""
+    sample = text.iloc[:10_000]
+    if len(text) > 100_000 and sample.nunique() > len(sample) // 2:
+        return np.arange(len(text)), text.reset_index(drop=True).astype("string")
+    codes, distinct = pd.factorize(text)
+    return codes, pd.Series(distinct, dtype="string")
+
+
 def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", source: str = "") -> DateParse:
     """Parse a date column: ISO, ``dd.mm.yyyy``, ``dd/mm/yyyy`` or ``mm/dd/yyyy`` (decided by the
     data), two-digit years, month names, ``yyyymmdd``, optional times, Excel serial numbers
@@ -262,8 +274,7 @@ def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", 
             formats.extend(serial.formats)
             todo &= ~numeric
     text = series[todo].astype("string").str.strip()
-    codes, distinct = pd.factorize(text)
-    distinct = pd.Series(distinct, dtype="string")
+    codes, distinct = _distinct(text)
     parsed = pd.Series(pd.NaT, index=distinct.index, dtype="datetime64[ns]")
     todo_distinct = distinct
     tried_families: set[str] = set()
