@@ -820,14 +820,22 @@ def cohorts(inputs, as_of, period, metric, out):
         custlens cohorts examples/purchases.csv --metric revenue -o cohorts.xlsx
     """
     from . import output
-    from .cohorts import cohort_matrix
+    from .cohorts import build_matrix, check_options, cohort_matrix
     from .notes import summary_lines
     from .summary import resolve_as_of
 
-    purchases, _ = load_purchases(inputs)
-    with output.status(f"following cohorts in {count(len(purchases), 'line')}"):
-        table = cohort_matrix(purchases, period=period, metric=metric, as_of=resolve_as_of(purchases, as_of))
-    say(inputs, summary_lines(*table.attrs["summary"]))
+    check_options(period, metric)
+    fast = summarize_fast(inputs, as_of, gaps=False)
+    if fast is not None:  # the DuckDB engine counts the cohorts where it read the lines
+        from .engine import cohort_counts
+
+        counts = cohort_counts(fast, period=period, metric=metric)
+        table = build_matrix(counts, period=period, metric=metric, as_of=counts.summary[1])
+    else:
+        purchases, _ = load_purchases(inputs)
+        with output.status(f"following cohorts in {count(len(purchases), 'line')}"):
+            table = cohort_matrix(purchases, period=period, metric=metric, as_of=resolve_as_of(purchases, as_of))
+        say(inputs, summary_lines(*table.attrs["summary"]))
     info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by "
                  f"{table.attrs['summary'][1]:%Y-%m-%d}")
     out.emit(table, title=f"Cohorts by first {period}: {metric}")

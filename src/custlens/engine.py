@@ -346,16 +346,9 @@ def _group_sql(source: Source, window: str) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date; see :func:`summarize`. Unusable dates and amounts are
     NULL, so a check is ``count(*) - count(column)``."""
-    value, odd_amount = _amount_sql(source)
-    customer = _text_sql(source, "customer_id")
+    odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
-    order = f", {_text_sql(source, 'order_id')} AS order_id" if has_orders else ""
-    lines = f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
-                       {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
-                       {_order_sql('order_id') if has_orders else ''}
-                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
-                             {source.column('amount')} AS amount_text {order}
-                      FROM {source.scan()})"""
+    lines = _lines_sql(source)
     odd = "count(*) FILTER (odd_amount)" if odd_amount else "0"
     checks = f"""count(*) AS lines, count(*) - count(day) AS bad_dates, count(*) - count(amount) AS bad_amounts,
                  {odd} AS odd_amounts, min(day) AS min_day, max(day) AS max_day"""
@@ -383,6 +376,64 @@ def _group_sql(source: Source, window: str) -> str:
                          bool_or(amount >= 0) FILTER ({after}) AS counted
                      FROM ({lines}) GROUP BY customer_id, order_key)
                GROUP BY customer_id"""
+
+
+def _lines_sql(source: Source) -> str:
+    """The lines: customer_id (raw text), day, amount (NULL when not a finite number), and with an
+    order id, order_key and padded_order (:func:`_order_sql`); for text amounts, odd_amount."""
+    value, odd_amount = _amount_sql(source)
+    customer = _text_sql(source, "customer_id")
+    has_orders = "order_id" in source.columns
+    order = f", {_text_sql(source, 'order_id')} AS order_id" if has_orders else ""
+    return f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
+                      {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
+                      {_order_sql('order_id') if has_orders else ''}
+               FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
+                            {source.column('amount')} AS amount_text {order}
+                     FROM {source.scan()})"""
+
+
+#: a day's period as the ordinal of pandas' Period (custlens.cohorts.FREQUENCIES), by period
+PERIOD_ORDINALS = {
+    "week": "(CAST(floor((day - DATE '1969-12-29') / 7) AS BIGINT) + 1)",  # W-SUN: Monday to Sunday
+    "month": "((year(day) - 1970) * 12 + month(day) - 1)",
+    "quarter": "((year(day) - 1970) * 4 + (month(day) - 1) // 3)",
+}
+
+
+def cohort_counts(result: Result, *, period: str, metric: str):
+    """:class:`custlens.cohorts.CohortCounts` of the lines up to the as-of date, as
+    :func:`custlens.cohorts.count_cohorts` counts them: orders as in the summary, a customer's
+    cohort the period of the first counted order; retention counts the cohort's customers with a
+    counted order in each period, revenue sums the lines by their own period."""
+    import pandas as pd
+
+    from .cohorts import CohortCounts
+
+    source, con = result.source, result.con
+    ordinal = PERIOD_ORDINALS[period]
+    key = "order_key" if "order_id" in source.columns else "day"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE cohort_lines AS
+                    SELECT customer_id, day, amount, {key} AS order_key, {ordinal} AS period
+                    FROM ({_lines_sql(source)}) WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(result.as_of)}""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE cohort_orders AS
+                   SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
+                   FROM cohort_lines GROUP BY customer_id, order_key""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE cohort_of AS
+                    SELECT customer_id, min({ordinal}) AS cohort FROM cohort_orders WHERE counted GROUP BY customer_id""")
+    size = con.sql("SELECT cohort, count(*) AS n FROM cohort_of GROUP BY cohort").df()
+    if metric == "retention":
+        values = con.sql(f"""SELECT cohort, {ordinal} - cohort AS k,
+                                    count(DISTINCT customer_id)::DOUBLE AS v
+                             FROM cohort_orders JOIN cohort_of USING (customer_id) WHERE counted GROUP BY ALL""").df()
+    else:
+        values = con.sql("""SELECT cohort, period - cohort AS k, fsum(amount) AS v
+                            FROM cohort_lines JOIN cohort_of USING (customer_id) GROUP BY ALL""").df()
+    index = pd.MultiIndex.from_arrays([values["cohort"].astype("int64"), values["k"].astype("int64")])
+    return CohortCounts(size=pd.Series(size["n"].to_numpy(), index=size["cohort"].astype("int64").to_numpy()),
+                        values=pd.Series(values["v"].to_numpy(), index=index),
+                        summary=(result.customers, pd.Timestamp(result.as_of), result.lines_after_as_of,
+                                 result.return_only_customers))
 
 
 def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
