@@ -213,6 +213,27 @@ def test_random_exports_give_the_same_cohorts(tmp_path_factory, lines, with_orde
         np.testing.assert_allclose(got.to_numpy(), expected.sort_index().to_numpy(dtype=float), rtol=1e-9, atol=1e-9)
 
 
+@given(lines=LINES, with_orders=st.booleans(), as_of_day=st.one_of(st.none(), st.integers(0, 45)),
+       unit=st.sampled_from(["day", "week", "month"]))
+def test_random_exports_give_the_same_clv_calibration(tmp_path_factory, lines, with_orders, as_of_day, unit):
+    """x, t_x, T and m from SQL equal custlens.clv.calibration's (m to 1e-9)."""
+    from custlens.clv import calibration
+
+    as_of = None if as_of_day is None else (START + pd.Timedelta(days=as_of_day)).date()
+    for path in random_export(tmp_path_factory.mktemp("clv"), lines, with_orders):
+        try:
+            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), as_of, gaps=False)
+        except (engine.Unsupported, CustlensError):
+            continue
+        fast = engine.calibration_table(result, unit=unit)
+        reference = calibration(load_purchases([str(path)])[0], end=result.as_of, unit=unit)
+        exact = ["customer_id", "x", "t_x", "T"]
+        pd.testing.assert_frame_equal(fast[exact], reference[exact])
+        np.testing.assert_allclose(fast["m"], reference["m"], rtol=1e-9, atol=1e-12)
+        for day in ("first_day", "last_day"):
+            assert fast[day].dt.date.tolist() == reference[day].dt.date.tolist()
+
+
 @pytest.mark.parametrize("name, content, options, reason", [
     ("comma.csv", "customer_id;date;amount\nC1;2025-01-02;12,50\nC2;2025-01-03;7,10\n", {}, "non-numeric"),
     ("thousands.csv", "customer_id,date,amount\nC1,2025-01-02,\"1,250.00\"\nC2,2025-01-03,7\n", {}, "non-numeric"),
@@ -277,6 +298,7 @@ def test_strict_gives_the_pandas_error(run):
     ["lapsed", "--contacts", str(EXAMPLES / "contacts.csv")], ["lapsed", "--as-of", "2025-09-30"],
     ["cohorts"], ["cohorts", "--metric", "revenue", "--period", "week"],
     ["cohorts", "--metric", "ltv", "--period", "quarter", "--as-of", "2025-03-31"],
+    ["clv"], ["clv", "--time-unit", "day", "--as-of", "2025-06-30"],
 ])
 def test_reports_are_the_same_bytes_from_both_engines(run, tmp_path, command):
     raw = raw_csv()

@@ -863,8 +863,16 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
         custlens clv purchases.csv --as-of 1997-09-30 --params --format json
     """
     from . import clv as clv_mod
-    from . import output
 
+    if not holdout:  # the calibration table from DuckDB, when it reads the input
+        fast = summarize_fast(inputs, as_of, gaps=False)
+        if fast is not None:
+            from .engine import calibration_table
+
+            info(inputs, f"calibration up to {fast.as_of:%Y-%m-%d}, in {time_unit}s")
+            cal = calibration_table(fast, unit=time_unit)
+            return _clv_report(clv_mod.fit_calibration(cal, end=fast.as_of, unit=time_unit), cal, show_params,
+                               horizon, discount, out)
     purchases, _ = load_purchases(inputs)
     last = purchases["order_date"].max().normalize()
     end = pd_timestamp(as_of) if as_of else last
@@ -880,6 +888,14 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
         return
     info(inputs, f"calibration up to {end:%Y-%m-%d}, in {time_unit}s")
     model, cal = clv_mod.fit(purchases, end=end, unit=time_unit)
+    _clv_report(model, cal, show_params, horizon, discount, out)
+
+
+def _clv_report(model, cal, show_params: bool, horizon: int, discount: float, out: Output) -> None:
+    """The fitted parameters (--params) or the per-customer predictions, after the fit's warnings."""
+    from . import clv as clv_mod
+    from . import output
+
     _clv_warnings(model)
     if show_params:
         output.emit_object(model.params(), fmt=out.fmt, path=out.path, title="Fitted parameters")

@@ -71,14 +71,30 @@ def calibration(purchases: pd.DataFrame, *, end, unit: str = "week") -> pd.DataF
     customer, day = keys // span, keys % span + low
     starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]]) if len(keys) else np.zeros(0, np.int64)
     count = np.diff(np.r_[starts, len(keys)])
-    first, last = day[starts], day[starts + count - 1]
-    x = (count - 1).astype("float64")
+    total = np.add.reduceat(spend, starts) if len(keys) else spend
+    return calibration_frame(np.asarray(ids)[customer[starts]], count, day[starts], day[starts + count - 1],
+                             total, spend[starts], end=end, unit=unit, dtype=purchases["order_date"].dtype)
+
+
+def calibration_frame(customer_ids, days, first, last, total, first_spend, *, end, unit: str,
+                      dtype="datetime64[s]") -> pd.DataFrame:
+    """The calibration table from, per customer (in customer-id order): the number of purchase
+    days, the first and last as day numbers since 1970, the net amount of them all and of the
+    first. x = days − 1, m = (total − first day's) / x, the difference rounded to 1e-6 so that the
+    floating-point residue of amounts that cancel (a return of a repeat purchase) is no spend;
+    t_x and T in ``unit``."""
+    if unit not in UNITS:
+        raise CustlensError(f"--time-unit {unit!r}: use day, week or month")
+    end = pd.Timestamp(end).normalize()
+    first, last = np.asarray(first, dtype=np.int64), np.asarray(last, dtype=np.int64)
+    x = (np.asarray(days) - 1).astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.where(x > 0, (np.add.reduceat(spend, starts) - spend[starts]) / x, np.nan) if len(keys) else x
+        repeat = np.round(np.asarray(total, dtype="float64") - np.asarray(first_spend, dtype="float64"), 6)
+        m = np.where(x > 0, repeat / x, np.nan)
     scale = UNITS[unit]
-    as_date = lambda days: days.astype("datetime64[D]").astype(purchases["order_date"].dtype)  # noqa: E731
+    as_date = lambda numbers: numbers.astype("datetime64[D]").astype(dtype)  # noqa: E731
     return pd.DataFrame({
-        "customer_id": pd.array(np.asarray(ids)[customer[starts]], dtype="string"),
+        "customer_id": pd.array(np.asarray(customer_ids, dtype=object), dtype="string"),
         "x": x,
         "t_x": (last - first) / scale,
         "T": (np.datetime64(end.date(), "D").astype(np.int64) - first) / scale,
@@ -268,12 +284,17 @@ class Model:
 def fit(purchases: pd.DataFrame, *, end, unit: str = "week") -> tuple[Model, pd.DataFrame]:
     """Fit both models on the purchases up to ``end``; returns the model and the calibration data."""
     cal = calibration(purchases, end=end, unit=unit)
+    return fit_calibration(cal, end=end, unit=unit), cal
+
+
+def fit_calibration(cal: pd.DataFrame, *, end, unit: str = "week") -> Model:
+    """Both models fitted on a calibration table (:func:`calibration`)."""
     bg = fit_bgnbd(cal)
     gg = fit_gamma_gamma(cal)
     repeat = cal[(cal["x"] > 0) & (cal["m"] > 0)]
     corr = float(np.corrcoef(repeat["x"], repeat["m"])[0, 1]) if len(repeat) > 2 else float("nan")
     return Model(bgnbd=bg, gamma_gamma=gg, unit=unit, calibration_end=pd.Timestamp(end).normalize(),
-                 spend_correlation=corr), cal
+                 spend_correlation=corr)
 
 
 def predict(model: Model, cal: pd.DataFrame, *, horizon_months: int = 12, discount: float = 0.10) -> pd.DataFrame:

@@ -436,6 +436,22 @@ def cohort_counts(result: Result, *, period: str, metric: str):
                                  result.return_only_customers))
 
 
+def calibration_table(result: Result, *, unit: str):
+    """:func:`custlens.clv.calibration` of the lines up to the as-of date: per customer, the days
+    with a line (returns too), each day's net amount (Kahan sums, as pandas adds up)."""
+    from .clv import calibration_frame
+
+    frame = result.con.sql(f"""
+        SELECT customer_id, count(*) AS days, min(n) AS first, max(n) AS last, fsum(spend) AS total,
+               arg_min(spend, n) AS first_spend
+        FROM (SELECT customer_id, {EPOCH_DAY} AS n, fsum(amount) AS spend
+              FROM ({_lines_sql(result.source)})
+              WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(result.as_of)} GROUP BY customer_id, day)
+        GROUP BY customer_id ORDER BY customer_id""").df()
+    return calibration_frame(frame["customer_id"], frame["days"], frame["first"], frame["last"], frame["total"],
+                             frame["first_spend"], end=result.as_of, unit=unit)
+
+
 def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
     """Per customer, from the groups: the checks, and the definitions of :mod:`custlens.summary`
     that do not depend on the as-of date. The gaps between consecutive distinct order days are
