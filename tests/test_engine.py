@@ -438,3 +438,17 @@ def test_cents_round_as_numpy_does():
     con.register("t", pa.table({"x": values}))
     got = con.sql(f"SELECT {engine._cents('x')} AS r FROM t").fetchnumpy()["r"]
     assert (got == np.round(values, 2)).all()
+
+
+@pytest.mark.parametrize("command, reads_lines", [
+    (["clv"], False), (["clv", "--holdout", "26w"], True), (["cohorts"], False),
+    (["kpi", "--split", "2025-01-01", "--window", "90d"], True), (["report"], True),
+])
+def test_engine_duckdb_says_when_a_report_reads_the_lines_with_pandas(run, tmp_path, command, reads_lines):
+    """--engine duckdb: the reports that need every purchase line say they use pandas; cohorts and
+    clv (without --holdout) are computed by DuckDB."""
+    out = ["-o", str(tmp_path / "report.xlsx")] if command[0] == "report" else ["--format", "csv"]
+    result = run(command[0], PURCHASES, *command[1:], "--engine", "duckdb", *out)
+    assert result.exit_code == 0, result.stderr
+    assert ("this report reads the purchase lines: using the pandas engine" in result.stderr) == reads_lines
+    assert ("DuckDB engine" in result.stderr) != reads_lines

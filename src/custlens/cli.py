@@ -360,10 +360,8 @@ def emit_fast(fast, table: str, out: Output, *, title: str) -> None:
 def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True):
     """The summary by the DuckDB engine (an :class:`custlens.engine.Result`, messages said), or None
     when the pandas engine is to be used: chosen, needed for the lines, or required by the input."""
-    lines_note = "this report reads the purchase lines: using the pandas engine"
     if inputs.engine == "pandas" or needs_lines is True:
-        if inputs.engine == "duckdb":
-            info(inputs, lines_note)
+        say_pandas_reads_lines(inputs)
         return None
     from . import engine
 
@@ -374,8 +372,8 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
         source = engine.choose(inputs.engine, inputs.paths, inputs.options, rejects=inputs.rejects,
                                memory_limit=inputs.memory_limit)
         if source is None or (callable(needs_lines) and needs_lines(source.roles)):
-            if source is not None and inputs.engine == "duckdb":
-                info(inputs, lines_note)
+            if source is not None:
+                say_pandas_reads_lines(inputs)
             return None
         result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps,
                                   progress=progress)
@@ -386,6 +384,12 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
         return None  # auto: the pandas loader reads it, and reports what is unusual row by row
     say(inputs, result.messages())
     return result
+
+
+def say_pandas_reads_lines(inputs: Inputs) -> None:
+    """Under ``--engine duckdb``, say that this report reads the purchase lines with pandas."""
+    if inputs.engine == "duckdb":
+        info(inputs, "this report reads the purchase lines: using the pandas engine")
 
 
 def load_contacts_file(paths: tuple[str, ...], inputs: Inputs):
@@ -782,6 +786,7 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
         after = kpi_mod.parse_period(after_text, option="--after")
     else:
         raise click.UsageError("give the periods: --before START..END --after START..END, or --split DATE --window N")
+    say_pandas_reads_lines(inputs)
     purchases, _ = load_purchases(inputs)
     for warning in kpi_mod.check_periods(before, after, purchases):
         warn(f"warning: {warning}")
@@ -864,15 +869,15 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
     """
     from . import clv as clv_mod
 
-    if not holdout:  # the calibration table from DuckDB, when it reads the input
-        fast = summarize_fast(inputs, as_of, gaps=False)
-        if fast is not None:
-            from .engine import calibration_table
+    # the calibration table from DuckDB when it reads the input (--holdout needs the later lines too)
+    fast = summarize_fast(inputs, as_of, needs_lines=bool(holdout), gaps=False)
+    if fast is not None:
+        from .engine import calibration_table
 
-            info(inputs, f"calibration up to {fast.as_of:%Y-%m-%d}, in {time_unit}s")
-            cal = calibration_table(fast, unit=time_unit)
-            return _clv_report(clv_mod.fit_calibration(cal, end=fast.as_of, unit=time_unit), cal, show_params,
-                               horizon, discount, out)
+        info(inputs, f"calibration up to {fast.as_of:%Y-%m-%d}, in {time_unit}s")
+        cal = calibration_table(fast, unit=time_unit)
+        return _clv_report(clv_mod.fit_calibration(cal, end=fast.as_of, unit=time_unit), cal, show_params,
+                           horizon, discount, out)
     purchases, _ = load_purchases(inputs)
     last = purchases["order_date"].max().normalize()
     end = pd_timestamp(as_of) if as_of else last
@@ -1098,6 +1103,7 @@ def report(inputs, as_of, contacts_paths, interactions_paths, before_text, after
                    kpi_mod.parse_period(after_text, option="--after"))
     from .summary import customers
 
+    say_pandas_reads_lines(inputs)
     purchases, loaded = load_purchases(inputs)  # reports on stderr and writes --rejects, as every command
     result = customers(purchases, as_of=as_of)
     say(inputs, result.messages())
