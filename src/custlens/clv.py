@@ -55,8 +55,6 @@ class FitError(CustlensError):
 def calibration(purchases: pd.DataFrame, *, end, unit: str = "week") -> pd.DataFrame:
     """Per customer with a purchase day on or before ``end``: customer_id, x, t_x, T, m (see the
     module docstring), first_day and last_day."""
-    if unit not in UNITS:
-        raise CustlensError(f"--time-unit {unit!r}: use day, week or month")
     end = pd.Timestamp(end).normalize()
     day = purchases["order_date"].dt.normalize().to_numpy().astype("datetime64[D]").astype(np.int64)
     codes, ids = pd.factorize(purchases["customer_id"], sort=True)

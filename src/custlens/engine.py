@@ -345,7 +345,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
 def _group_sql(source: Source, window: str) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date; see :func:`summarize`. Unusable dates and amounts are
-    NULL, so a check is ``count(*) - count(column)``."""
+    NULL, so a check is ``count(*) - count(column)``. Money is added with ``fsum`` (compensated,
+    as pandas' groupby sums are), here and in every engine query."""
     odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
     lines = _lines_sql(source)
@@ -361,7 +362,7 @@ def _group_sql(source: Source, window: str) -> str:
         # an order is the customer's lines of one day: counted when one line is not negative
         return f"""SELECT customer_id, {checks}, 0 AS padded_orders, {in_window},
                        list({EPOCH_DAY}) FILTER ({after} AND amount >= 0) AS days,
-                       sum(amount) FILTER ({after}) AS monetary, NULL::BIGINT AS orders
+                       fsum(amount) FILTER ({after}) AS monetary, NULL::BIGINT AS orders
                    FROM ({lines}) GROUP BY customer_id"""
     # with an order id: collapse lines into orders first (day = the order's first line)
     return f"""SELECT customer_id, sum(lines) AS lines, sum(bad_dates) AS bad_dates,
@@ -369,10 +370,10 @@ def _group_sql(source: Source, window: str) -> str:
                    min(min_day) AS min_day, max(max_day) AS max_day, sum(padded_orders) AS padded_orders,
                    sum(in_window) AS in_window, sum(after) AS after,
                    list({EPOCH_DAY}) FILTER (in_window > 0 AND counted) AS days,
-                   sum(amount) FILTER (in_window > 0) AS monetary,
+                   fsum(amount) FILTER (in_window > 0) AS monetary,
                    count(*) FILTER (in_window > 0 AND counted) AS orders
                FROM (SELECT customer_id, order_key, {checks}, count(*) FILTER (padded_order) AS padded_orders,
-                         {in_window}, min(day) FILTER ({after}) AS day, sum(amount) FILTER ({after}) AS amount,
+                         {in_window}, min(day) FILTER ({after}) AS day, fsum(amount) FILTER ({after}) AS amount,
                          bool_or(amount >= 0) FILTER ({after}) AS counted
                      FROM ({lines}) GROUP BY customer_id, order_key)
                GROUP BY customer_id"""
