@@ -7,6 +7,7 @@ not take are checked to fall back to pandas (auto) or to fail with the reason (-
 import io
 import os
 import pty
+import re
 import subprocess
 import sys
 from datetime import date
@@ -22,7 +23,7 @@ from custlens import engine
 from custlens.errors import CustlensError
 from custlens.io import LoadOptions, load_purchases
 from custlens.lifecycle import expected_gaps
-from custlens.summary import customers
+from custlens.summary import customers, order_table
 
 PURCHASES = EXAMPLES / "purchases.csv"
 SUMMARY_COLUMNS = ["customer_id", "first_order", "last_order", "recency_days", "frequency", "monetary",
@@ -234,6 +235,44 @@ def test_random_exports_give_the_same_clv_calibration(tmp_path_factory, lines, w
             assert fast[day].dt.date.tolist() == reference[day].dt.date.tolist()
 
 
+@given(lines=LINES, with_orders=st.booleans(), starts=st.tuples(st.integers(-5, 45), st.integers(-5, 45)),
+       lengths=st.tuples(st.integers(1, 20), st.integers(1, 20)))
+def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_orders, starts, lengths):
+    """Both periods' data from SQL equal custlens.kpi.period_data's (sums to 1e-9), and the
+    periods are checked alike (same error or same warnings)."""
+    from custlens import kpi
+
+    before, after = (kpi.Period(START + pd.Timedelta(days=s), START + pd.Timedelta(days=s + n - 1))
+                     for s, n in zip(starts, lengths))
+    for path in random_export(tmp_path_factory.mktemp("kpi"), lines, with_orders):
+        try:
+            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), None, orders=False)
+        except (engine.Unsupported, CustlensError):
+            continue
+        assert result.customers is None
+        span, *fast = engine.kpi_periods(result, before, after)
+        purchases = load_purchases([str(path)])[0]
+        try:
+            expected_warnings = kpi.check_periods(before, after, purchases)
+        except kpi.PeriodError as e:
+            with pytest.raises(kpi.PeriodError, match=re.escape(str(e))):
+                kpi.check_span(before, after, *span)
+        else:
+            assert kpi.check_span(before, after, *span) == expected_warnings
+        orders, ids, _ = order_table(purchases, max(before.end, after.end))
+        firsts = orders[orders["counted"].to_numpy()].groupby("customer")["day"].min()
+        first_day = pd.Series(firsts.to_numpy(), index=ids[firsts.index.to_numpy()])
+        for got, period in zip(fast, (before, after)):
+            want = kpi.period_data(purchases, orders, ids, first_day, period)
+            assert (got.new_customers, got.retained, got.previous_customers) == (
+                want.new_customers, want.retained, want.previous_customers)
+            assert got.revenue == pytest.approx(want.revenue, rel=1e-9, abs=1e-9)
+            assert got.per_customer["customer_id"].tolist() == want.per_customer["customer_id"].tolist()
+            assert got.per_customer["orders"].tolist() == want.per_customer["orders"].tolist()
+            np.testing.assert_allclose(got.per_customer["revenue"], want.per_customer["revenue"], rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(got.value_to_date, want.value_to_date, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("name, content, options, reason", [
     ("comma.csv", "customer_id;date;amount\nC1;2025-01-02;12,50\nC2;2025-01-03;7,10\n", {}, "non-numeric"),
     ("thousands.csv", "customer_id,date,amount\nC1,2025-01-02,\"1,250.00\"\nC2,2025-01-03,7\n", {}, "non-numeric"),
@@ -299,6 +338,9 @@ def test_strict_gives_the_pandas_error(run):
     ["cohorts"], ["cohorts", "--metric", "revenue", "--period", "week"],
     ["cohorts", "--metric", "ltv", "--period", "quarter", "--as-of", "2025-03-31"],
     ["clv"], ["clv", "--time-unit", "day", "--as-of", "2025-06-30"],
+    ["kpi", "--split", "2025-01-01", "--window", "90d"],
+    ["kpi", "--before", "2024-01-01..2024-12-31", "--after", "2025-01-01..2026-03-31", "--bootstrap", "300",
+     "--interactions", str(EXAMPLES / "interactions.csv")],
 ])
 def test_reports_are_the_same_bytes_from_both_engines(run, tmp_path, command):
     raw = raw_csv()
@@ -310,6 +352,8 @@ def test_reports_are_the_same_bytes_from_both_engines(run, tmp_path, command):
     slow = run(command[0], path, *command[1:], "--format", "csv", "--engine", "pandas")
     assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
     assert fast.stdout == slow.stdout and len(fast.stdout) > 100
+    if command[0] == "kpi":  # and the same words: the lines read, the periods, the warnings
+        assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
 @pytest.mark.parametrize("extra", [[], ["--sort", "-monetary", "--limit", "10"], ["--sort", "median_gap_days"]])
@@ -442,11 +486,13 @@ def test_cents_round_as_numpy_does():
 
 @pytest.mark.parametrize("command, reads_lines", [
     (["clv"], False), (["clv", "--holdout", "26w"], True), (["cohorts"], False),
-    (["kpi", "--split", "2025-01-01", "--window", "90d"], True), (["report"], True),
+    (["kpi", "--split", "2025-01-01", "--window", "90d"], False),
+    (["kpi", "--split", "2025-01-01", "--window", "90d", "--by", "channel"], True),
+    (["kpi", "--split", "2025-01-01", "--window", "90d", "--stages"], True), (["report"], True),
 ])
 def test_engine_duckdb_says_when_a_report_reads_the_lines_with_pandas(run, tmp_path, command, reads_lines):
-    """--engine duckdb: the reports that need every purchase line say they use pandas; cohorts and
-    clv (without --holdout) are computed by DuckDB."""
+    """--engine duckdb: the reports that need every purchase line say they use pandas; cohorts,
+    clv (without --holdout) and kpi (without --by and --stages) are computed by DuckDB."""
     out = ["-o", str(tmp_path / "report.xlsx")] if command[0] == "report" else ["--format", "csv"]
     result = run(command[0], PURCHASES, *command[1:], "--engine", "duckdb", *out)
     assert result.exit_code == 0, result.stderr

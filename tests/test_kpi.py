@@ -6,7 +6,9 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import norm
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.stats import binomtest, norm
 
 from custlens import cohorts, kpi
 from custlens.kpi import Period
@@ -102,6 +104,20 @@ def test_two_proportions_against_the_formula():
     assert (low, high) == pytest.approx((0.2 - half, 0.2 + half))
     row = kpi._row("x", 0.4, 0.6, "z-test", (low, high, p))
     assert row["verdict"] == "up" and p < 0.05
+
+
+@given(st.integers(0, 3000), st.integers(0, 3000))
+def test_sign_test_is_the_exact_binomial_test(more, fewer):
+    if more + fewer == 0:
+        assert np.isnan(kpi.sign_test(more, fewer))
+        return
+    assert kpi.sign_test(more, fewer) == pytest.approx(binomtest(more, more + fewer, 0.5).pvalue, rel=1e-9, abs=1e-300)
+
+
+def test_sign_test_by_hand():
+    assert kpi.sign_test(10, 0) == pytest.approx(2 / 2**10)  # all ten rose: 2 × ½¹⁰
+    assert kpi.sign_test(8, 2) == pytest.approx(2 * (1 + 10 + 45) / 2**10)  # 2 × P(X ≤ 2)
+    assert kpi.sign_test(5, 5) == 1.0 and kpi.sign_test(1, 0) == 1.0
 
 
 def test_bootstrap_interval_covers_the_true_difference():

@@ -357,9 +357,11 @@ def emit_fast(fast, table: str, out: Output, *, title: str) -> None:
         out.emit(engine.fetch(fast, table), title=title)
 
 
-def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True):
+def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True, orders=True):
     """The summary by the DuckDB engine (an :class:`custlens.engine.Result`, messages said), or None
-    when the pandas engine is to be used: chosen, needed for the lines, or required by the input."""
+    when the pandas engine is to be used: chosen, needed for the lines, or required by the input.
+    ``orders=False`` only checks the lines and says what loading them says (for reports that
+    compute from the lines in DuckDB, such as kpi)."""
     if inputs.engine == "pandas" or needs_lines is True:
         say_pandas_reads_lines(inputs)
         return None
@@ -376,13 +378,13 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
                 say_pandas_reads_lines(inputs)
             return None
         result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps,
-                                  progress=progress)
+                                  orders=orders, progress=progress)
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
                                 "which read it row by row") from None
         return None  # auto: the pandas loader reads it, and reports what is unusual row by row
-    say(inputs, result.messages())
+    say(inputs, result.messages() if orders else result.load_messages())
     return result
 
 
@@ -786,24 +788,36 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
         after = kpi_mod.parse_period(after_text, option="--after")
     else:
         raise click.UsageError("give the periods: --before START..END --after START..END, or --split DATE --window N")
-    say_pandas_reads_lines(inputs)
-    purchases, _ = load_purchases(inputs)
-    for warning in kpi_mod.check_periods(before, after, purchases):
+    options = dict(resamples=resamples, seed=seed)
+    fast = None if by or stages else summarize_fast(inputs, None, orders=False)
+    if fast is not None:  # the DuckDB engine computes both periods where it read the lines
+        from .engine import kpi_periods
+
+        span, *periods = kpi_periods(fast, before, after)
+        warnings = kpi_mod.check_span(before, after, *span)
+    else:
+        say_pandas_reads_lines(inputs)
+        purchases, _ = load_purchases(inputs)
+        warnings = kpi_mod.check_periods(before, after, purchases)
+    for warning in warnings:
         warn(f"warning: {warning}")
     info(inputs, f"before: {before} ({count(before.days, 'day')}); after: {after} ({count(after.days, 'day')})")
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
     costs = load_other(costs_paths, inputs, "load_costs") if costs_paths else None
-
-    thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
-    options = dict(interactions=interactions, costs=costs, thresholds=thresholds, resamples=resamples, seed=seed)
-    if by:
-        segments = load_segment_file(by) if os.path.exists(by) else None
-        labels = kpi_mod.group_labels(purchases, column=None if segments is not None else by, segments=segments)
-        table, skipped = kpi_mod.compare_by(purchases, labels, before, after, **options)
-        for name, reason in skipped:
-            warn(f"warning: {by} = {name}: {reason}; left out")
+    if fast is not None:
+        table = kpi_mod.compare_periods(*periods, interactions=interactions, costs=costs,
+                                        **options)
     else:
-        table = kpi_mod.compare(purchases, before, after, **options)
+        thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
+        options.update(interactions=interactions, costs=costs, thresholds=thresholds)
+        if by:
+            segments = load_segment_file(by) if os.path.exists(by) else None
+            labels = kpi_mod.group_labels(purchases, column=None if segments is not None else by, segments=segments)
+            table, skipped = kpi_mod.compare_by(purchases, labels, before, after, **options)
+            for name, reason in skipped:
+                warn(f"warning: {by} = {name}: {reason}; left out")
+        else:
+            table = kpi_mod.compare(purchases, before, after, **options)
     out.emit(table, title=f"KPIs: {before} → {after}")
 
 

@@ -239,7 +239,14 @@ class Result:
 
     def messages(self) -> list[tuple[str, str]]:
         """The same lines as :meth:`LoadReport.messages` + :meth:`Summary.messages` for this input."""
-        from .notes import exclusion_lines, summary_lines
+        from .notes import summary_lines
+
+        return self.load_messages() + summary_lines(self.customers, self.as_of, self.lines_after_as_of,
+                                                    self.return_only_customers)
+
+    def load_messages(self) -> list[tuple[str, str]]:
+        """The same lines as :meth:`LoadReport.messages` for this input."""
+        from .notes import exclusion_lines
 
         if len(self.source.files) == 1:
             out = [("info", f"{self.source.files[0]}: {count(self.rows, 'row')} ({self.source.rows_label})")]
@@ -247,7 +254,7 @@ class Result:
             out = [("info", f"{len(self.source.files)} files: {count(self.rows, 'row')} ({self.source.rows_label})")]
         if self.guest_rows:
             out += exclusion_lines({"no customer id": (self.guest_rows, self.guest_samples)}, self.rows)
-        return out + summary_lines(self.customers, self.as_of, self.lines_after_as_of, self.return_only_customers)
+        return out
 
 
 def connect(memory_limit: str | None = None):
@@ -274,7 +281,7 @@ def default_memory_limit() -> str:
 
 
 def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_days: bool = False,
-              strict: bool = False, gaps: bool = True) -> Result:
+              strict: bool = False, gaps: bool = True, orders: bool = True) -> Result:
     """The per-customer summary of :func:`custlens.summary.customers`, computed by DuckDB.
 
     One pass groups the lines by raw customer id into one row per customer: the checks (line
@@ -283,22 +290,26 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     table. Raises :class:`Unsupported` when a check fails (the pandas loader then reports the
     rows). ``keep_days`` keeps every customer's order days and gaps (for lifecycle stages); ``strict``
     turns excluded rows into a :class:`StrictModeError`, as in the pandas loader; ``gaps=False``
-    leaves ``median_gap_days`` empty, for reports that do not show it.
+    leaves ``median_gap_days`` empty, for reports that do not show it; ``orders=False`` runs the
+    checks only (for reports that read the lines themselves): the summary is then empty and the
+    customer counts are None.
     """
     import duckdb
 
     try:
-        return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps)
+        return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
+                          orders=orders)
     except duckdb.Error as e:  # a line it cannot read (wrong number of fields, bad UTF-8 further in…)
         raise Unsupported(f"DuckDB cannot read it: {str(e).splitlines()[0]}") from e
 
 
-def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool) -> Result:
+def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool,
+               orders: bool) -> Result:
     con = source.con
     run = progress or (lambda con, sql: con.execute(sql))
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
-    run(con, f"CREATE TEMP TABLE groups AS {_customer_sql(_group_sql(source, window), keep_days=keep_days, gaps=gaps)}")
+    run(con, f"CREATE TEMP TABLE groups AS {_customer_sql(_group_sql(source, window, orders=orders), keep_days=keep_days, gaps=gaps)}")
     checks = con.execute("""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
                sum(bad_dates), sum(bad_amounts), sum(odd_amounts), min(min_day) FILTER (NOT guest),
@@ -337,15 +348,17 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         from .notes import strict_message
 
         raise StrictModeError(strict_message(", ".join(source.files), {"no customer id": (guest_rows, samples)}))
+    if not orders:
+        customers = return_only = None
     return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
                   guest_samples=samples, lines_after_as_of=0 if checks_only else after,
                   return_only_customers=return_only, keep_days=keep_days)
 
 
-def _group_sql(source: Source, window: str) -> str:
+def _group_sql(source: Source, window: str, *, orders: bool = True) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
-    the net amount up to the as-of date; see :func:`summarize`. Unusable dates and amounts are
-    NULL, so a check is ``count(*) - count(column)``. Money is added with ``fsum`` (compensated,
+    the net amount up to the as-of date (these three NULL without ``orders``); see :func:`summarize`.
+    Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. Money is added with ``fsum`` (compensated,
     as pandas' groupby sums are), here and in every engine query."""
     odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
@@ -358,6 +371,11 @@ def _group_sql(source: Source, window: str) -> str:
     else:
         in_window = f"count(*) FILTER ({window}) AS in_window, count(*) FILTER (NOT ({window})) AS after"
         after = window
+    if not orders:
+        padded = "count(*) FILTER (padded_order)" if has_orders else "0"
+        return f"""SELECT customer_id, {checks}, {padded} AS padded_orders, {in_window}, NULL::INTEGER[] AS days,
+                       NULL::DOUBLE AS monetary, NULL::BIGINT AS orders
+                   FROM ({lines}) GROUP BY customer_id"""
     if not has_orders:
         # an order is the customer's lines of one day: counted when one line is not negative
         return f"""SELECT customer_id, {checks}, 0 AS padded_orders, {in_window},
@@ -402,6 +420,20 @@ PERIOD_ORDINALS = {
 }
 
 
+def _order_tables(result: Result, end: date) -> None:
+    """Temp tables of the customers' lines up to ``end`` and their orders, as
+    :func:`custlens.summary.order_table` makes them: ``order_lines`` (customer_id, day, amount,
+    order_key) and ``orders`` (customer_id, day = the order's first line, counted = not all returns)."""
+    source, con = result.source, result.con
+    key = "order_key" if "order_id" in source.columns else "day"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE order_lines AS
+                    SELECT customer_id, day, amount, {key} AS order_key
+                    FROM ({_lines_sql(source)}) WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(end)}""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE orders AS
+                   SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
+                   FROM order_lines GROUP BY customer_id, order_key""")
+
+
 def cohort_counts(result: Result, *, period: str, metric: str):
     """:class:`custlens.cohorts.CohortCounts` of the lines up to the as-of date, as
     :func:`custlens.cohorts.count_cohorts` counts them: orders as in the summary, a customer's
@@ -411,30 +443,72 @@ def cohort_counts(result: Result, *, period: str, metric: str):
 
     from .cohorts import CohortCounts
 
-    source, con = result.source, result.con
+    con = result.con
     ordinal = PERIOD_ORDINALS[period]
-    key = "order_key" if "order_id" in source.columns else "day"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE cohort_lines AS
-                    SELECT customer_id, day, amount, {key} AS order_key, {ordinal} AS period
-                    FROM ({_lines_sql(source)}) WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(result.as_of)}""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE cohort_orders AS
-                   SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
-                   FROM cohort_lines GROUP BY customer_id, order_key""")
+    _order_tables(result, result.as_of)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cohort_of AS
-                    SELECT customer_id, min({ordinal}) AS cohort FROM cohort_orders WHERE counted GROUP BY customer_id""")
+                    SELECT customer_id, min({ordinal}) AS cohort FROM orders WHERE counted GROUP BY customer_id""")
     size = con.sql("SELECT cohort, count(*) AS n FROM cohort_of GROUP BY cohort").df()
     if metric == "retention":
         values = con.sql(f"""SELECT cohort, {ordinal} - cohort AS k,
                                     count(DISTINCT customer_id)::DOUBLE AS v
-                             FROM cohort_orders JOIN cohort_of USING (customer_id) WHERE counted GROUP BY ALL""").df()
+                             FROM orders JOIN cohort_of USING (customer_id) WHERE counted GROUP BY ALL""").df()
     else:
-        values = con.sql("""SELECT cohort, period - cohort AS k, fsum(amount) AS v
-                            FROM cohort_lines JOIN cohort_of USING (customer_id) GROUP BY ALL""").df()
+        values = con.sql(f"""SELECT cohort, {ordinal} - cohort AS k, fsum(amount) AS v
+                             FROM order_lines JOIN cohort_of USING (customer_id) GROUP BY ALL""").df()
     index = pd.MultiIndex.from_arrays([values["cohort"].astype("int64"), values["k"].astype("int64")])
     return CohortCounts(size=pd.Series(size["n"].to_numpy(), index=size["cohort"].astype("int64").to_numpy()),
                         values=pd.Series(values["v"].to_numpy(), index=index),
                         summary=(result.customers, pd.Timestamp(result.as_of), result.lines_after_as_of,
                                  result.return_only_customers))
+
+
+def kpi_periods(result: Result, before, after):
+    """``(span, before_data, after_data)`` for :func:`custlens.kpi.compare_periods`: ``span`` is what
+    :func:`custlens.kpi.check_span` needs (the first and last day of the customers' lines, the lines
+    dated in each period); the :class:`custlens.kpi.PeriodData` are as :func:`custlens.kpi.period_data`
+    computes them: orders as in the summary (up to the later period's end), lines summed per customer
+    (Kahan sums, as pandas adds up), customers in the order of their ids."""
+    import numpy as np
+
+    from .kpi import PeriodData
+
+    con = result.con
+    _order_tables(result, max(before.end, after.end))
+    periods = {"b": before, "a": after}
+    orders = ", ".join(
+        f"count(*) FILTER (counted AND {_between(p)}) AS orders_{k}, "
+        f"count(*) FILTER (counted AND {_between(p.previous())}) AS previous_{k}" for k, p in periods.items())
+    sums = ", ".join(
+        f"count(*) FILTER ({_between(p)}) AS lines_{k}, fsum(amount) FILTER ({_between(p)}) AS revenue_{k}, "
+        f"fsum(amount) FILTER (day <= {_date(p.end)}) AS value_{k}" for k, p in periods.items())
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE kpi_customers AS
+                    SELECT * FROM (SELECT customer_id, min(day) FILTER (counted) AS first, {orders}
+                                   FROM orders GROUP BY customer_id)
+                    JOIN (SELECT customer_id, {sums} FROM order_lines GROUP BY customer_id) USING (customer_id)""")
+    first, last = con.execute("SELECT min(min_day), max(max_day) FROM groups WHERE NOT guest").fetchall()[0]
+    lines = con.execute("SELECT sum(lines_b), sum(lines_a) FROM kpi_customers").fetchall()[0]
+
+    def data(k: str, period) -> PeriodData:
+        per = con.sql(f"""SELECT customer_id, orders_{k} AS orders, coalesce(revenue_{k}, 0.0) AS revenue
+                          FROM kpi_customers WHERE orders_{k} > 0 ORDER BY customer_id""").df()
+        revenue, new, retained, previous = con.execute(f"""
+            SELECT coalesce(fsum(revenue_{k}), 0.0), count(*) FILTER ({_between(period, 'first')}),
+                   count(*) FILTER (previous_{k} > 0 AND orders_{k} > 0), count(*) FILTER (previous_{k} > 0)
+            FROM kpi_customers""").fetchall()[0]
+        value = con.sql(f"""SELECT coalesce(value_{k}, 0.0) AS value FROM kpi_customers
+                            WHERE first <= {_date(period.end)} ORDER BY customer_id""").fetchnumpy()["value"]
+        per["orders"] = per["orders"].astype("int64")
+        return PeriodData(period=period, revenue=float(revenue), per_customer=per, new_customers=int(new),
+                          retained=int(retained), previous_customers=int(previous),
+                          value_to_date=np.asarray(value, dtype="float64"))
+
+    return (first, last, (int(lines[0] or 0), int(lines[1] or 0))), data("b", before), data("a", after)
+
+
+def _between(period, column: str = "day") -> str:
+    """``column`` falls in the period (kpi :class:`~custlens.kpi.Period`, both ends included)."""
+    return f"{column} BETWEEN {_date(period.start)} AND {_date(period.end)}"
 
 
 def calibration_table(result: Result, *, unit: str):

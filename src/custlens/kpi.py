@@ -109,12 +109,20 @@ def split_periods(split, window_days: int) -> tuple[Period, Period]:
 
 
 def check_periods(before: Period, after: Period, purchases: pd.DataFrame) -> list[str]:
-    """Errors for periods without data; warnings for overlap and periods partly outside the data."""
+    """:func:`check_span` of the purchase lines."""
     days = purchases["order_date"].dt.normalize()
-    first, last = days.min(), days.max()
+    return check_span(before, after, days.min(), days.max(),
+                      (int(before.contains(days).sum()), int(after.contains(days).sum())))
+
+
+def check_span(before: Period, after: Period, first, last, lines_in: tuple[int, int]) -> list[str]:
+    """Errors for periods without data; warnings for overlap and periods partly outside the data.
+    ``first`` and ``last`` are the first and last days of the lines, ``lines_in`` the number of
+    lines dated in each period (before, after)."""
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
     warnings = []
-    for name, period in (("before", before), ("after", after)):
-        if not period.contains(days).any():
+    for name, period, lines in (("before", before, lines_in[0]), ("after", after, lines_in[1])):
+        if not lines:
             raise PeriodError(f"the {name} period {period} has no purchases (the data covers "
                               f"{first:%Y-%m-%d}..{last:%Y-%m-%d})")
         if period.start < first or period.end > last:
@@ -180,13 +188,15 @@ def _replicates(arrays: tuple[np.ndarray, ...], statistic, rng, size: int, large
 
 
 def sign_test(more: int, fewer: int) -> float:
-    """Two-sided binomial p-value of ``more`` successes in ``more + fewer`` trials at p = ½."""
+    """Two-sided binomial p-value of ``more`` successes in n = ``more + fewer`` trials at p = ½:
+    min(1, 2·P(X ≤ min(more, fewer))) for X ~ Binomial(n, ½), the distribution being symmetric
+    (scipy's binomtest gives the same; its module takes a second to import)."""
     n = more + fewer
     if n == 0:
         return np.nan
-    from scipy.stats import binomtest
+    from scipy.special import bdtr
 
-    return float(binomtest(more, n, 0.5).pvalue)
+    return min(1.0, 2.0 * float(bdtr(min(more, fewer), n, 0.5)))
 
 
 class _Mean:
@@ -235,13 +245,15 @@ class PeriodData:
 
 def period_data(purchases: pd.DataFrame, orders: pd.DataFrame, customer_ids: np.ndarray, first_day: pd.Series,
                 period: Period) -> PeriodData:
+    """The period's :class:`PeriodData` from the lines and their :func:`~custlens.summary.order_table`.
+    Customers are in the order of their ids (so that both engines resample the same arrays)."""
     days = purchases["order_date"].dt.normalize()
     in_period = period.contains(days)
     lines = purchases[in_period]
     counted = orders[orders["counted"].to_numpy()]
     order_days = pd.to_datetime(counted["day"])
     mine = counted[period.contains(order_days)]
-    per = mine.groupby("customer", sort=True).size().rename("orders").to_frame()
+    per = mine.groupby("customer").size().rename("orders").to_frame()
     per["customer_id"] = customer_ids[per.index.to_numpy()]
     spend = lines.groupby("customer_id")["amount"].sum()
     per["revenue"] = per["customer_id"].map(spend).fillna(0.0).to_numpy()
@@ -250,10 +262,11 @@ def period_data(purchases: pd.DataFrame, orders: pd.DataFrame, customer_ids: np.
     first = pd.to_datetime(first_day)
     new = int(period.contains(first).sum())
     upto = purchases[(days <= period.end).to_numpy()]
-    acquired = first_day.index[(first <= period.end).to_numpy()]
+    acquired = first_day.index[(first <= period.end).to_numpy()].sort_values()
     value = upto.groupby("customer_id")["amount"].sum().reindex(acquired).fillna(0.0).to_numpy()
+    per = per.sort_values("customer_id", kind="stable").reset_index(drop=True)
     return PeriodData(period=period, revenue=float(lines["amount"].sum()),
-                      per_customer=per.reset_index(drop=True)[["customer_id", "orders", "revenue"]],
+                      per_customer=per[["customer_id", "orders", "revenue"]],
                       new_customers=new, retained=retained, previous_customers=len(previous), value_to_date=value)
 
 
@@ -268,6 +281,18 @@ def compare(purchases: pd.DataFrame, before: Period, after: Period, *, interacti
     first_day = pd.Series(firsts.to_numpy(), index=customer_ids[firsts.index.to_numpy()])
     b = period_data(purchases, orders, customer_ids, first_day, before)
     a = period_data(purchases, orders, customer_ids, first_day, after)
+    stage_table = None
+    if thresholds is not None:
+        stage_table = tuple(stage_counts(purchases, p.end, thresholds) for p in (before, after))
+    return compare_periods(b, a, interactions=interactions, costs=costs, stages=stage_table, resamples=resamples,
+                           seed=seed)
+
+
+def compare_periods(b: PeriodData, a: PeriodData, *, interactions: pd.DataFrame | None = None,
+                    costs: pd.DataFrame | None = None, stages: tuple[pd.Series, pd.Series] | None = None,
+                    resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The KPI table of :func:`compare` from the two periods' data, whichever engine computed it;
+    ``stages`` are the customers per lifecycle stage at the end of each period."""
     rows = []
 
     def add(kpi, x, y, test="not tested", ci=(np.nan, np.nan, np.nan)):
@@ -308,8 +333,8 @@ def compare(purchases: pd.DataFrame, before: Period, after: Period, *, interacti
         add("cac", _safe(spend[0]["acquisition"], b.new_customers), _safe(spend[1]["acquisition"], a.new_customers))
         add("retention_cost_per_retained", _safe(spend[0]["retention"], b.retained),
             _safe(spend[1]["retention"], a.retained))
-    if thresholds is not None:
-        then, now = (stage_counts(purchases, p.end, thresholds) for p in (before, after))
+    if stages is not None:
+        then, now = stages
         for stage in then.index:
             add(f"stage_{stage}", int(then[stage]), int(now[stage]))
     table = pd.DataFrame(rows, columns=COLUMNS).astype({"kpi": "string", "verdict": "string", "test": "string"})
