@@ -215,19 +215,32 @@ def test_random_exports_give_the_same_cohorts(tmp_path_factory, lines, with_orde
 
 
 @given(lines=LINES, with_orders=st.booleans(), as_of_day=st.one_of(st.none(), st.integers(0, 45)),
-       unit=st.sampled_from(["day", "week", "month"]))
-def test_random_exports_give_the_same_clv_calibration(tmp_path_factory, lines, with_orders, as_of_day, unit):
-    """x, t_x, T and m from SQL equal custlens.clv.calibration's (m to 1e-9)."""
-    from custlens.clv import calibration
+       unit=st.sampled_from(["day", "week", "month"]), holdout=st.one_of(st.none(), st.integers(0, 59)))
+def test_random_exports_give_the_same_clv_calibration(tmp_path_factory, lines, with_orders, as_of_day, unit,
+                                                      holdout):
+    """x, t_x, T and m from SQL equal custlens.clv.calibration's (m to 1e-9), up to the as-of date
+    or, with a holdout, up to its start (the day of line number ``holdout``, so that lines fall on
+    it); the holdout's purchase days equal clv.purchase_days'."""
+    from custlens.clv import calibration, purchase_days
 
     as_of = None if as_of_day is None else (START + pd.Timedelta(days=as_of_day)).date()
     for path in random_export(tmp_path_factory.mktemp("clv"), lines, with_orders):
         try:
-            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), as_of, gaps=False)
+            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), as_of, orders=False)
         except (engine.Unsupported, CustlensError):
             continue
-        fast = engine.calibration_table(result, unit=unit)
-        reference = calibration(load_purchases([str(path)])[0], end=result.as_of, unit=unit)
+        end = result.as_of
+        if holdout is not None:
+            end = min(end - pd.Timedelta(days=1), (START + pd.Timedelta(days=lines[holdout % len(lines)][1])).date())
+        purchases = load_purchases([str(path)])[0]
+        if not (purchases["order_date"] <= pd.Timestamp(end)).any():
+            continue  # nothing to calibrate on (the CLI says so before this)
+        fast = engine.calibration_table(result, unit=unit, end=end)
+        reference = calibration(purchases, end=end, unit=unit)
+        if holdout is not None:
+            got = engine.purchase_days(result, fast["customer_id"], after=end, end=result.as_of)
+            want = purchase_days(purchases, reference["customer_id"], after=end, end=result.as_of)
+            assert got.tolist() == want.tolist()
         exact = ["customer_id", "x", "t_x", "T"]
         pd.testing.assert_frame_equal(fast[exact], reference[exact])
         np.testing.assert_allclose(fast["m"], reference["m"], rtol=1e-9, atol=1e-12)
@@ -337,7 +350,8 @@ def test_strict_gives_the_pandas_error(run):
     ["lapsed", "--contacts", str(EXAMPLES / "contacts.csv")], ["lapsed", "--as-of", "2025-09-30"],
     ["cohorts"], ["cohorts", "--metric", "revenue", "--period", "week"],
     ["cohorts", "--metric", "ltv", "--period", "quarter", "--as-of", "2025-03-31"],
-    ["clv"], ["clv", "--time-unit", "day", "--as-of", "2025-06-30"],
+    ["clv"], ["clv", "--time-unit", "day", "--as-of", "2025-06-30"], ["clv", "--holdout", "26w"],
+    ["clv", "--holdout", "100d", "--as-of", "2025-09-30", "--time-unit", "day"],
     ["kpi", "--split", "2025-01-01", "--window", "90d"],
     ["kpi", "--before", "2024-01-01..2024-12-31", "--after", "2025-01-01..2026-03-31", "--bootstrap", "300",
      "--interactions", str(EXAMPLES / "interactions.csv")],
@@ -352,7 +366,7 @@ def test_reports_are_the_same_bytes_from_both_engines(run, tmp_path, command):
     slow = run(command[0], path, *command[1:], "--format", "csv", "--engine", "pandas")
     assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
     assert fast.stdout == slow.stdout and len(fast.stdout) > 100
-    if command[0] == "kpi":  # and the same words: the lines read, the periods, the warnings
+    if command[0] in ("kpi", "clv"):  # and the same words: the lines read, the periods, the warnings
         assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
@@ -485,14 +499,14 @@ def test_cents_round_as_numpy_does():
 
 
 @pytest.mark.parametrize("command, reads_lines", [
-    (["clv"], False), (["clv", "--holdout", "26w"], True), (["cohorts"], False),
+    (["clv"], False), (["clv", "--holdout", "26w"], False), (["cohorts"], False),
     (["kpi", "--split", "2025-01-01", "--window", "90d"], False),
     (["kpi", "--split", "2025-01-01", "--window", "90d", "--by", "channel"], True),
     (["kpi", "--split", "2025-01-01", "--window", "90d", "--stages"], True), (["report"], True),
 ])
 def test_engine_duckdb_says_when_a_report_reads_the_lines_with_pandas(run, tmp_path, command, reads_lines):
     """--engine duckdb: the reports that need every purchase line say they use pandas; cohorts,
-    clv (without --holdout) and kpi (without --by and --stages) are computed by DuckDB."""
+    clv and kpi (without --by and --stages) are computed by DuckDB."""
     out = ["-o", str(tmp_path / "report.xlsx")] if command[0] == "report" else ["--format", "csv"]
     result = run(command[0], PURCHASES, *command[1:], "--engine", "duckdb", *out)
     assert result.exit_code == 0, result.stderr

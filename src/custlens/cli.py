@@ -883,31 +883,37 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
     """
     from . import clv as clv_mod
 
-    # the calibration table from DuckDB when it reads the input (--holdout needs the later lines too)
-    fast = summarize_fast(inputs, as_of, needs_lines=bool(holdout), gaps=False)
+    # the calibration table (and the holdout's purchase days) from DuckDB when it reads the input
+    fast = summarize_fast(inputs, as_of, orders=False)
     if fast is not None:
-        from .engine import calibration_table
+        from . import engine
 
-        info(inputs, f"calibration up to {fast.as_of:%Y-%m-%d}, in {time_unit}s")
-        cal = calibration_table(fast, unit=time_unit)
-        return _clv_report(clv_mod.fit_calibration(cal, end=fast.as_of, unit=time_unit), cal, show_params,
-                           horizon, discount, out)
-    purchases, _ = load_purchases(inputs)
-    last = purchases["order_date"].max().normalize()
-    end = pd_timestamp(as_of) if as_of else last
-    if holdout:
-        calibration_end = end - pd_timedelta(holdout)
-        info(inputs, f"calibration up to {calibration_end:%Y-%m-%d}, holdout to {end:%Y-%m-%d} "
-                     f"({count(holdout, 'day')})")
+        end = pd_timestamp(fast.as_of)
+    else:
+        purchases, _ = load_purchases(inputs)
+        end = pd_timestamp(as_of) if as_of else purchases["order_date"].max().normalize()
+    if not holdout:
+        info(inputs, f"calibration up to {end:%Y-%m-%d}, in {time_unit}s")
+        if fast is None:
+            model, cal = clv_mod.fit(purchases, end=end, unit=time_unit)
+        else:
+            cal = engine.calibration_table(fast, unit=time_unit)
+            model = clv_mod.fit_calibration(cal, end=end, unit=time_unit)
+        return _clv_report(model, cal, show_params, horizon, discount, out)
+    calibration_end = end - pd_timedelta(holdout)
+    info(inputs, f"calibration up to {calibration_end:%Y-%m-%d}, holdout to {end:%Y-%m-%d} "
+                 f"({count(holdout, 'day')})")
+    if fast is None:
         model, table, summary = clv_mod.holdout(purchases, end=calibration_end, holdout_end=end, unit=time_unit)
-        _clv_warnings(model)
-        info(inputs, f"holdout purchases: {summary['total_actual']:,.0f} actual, {summary['total_predicted']:,.1f} "
-                     f"predicted; mean absolute error {summary['mae']:.3f} per customer")
-        out.emit(table, title="Holdout purchases by calibration frequency")
-        return
-    info(inputs, f"calibration up to {end:%Y-%m-%d}, in {time_unit}s")
-    model, cal = clv_mod.fit(purchases, end=end, unit=time_unit)
-    _clv_report(model, cal, show_params, horizon, discount, out)
+    else:
+        cal = engine.calibration_table(fast, unit=time_unit, end=calibration_end.date())
+        model = clv_mod.fit_calibration(cal, end=calibration_end, unit=time_unit)
+        actual = engine.purchase_days(fast, cal["customer_id"], after=calibration_end.date(), end=end.date())
+        table, summary = clv_mod.holdout_table(model, cal, actual, length_days=holdout)
+    _clv_warnings(model)
+    info(inputs, f"holdout purchases: {summary['total_actual']:,.0f} actual, {summary['total_predicted']:,.1f} "
+                 f"predicted; mean absolute error {summary['mae']:.3f} per customer")
+    out.emit(table, title="Holdout purchases by calibration frequency")
 
 
 def _clv_report(model, cal, show_params: bool, horizon: int, discount: float, out: Output) -> None:

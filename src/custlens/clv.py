@@ -321,17 +321,29 @@ def predict(model: Model, cal: pd.DataFrame, *, horizon_months: int = 12, discou
 def holdout(purchases: pd.DataFrame, *, end, holdout_end, unit: str = "week", max_group: int = 7):
     """Fit on purchases up to ``end``, predict purchase days in (end, holdout_end] and compare.
 
-    Returns ``(model, table, summary)``: table per calibration frequency 0..6 and "7+" (customers,
-    actual mean, predicted mean) plus an "all" row; summary holds mae (mean absolute error per
-    customer), total_actual and total_predicted.
+    Returns ``(model, table, summary)`` of :func:`holdout_table`.
     """
     model, cal = fit(purchases, end=end, unit=unit)
     end, holdout_end = pd.Timestamp(end).normalize(), pd.Timestamp(holdout_end).normalize()
+    actual = purchase_days(purchases, cal["customer_id"], after=end, end=holdout_end)
+    return (model, *holdout_table(model, cal, actual, length_days=(holdout_end - end).days, max_group=max_group))
+
+
+def purchase_days(purchases: pd.DataFrame, customer_ids: pd.Series, *, after, end) -> np.ndarray:
+    """For each of ``customer_ids``, the number of days in (after, end] with a line of theirs (a
+    float array, 0 for none): the holdout's actual purchases."""
     days = purchases["order_date"].dt.normalize()
-    later = purchases[((days > end) & (days <= holdout_end)).to_numpy()]
-    actual_days = later.assign(day=later["order_date"].dt.normalize()).drop_duplicates(["customer_id", "day"])
-    actual = cal["customer_id"].map(actual_days.groupby("customer_id").size()).fillna(0).to_numpy(dtype="float64")
-    length = (holdout_end - end).days / UNITS[unit]
+    inside = ((days > pd.Timestamp(after)) & (days <= pd.Timestamp(end))).to_numpy()
+    later = purchases[inside].assign(day=days[inside]).drop_duplicates(["customer_id", "day"])
+    return customer_ids.map(later.groupby("customer_id").size()).fillna(0).to_numpy(dtype="float64")
+
+
+def holdout_table(model: Model, cal: pd.DataFrame, actual: np.ndarray, *, length_days: int, max_group: int = 7):
+    """Predicted against ``actual`` purchase days in the holdout (one per calibration customer, in
+    ``cal``'s order). Returns ``(table, summary)``: table per calibration frequency 0..6 and "7+"
+    (customers, actual mean, predicted mean) plus an "all" row; summary holds mae (mean absolute
+    error per customer), total_actual and total_predicted."""
+    length = length_days / UNITS[model.unit]
     predicted = expected_purchases(model.bgnbd.params, length, cal["x"], cal["t_x"], cal["T"])
     group = np.minimum(cal["x"].to_numpy(), max_group).astype(int)
     labels = np.where(group >= max_group, f"{max_group}+", group.astype(str))
@@ -345,4 +357,4 @@ def holdout(purchases: pd.DataFrame, *, end, holdout_end, unit: str = "week", ma
     table["predicted"] = table["predicted"].astype(float).round(4)
     summary = {"mae": float(np.abs(actual - predicted).mean()), "total_actual": float(actual.sum()),
                "total_predicted": float(predicted.sum()), "holdout_length": length}
-    return model, table, summary
+    return table, summary

@@ -511,20 +511,35 @@ def _between(period, column: str = "day") -> str:
     return f"{column} BETWEEN {_date(period.start)} AND {_date(period.end)}"
 
 
-def calibration_table(result: Result, *, unit: str):
-    """:func:`custlens.clv.calibration` of the lines up to the as-of date: per customer, the days
-    with a line (returns too), each day's net amount (Kahan sums, as pandas adds up)."""
+def calibration_table(result: Result, *, unit: str, end: date | None = None):
+    """:func:`custlens.clv.calibration` of the lines up to ``end`` (default the as-of date): per
+    customer, the days with a line (returns too), each day's net amount (Kahan sums, as pandas
+    adds up)."""
     from .clv import calibration_frame
 
+    end = end or result.as_of
     frame = result.con.sql(f"""
         SELECT customer_id, count(*) AS days, min(n) AS first, max(n) AS last, fsum(spend) AS total,
                arg_min(spend, n) AS first_spend
         FROM (SELECT customer_id, {EPOCH_DAY} AS n, fsum(amount) AS spend
               FROM ({_lines_sql(result.source)})
-              WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(result.as_of)} GROUP BY customer_id, day)
+              WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(end)} GROUP BY customer_id, day)
         GROUP BY customer_id ORDER BY customer_id""").df()
     return calibration_frame(frame["customer_id"], frame["days"], frame["first"], frame["last"], frame["total"],
-                             frame["first_spend"], end=result.as_of, unit=unit)
+                             frame["first_spend"], end=end, unit=unit)
+
+
+def purchase_days(result: Result, customer_ids, *, after: date, end: date):
+    """For each of ``customer_ids``, the number of days in (after, end] with a line of theirs (as
+    :func:`custlens.clv.holdout` counts the holdout's purchases): a float array, 0 for none."""
+    import pandas as pd
+
+    counts = result.con.sql(f"""
+        SELECT customer_id, count(DISTINCT day) AS n FROM ({_lines_sql(result.source)})
+        WHERE NOT {_guest_sql('customer_id')} AND day > {_date(after)} AND day <= {_date(end)}
+        GROUP BY customer_id""").df()
+    days = pd.Series(counts["n"].to_numpy(), index=counts["customer_id"].astype("string"))
+    return pd.Series(customer_ids).astype("string").map(days).fillna(0).to_numpy(dtype="float64")
 
 
 def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
