@@ -130,6 +130,14 @@ def test_cli_customers_holdout_and_units(run):
     assert run("clv", SAMPLE, *MAP, "--horizon", "soon").exit_code == 2
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_cli_holdout_before_the_data_says_so(run, engine):
+    result = run("clv", str(EXAMPLES / "purchases.csv"), "--holdout", "2000d", "--engine", engine)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == ("Error: no purchases on or before 2020-07-09 to fit on: choose a "
+                                              "later --as-of or a shorter --holdout")  # 2025-12-30 − 2000 days
+
+
 def test_lapsed_by_probability(run):
     purchases = str(EXAMPLES / "purchases.csv")
     listed = read(run("lapsed", purchases, "--by", "probability", "--below", 0.3, "-q"))

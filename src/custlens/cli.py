@@ -805,8 +805,7 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
     costs = load_other(costs_paths, inputs, "load_costs") if costs_paths else None
     if fast is not None:
-        table = kpi_mod.compare_periods(*periods, interactions=interactions, costs=costs,
-                                        **options)
+        table = kpi_mod.compare_periods(*periods, interactions=interactions, costs=costs, **options)
     else:
         thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
         options.update(interactions=interactions, costs=costs, thresholds=thresholds)

@@ -287,6 +287,9 @@ def fit(purchases: pd.DataFrame, *, end, unit: str = "week") -> tuple[Model, pd.
 
 def fit_calibration(cal: pd.DataFrame, *, end, unit: str = "week") -> Model:
     """Both models fitted on a calibration table (:func:`calibration`)."""
+    if cal.empty:
+        raise FitError(f"no purchases on or before {pd.Timestamp(end):%Y-%m-%d} to fit on: choose a later "
+                       "--as-of or a shorter --holdout")
     bg = fit_bgnbd(cal)
     gg = fit_gamma_gamma(cal)
     repeat = cal[(cal["x"] > 0) & (cal["m"] > 0)]
