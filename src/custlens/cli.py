@@ -789,7 +789,7 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     else:
         raise click.UsageError("give the periods: --before START..END --after START..END, or --split DATE --window N")
     options = dict(resamples=resamples, seed=seed)
-    fast = None if by or stages else summarize_fast(inputs, None, orders=False)
+    fast = None if by else summarize_fast(inputs, None, orders=False)
     if fast is not None:  # the DuckDB engine computes both periods where it read the lines
         from .engine import kpi_periods
 
@@ -804,10 +804,12 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     info(inputs, f"before: {before} ({count(before.days, 'day')}); after: {after} ({count(after.days, 'day')})")
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
     costs = load_other(costs_paths, inputs, "load_costs") if costs_paths else None
+    thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
     if fast is not None:
-        table = kpi_mod.compare_periods(*periods, interactions=interactions, costs=costs, **options)
+        stage_table = tuple(stage_counts_fast(inputs, p.end, thresholds) for p in (before, after)) if stages else None
+        table = kpi_mod.compare_periods(*periods, interactions=interactions, costs=costs, stages=stage_table,
+                                        **options)
     else:
-        thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
         options.update(interactions=interactions, costs=costs, thresholds=thresholds)
         if by:
             segments = load_segment_file(by) if os.path.exists(by) else None
@@ -818,6 +820,16 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
         else:
             table = kpi_mod.compare(purchases, before, after, **options)
     out.emit(table, title=f"KPIs: {before} → {after}")
+
+
+def stage_counts_fast(inputs: Inputs, day, thresholds):
+    """:func:`custlens.kpi.stage_counts` on ``day`` by the DuckDB engine: the summary as of that
+    day, on a connection of its own (the lines were checked already)."""
+    from . import engine
+    from .kpi import count_stages
+
+    source = engine.open_source(inputs.paths, inputs.options, memory_limit=inputs.memory_limit)
+    return count_stages(engine.to_pandas(engine.summarize(source, day.date(), keep_days=True)), thresholds)
 
 
 @cli.command()

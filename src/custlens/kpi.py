@@ -346,12 +346,17 @@ def compare_periods(b: PeriodData, a: PeriodData, *, interactions: pd.DataFrame 
 
 def stage_counts(purchases: pd.DataFrame, day, thresholds) -> pd.Series:
     """Customers per lifecycle stage on ``day`` (prospects need contacts, so they are left out)."""
-    from .lifecycle import STAGES, stages
     from .summary import customers
 
+    return count_stages(customers(purchases, as_of=day), thresholds)
+
+
+def count_stages(summary, thresholds) -> pd.Series:
+    """Customers per lifecycle stage (but prospect) at the as-of date of a summary."""
+    from .lifecycle import STAGES, stages
+
     buyers = [stage for stage in STAGES if stage != "prospect"]
-    return stages(customers(purchases, as_of=day), thresholds=thresholds)["stage"].value_counts().reindex(
-        buyers, fill_value=0)
+    return stages(summary, thresholds=thresholds)["stage"].value_counts().reindex(buyers, fill_value=0)
 
 
 def group_labels(purchases: pd.DataFrame, *, column: str | None = None, segments: pd.Series | None = None) -> pd.Series:
