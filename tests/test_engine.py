@@ -370,6 +370,51 @@ def test_reports_are_the_same_bytes_from_both_engines(run, tmp_path, command):
         assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
+@pytest.mark.parametrize("by", ["channel", "category", "segments"])
+def test_kpi_by_group_is_the_same_from_both_engines(run, tmp_path, by):
+    if by == "segments":
+        by = str(tmp_path / "rfm.csv")
+        (tmp_path / "rfm.csv").write_text(run("rfm", PURCHASES, "-q").stdout, encoding="utf-8")
+    args = ["kpi", PURCHASES, "--split", "2025-01-01", "--window", "60d", "--by", by, "--bootstrap", "200",
+            "--interactions", str(EXAMPLES / "interactions.csv"), "--format", "csv"]
+    fast, slow = run(*args, "--engine", "duckdb"), run(*args, "--engine", "pandas")
+    assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
+    assert fast.stdout == slow.stdout and fast.stdout.count("\nall,") > 10
+    assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr  # the same groups left out
+
+
+LABELS = st.sampled_from(["web", " web ", "Web", "", "  ", "nan", "N/A", "—", "магазин", "магазин\u00a0", "app\t",
+                          "(empty)", "10"])
+
+
+@given(lines=LINES, labels=st.lists(LABELS, min_size=60, max_size=60), with_orders=st.booleans(),
+       segments=st.one_of(st.none(), st.dictionaries(st.sampled_from(["C1", "C2", "c2", "Ж4", "10", "C9"]),
+                                                      st.one_of(st.none(), LABELS), max_size=5)))
+def test_random_exports_give_the_same_kpi_groups(tmp_path_factory, lines, labels, with_orders, segments):
+    """Every line gets the label custlens.kpi.group_labels gives it: a channel column stripped as
+    Python strips, blanks and 'no value' marks "(empty)"; or a segment, "(not in the file)" without."""
+    from custlens import kpi
+
+    folder = tmp_path_factory.mktemp("groups")
+    csv_path, parquet_path = random_export(folder, lines, with_orders)
+    for path in (csv_path, parquet_path):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False) if path.suffix == ".csv" else pd.read_parquet(path)
+        frame["channel"] = labels[:len(frame)]
+        frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path, index=False)
+        try:
+            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), None, orders=False)
+        except (engine.Unsupported, CustlensError):
+            continue
+        series = None if segments is None else pd.Series(list(segments.values()), index=list(segments), dtype="string")
+        names = engine.label_lines(result, role=None if series is not None else "channel", segments=series)
+        purchases = load_purchases([str(path)])[0]
+        expected = kpi.group_labels(purchases, column=None if series is not None else "channel", segments=series)
+        assert names == sorted(expected.dropna().unique())
+        got = result.con.sql("SELECT customer_id, day, amount, label FROM kpi_labelled").fetchall()
+        want = zip(purchases["customer_id"], purchases["order_date"].dt.date, purchases["amount"], expected)
+        assert sorted(got, key=repr) == sorted(((str(c), d, float(a), str(x)) for c, d, a, x in want), key=repr)
+
+
 @pytest.mark.parametrize("extra", [[], ["--sort", "-monetary", "--limit", "10"], ["--sort", "median_gap_days"]])
 def test_summary_written_by_duckdb_reads_back_as_the_pandas_file(run, tmp_path, extra):
     fast, slow = tmp_path / "fast.parquet", tmp_path / "slow.parquet"
@@ -501,12 +546,13 @@ def test_cents_round_as_numpy_does():
 @pytest.mark.parametrize("command, reads_lines", [
     (["clv"], False), (["clv", "--holdout", "26w"], False), (["cohorts"], False),
     (["kpi", "--split", "2025-01-01", "--window", "90d"], False),
-    (["kpi", "--split", "2025-01-01", "--window", "90d", "--by", "channel"], True),
+    (["kpi", "--split", "2025-01-01", "--window", "90d", "--by", "channel"], False),
+    (["kpi", "--split", "2025-01-01", "--window", "90d", "--by", "channel", "--stages"], True),
     (["kpi", "--split", "2025-01-01", "--window", "90d", "--stages"], False), (["report"], True),
 ])
 def test_engine_duckdb_says_when_a_report_reads_the_lines_with_pandas(run, tmp_path, command, reads_lines):
     """--engine duckdb: the reports that need every purchase line say they use pandas; cohorts,
-    clv and kpi (without --by) are computed by DuckDB."""
+    clv and kpi (but --by with --stages) are computed by DuckDB."""
     out = ["-o", str(tmp_path / "report.xlsx")] if command[0] == "report" else ["--format", "csv"]
     result = run(command[0], PURCHASES, *command[1:], "--engine", "duckdb", *out)
     assert result.exit_code == 0, result.stderr

@@ -86,6 +86,13 @@ def test_every_kpi_by_hand(table):
     assert table.loc["revenue", "change"] == -130 and table.loc["revenue", "pct_change"] == pytest.approx(-130 / 420 * 100, abs=1e-4)
 
 
+def test_a_period_without_interactions_has_no_share_open():
+    """The after period has no interactions (a group's customers may have none): nothing to share."""
+    quiet = INTERACTIONS[INTERACTIONS["date"] < "2025-02-01"]
+    row = kpi.compare(PURCHASES, BEFORE, AFTER, interactions=quiet, resamples=100).set_index("kpi").loc["share_open"]
+    assert row.before == pytest.approx(1 / 4) and np.isnan(row.after) and row.verdict == "no significant change"
+
+
 def test_tests_and_verdicts(table):
     for name in ("revenue", "orders", "active_customers", "new_customers", "cac", "avg_customer_value_to_date"):
         assert table.loc[name, "verdict"] == "not tested" and np.isnan(table.loc[name, "p_value"])

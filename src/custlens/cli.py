@@ -322,7 +322,7 @@ NOT_TRIED = object()
 def load_summary(inputs: Inputs, as_of, *, needs_lines=True, days=False, fast=NOT_TRIED):
     """Load purchases and summarise them per customer, reporting both steps on stderr.
 
-    ``needs_lines`` (a bool, or a test of the purchase roles the files have) says whether the
+    ``needs_lines`` (a bool, or a test of the DuckDB :class:`~custlens.engine.Source`) says whether the
     command reads the purchase lines too; when it does not, the DuckDB engine may compute the
     summary without loading them, and the purchases returned are None. ``fast`` is the
     :func:`summarize_fast` result when the caller already asked for it; ``days`` asks it to keep
@@ -373,7 +373,7 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
     try:
         source = engine.choose(inputs.engine, inputs.paths, inputs.options, rejects=inputs.rejects,
                                memory_limit=inputs.memory_limit)
-        if source is None or (callable(needs_lines) and needs_lines(source.roles)):
+        if source is None or (callable(needs_lines) and needs_lines(source)):
             if source is not None:
                 say_pandas_reads_lines(inputs)
             return None
@@ -679,8 +679,8 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
 
     purchases, result, contacts, settings, table = lifecycle_stages(
         inputs, as_of, thresholds, contacts_paths,
-        needs_lines=lambda roles: rule == "probability" or new_since is not None
-        or bool(roles & {"product", "product_id", "category"}))
+        needs_lines=lambda source: rule == "probability" or new_since is not None
+        or bool(source.roles & {"product", "product_id", "category"}))
     if purchases is None:  # no product or category to suggest from: the lines add nothing
         purchases = pd_empty_purchases()
     if require_consent and (contacts is None or "consent" not in contacts):
@@ -789,7 +789,15 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     else:
         raise click.UsageError("give the periods: --before START..END --after START..END, or --split DATE --window N")
     options = dict(resamples=resamples, seed=seed)
-    fast = None if by else summarize_fast(inputs, None, orders=False)
+    segments = load_segment_file(by) if by and os.path.exists(by) else None
+    column = by if by and segments is None else None
+
+    def needs_pandas(source) -> bool:  # per-group stages, or a column DuckDB does not label as pandas
+        from .engine import can_label
+
+        return bool(by and stages) or (column is not None and not can_label(source, column))
+
+    fast = summarize_fast(inputs, None, orders=False, needs_lines=needs_pandas)
     if fast is not None:  # the DuckDB engine computes both periods where it read the lines
         from .engine import kpi_periods
 
@@ -805,21 +813,40 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
     costs = load_other(costs_paths, inputs, "load_costs") if costs_paths else None
     thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
+    skipped = []
     if fast is not None:
         stage_table = tuple(stage_counts_fast(inputs, p.end, thresholds) for p in (before, after)) if stages else None
         table = kpi_mod.compare_periods(*periods, interactions=interactions, costs=costs, stages=stage_table,
                                         **options)
+        if by:
+            table, skipped = kpi_groups_fast(fast, table, before, after, column=column, segments=segments,
+                                             interactions=interactions, **options)
     else:
         options.update(interactions=interactions, costs=costs, thresholds=thresholds)
         if by:
-            segments = load_segment_file(by) if os.path.exists(by) else None
-            labels = kpi_mod.group_labels(purchases, column=None if segments is not None else by, segments=segments)
+            labels = kpi_mod.group_labels(purchases, column=column, segments=segments)
             table, skipped = kpi_mod.compare_by(purchases, labels, before, after, **options)
-            for name, reason in skipped:
-                warn(f"warning: {by} = {name}: {reason}; left out")
         else:
             table = kpi_mod.compare(purchases, before, after, **options)
+    for name, reason in skipped:
+        warn(f"warning: {by} = {name}: {reason}; left out")
     out.emit(table, title=f"KPIs: {before} → {after}")
+
+
+def kpi_groups_fast(fast, everybody, before, after, *, column, segments, interactions, **options):
+    """:func:`custlens.kpi.compare_by` by the DuckDB engine: ``everybody``'s table, then each
+    group's (its lines labelled in SQL, its customers' interactions)."""
+    from . import kpi as kpi_mod
+    from .engine import kpi_periods, label_customers, label_lines
+
+    def group(name):
+        span, *periods = kpi_periods(fast, before, after, label=name)
+        kpi_mod.check_span(before, after, *span)
+        talk = kpi_mod.interactions_of(interactions, label_customers(fast, name))
+        return kpi_mod.compare_periods(*periods, interactions=talk, **options)
+
+    labels = label_lines(fast, role=column, segments=segments)
+    return kpi_mod.combine_groups(everybody, ((name, lambda name=name: group(name)) for name in labels))
 
 
 def stage_counts_fast(inputs: Inputs, day, thresholds):
@@ -1199,7 +1226,8 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
     chosen = seg.parse_features(features)
     model = seg.read_model(model_path) if model_path else None
     wanted = {seg.SHARE_FEATURES[f] for f in (model.features if model else chosen) if f in seg.SHARE_FEATURES}
-    purchases, result = load_summary(inputs, as_of, needs_lines=lambda roles: bool(roles & (wanted | {"category"})))
+    purchases, result = load_summary(inputs, as_of,
+                                     needs_lines=lambda source: bool(source.roles & (wanted | {"category"})))
     if model_path:
         table = seg.assign(model, result.customers, purchases, as_of=result.as_of)
         silhouettes = None

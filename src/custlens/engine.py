@@ -68,6 +68,8 @@ class Source:
     encoding: str | None = None
     all_columns: list[str] = field(default_factory=list)
     roles: set[str] = field(default_factory=set)  # every purchase role the files have
+    mapped: dict[str, str] = field(default_factory=dict)  # every purchase role -> column name
+    column_types: dict[str, str] = field(default_factory=dict)  # column name -> DuckDB type as read
     con: object = None  # the DuckDB connection that read the schema, reused by summarize()
 
     def scan(self, *, row_numbers: bool = False, files: list[str] | None = None) -> str:
@@ -136,7 +138,7 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     else:
         raise Unsupported(f"{' and '.join(sorted(kinds))} files")
     mapped = _map_roles(names, options)
-    source.roles = set(mapped)
+    source.roles, source.mapped, source.column_types = set(mapped), mapped, types
     # quantity × unit_price only fills blank amounts, and a blank amount is Unsupported anyway
     source.columns = {role: mapped[role] for role in SUMMARY_ROLES if role in mapped}
     source.types = {role: types[name] for role, name in source.columns.items()}
@@ -397,18 +399,20 @@ def _group_sql(source: Source, window: str, *, orders: bool = True) -> str:
                GROUP BY customer_id"""
 
 
-def _lines_sql(source: Source) -> str:
+def _lines_sql(source: Source, label: str | None = None) -> str:
     """The lines: customer_id (raw text), day, amount (NULL when not a finite number), and with an
-    order id, order_key and padded_order (:func:`_order_sql`); for text amounts, odd_amount."""
+    order id, order_key and padded_order (:func:`_order_sql`); for text amounts, odd_amount; with
+    ``label`` (an expression on the file's columns), label."""
     value, odd_amount = _amount_sql(source)
     customer = _text_sql(source, "customer_id")
     has_orders = "order_id" in source.columns
     order = f", {_text_sql(source, 'order_id')} AS order_id" if has_orders else ""
+    labelled = f", {label} AS label" if label else ""
     return f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
                       {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
-                      {_order_sql('order_id') if has_orders else ''}
+                      {_order_sql('order_id') if has_orders else ''} {', label' if label else ''}
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
-                            {source.column('amount')} AS amount_text {order}
+                            {source.column('amount')} AS amount_text {order} {labelled}
                      FROM {source.scan()})"""
 
 
@@ -420,15 +424,23 @@ PERIOD_ORDINALS = {
 }
 
 
-def _order_tables(result: Result, end: date) -> None:
+def _customer_lines_sql(source: Source, label: str | None = None) -> str:
+    """The lines that have a customer: customer_id, day, amount, order_key (the order id, or the
+    day without one), as :func:`custlens.summary.order_table` groups them into orders; and label
+    with ``label`` (see :func:`_lines_sql`)."""
+    key = "order_key" if "order_id" in source.columns else "day"
+    return f"""SELECT customer_id, day, amount, {key} AS order_key {', label' if label else ''}
+               FROM ({_lines_sql(source, label)}) WHERE NOT {_guest_sql('customer_id')}"""
+
+
+def _order_tables(result: Result, end: date, lines: str | None = None) -> None:
     """Temp tables of the customers' lines up to ``end`` and their orders, as
     :func:`custlens.summary.order_table` makes them: ``order_lines`` (customer_id, day, amount,
-    order_key) and ``orders`` (customer_id, day = the order's first line, counted = not all returns)."""
-    source, con = result.source, result.con
-    key = "order_key" if "order_id" in source.columns else "day"
+    order_key) and ``orders`` (customer_id, day = the order's first line, counted = not all returns).
+    ``lines`` is a query of such lines (default :func:`_customer_lines_sql`)."""
+    con = result.con
     con.execute(f"""CREATE OR REPLACE TEMP TABLE order_lines AS
-                    SELECT customer_id, day, amount, {key} AS order_key
-                    FROM ({_lines_sql(source)}) WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(end)}""")
+                    SELECT * FROM ({lines or _customer_lines_sql(result.source)}) WHERE day <= {_date(end)}""")
     con.execute("""CREATE OR REPLACE TEMP TABLE orders AS
                    SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
                    FROM order_lines GROUP BY customer_id, order_key""")
@@ -463,18 +475,22 @@ def cohort_counts(result: Result, *, period: str, metric: str):
                                  result.return_only_customers))
 
 
-def kpi_periods(result: Result, before, after):
+def kpi_periods(result: Result, before, after, *, label: str | None = None):
     """``(span, before_data, after_data)`` for :func:`custlens.kpi.compare_periods`: ``span`` is what
     :func:`custlens.kpi.check_span` needs (the first and last day of the customers' lines, the lines
     dated in each period); the :class:`custlens.kpi.PeriodData` are as :func:`custlens.kpi.period_data`
     computes them: orders as in the summary (up to the later period's end), lines summed per customer
-    (Kahan sums, as pandas adds up), customers in the order of their ids."""
+    (Kahan sums, as pandas adds up), customers in the order of their ids. With ``label``, of the
+    lines with that label in :func:`label_lines`' table only."""
     import numpy as np
 
     from .kpi import PeriodData
 
     con = result.con
-    _order_tables(result, max(before.end, after.end))
+    lines = None
+    if label is not None:
+        lines = f"SELECT customer_id, day, amount, order_key FROM kpi_labelled WHERE label = {_literal(label)}"
+    _order_tables(result, max(before.end, after.end), lines)
     periods = {"b": before, "a": after}
     orders = ", ".join(
         f"count(*) FILTER (counted AND {_between(p)}) AS orders_{k}, "
@@ -486,7 +502,10 @@ def kpi_periods(result: Result, before, after):
                     SELECT * FROM (SELECT customer_id, min(day) FILTER (counted) AS first, {orders}
                                    FROM orders GROUP BY customer_id)
                     JOIN (SELECT customer_id, {sums} FROM order_lines GROUP BY customer_id) USING (customer_id)""")
-    first, last = con.execute("SELECT min(min_day), max(max_day) FROM groups WHERE NOT guest").fetchall()[0]
+    if lines is None:
+        first, last = con.execute("SELECT min(min_day), max(max_day) FROM groups WHERE NOT guest").fetchall()[0]
+    else:
+        first, last = con.execute(f"SELECT min(day), max(day) FROM ({lines})").fetchall()[0]
     lines = con.execute("SELECT sum(lines_b), sum(lines_a) FROM kpi_customers").fetchall()[0]
 
     def data(k: str, period) -> PeriodData:
@@ -504,6 +523,48 @@ def kpi_periods(result: Result, before, after):
                           value_to_date=np.asarray(value, dtype="float64"))
 
     return (first, last, (int(lines[0] or 0), int(lines[1] or 0))), data("b", before), data("a", after)
+
+
+#: the column types whose text is the same in DuckDB and pandas (``astype("string")``)
+LABEL_TYPES = ("VARCHAR", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
+               "UBIGINT")
+
+
+def can_label(source: Source, role: str) -> bool:
+    """Whether :func:`label_lines` labels the lines by this purchase role as
+    :func:`custlens.kpi.group_labels` does: the files have it, as text or integers."""
+    column = source.mapped.get(role)
+    return column is not None and source.column_types.get(column) in LABEL_TYPES
+
+
+def label_lines(result: Result, *, role: str | None = None, segments=None) -> list[str]:
+    """Temp table ``kpi_labelled``: the customers' lines (:func:`_customer_lines_sql`) with the
+    label :func:`custlens.kpi.group_labels` gives them: the value of the purchase ``role``'s column
+    (stripped as Python strips; blank or a 'no value' mark is "(empty)"), or the customer's segment
+    in ``segments`` (customer_id → label; "(not in the file)" without one). Returns the labels,
+    sorted as Python sorts them."""
+    con, source = result.con, result.source
+    if segments is not None:
+        import pandas as pd
+
+        table = pd.DataFrame({"customer_id": segments.index.astype("string"), "label": segments.astype("string")})
+        con.register("kpi_segments", table[table["customer_id"].notna()])
+        label = "coalesce(s.label, '(not in the file)')"
+        joined = f"({_customer_lines_sql(source)}) AS l LEFT JOIN kpi_segments AS s USING (customer_id)"
+        select = f"SELECT l.customer_id, day, amount, order_key, {label} AS label FROM {joined}"
+    else:
+        column = _ident(source.mapped[role])
+        text = column if source.column_types[source.mapped[role]] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+        stripped = f"regexp_replace({text}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g')"
+        select = _customer_lines_sql(source, f"CASE WHEN {_guest_sql(stripped)} THEN '(empty)' ELSE {stripped} END")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE kpi_labelled AS {select}")
+    return sorted(label for (label,) in con.execute("SELECT DISTINCT label FROM kpi_labelled").fetchall())
+
+
+def label_customers(result: Result, label: str) -> list[str]:
+    """The customers with a line labelled ``label`` in :func:`label_lines`' table."""
+    rows = result.con.execute(f"SELECT DISTINCT customer_id FROM kpi_labelled WHERE label = {_literal(label)}")
+    return [customer for (customer,) in rows.fetchall()]
 
 
 def _between(period, column: str = "day") -> str:

@@ -376,21 +376,39 @@ def compare_by(purchases: pd.DataFrame, labels: pd.Series, before: Period, after
     """:func:`compare` for everybody ("all") and then per group: a ``group`` column first. A
     group's interactions are its customers'; costs are not split, so they are only in "all".
     Returns ``(table, skipped)``, skipped = [(group, reason)] for groups without data in a period."""
-    parts = [compare(purchases, before, after, interactions=interactions, costs=costs, **options).assign(group="all")]
-    skipped = []
-    for name in sorted(labels.dropna().unique()):
+    everybody = compare(purchases, before, after, interactions=interactions, costs=costs, **options)
+
+    def group(name):
         lines = purchases[(labels == name).to_numpy()]
+        check_periods(before, after, lines)
+        return compare(lines, before, after, interactions=interactions_of(interactions, lines["customer_id"]),
+                       **options)
+
+    return combine_groups(everybody, ((name, lambda name=name: group(name)) for name in
+                                      sorted(labels.dropna().unique())))
+
+
+def combine_groups(everybody: pd.DataFrame, groups) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The KPI table of everybody ("all") and of each group, one under the other with a ``group``
+    column first; ``groups`` yields (name, a function giving the group's table or raising
+    :class:`PeriodError`). Returns ``(table, skipped)``, skipped = [(group, reason)]."""
+    parts = [everybody.assign(group="all")]
+    skipped = []
+    for name, table_of in groups:
         try:
-            check_periods(before, after, lines)
+            parts.append(table_of().assign(group=name))
         except PeriodError as e:
             skipped.append((name, str(e)))
-            continue
-        talk = None if interactions is None else interactions[interactions["customer_id"].isin(
-            lines["customer_id"].unique())]
-        parts.append(compare(lines, before, after, interactions=talk, **options).assign(group=name))
     table = pd.concat(parts, ignore_index=True)
     table.insert(0, "group", table.pop("group").astype("string"))
     return table, skipped
+
+
+def interactions_of(interactions: pd.DataFrame | None, customer_ids) -> pd.DataFrame | None:
+    """The interactions of these customers (None without interactions)."""
+    if interactions is None:
+        return None
+    return interactions[interactions["customer_id"].isin(pd.unique(pd.Series(customer_ids)))]
 
 
 def _interaction_rows(interactions: pd.DataFrame, b: PeriodData, a: PeriodData, boot: dict) -> list[dict]:
@@ -410,7 +428,7 @@ def _interaction_rows(interactions: pd.DataFrame, b: PeriodData, a: PeriodData, 
     rows.append(_row("contacts_per_customer", _safe(len(parts[0]), len(b.per_customer)),
                      _safe(len(parts[1]), len(a.per_customer)), "not tested", (np.nan,) * 3))
     if "status" in interactions:
-        still_open = [(int(p["status"].map(is_open_status).sum()), len(p)) for p in parts]
+        still_open = [(sum(map(is_open_status, p["status"])), len(p)) for p in parts]  # 0 of none, not ''.sum()
         rows.append(_row("share_open", _safe(*still_open[0]), _safe(*still_open[1]), "z-test",
                          two_proportions(*still_open[0], *still_open[1])))
     return rows
