@@ -856,7 +856,10 @@ def stage_counts_fast(inputs: Inputs, day, thresholds):
     from .kpi import count_stages
 
     source = engine.open_source(inputs.paths, inputs.options, memory_limit=inputs.memory_limit)
-    return count_stages(engine.to_pandas(engine.summarize(source, day.date(), keep_days=True)), thresholds)
+    try:
+        return count_stages(engine.to_pandas(engine.summarize(source, day.date(), keep_days=True)), thresholds)
+    finally:
+        source.con.close()  # its memory is the next summary's
 
 
 @cli.command()
