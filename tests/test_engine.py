@@ -470,6 +470,28 @@ def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path):
     assert (tmp_path / "x.parquet").stat().st_size > 0
 
 
+def test_the_statements_after_the_summary_show_progress_too(monkeypatch):
+    """A summary run with a progress display (as the CLI runs it) runs kpi's and cohorts' long
+    statements through run_with_progress too, each with its own label; without one, none does."""
+    from custlens import kpi
+
+    seen = []
+
+    def record(con, sql, *, label, delay=0.5):
+        seen.append(label)
+        con.execute(sql)
+
+    monkeypatch.setattr(engine, "run_with_progress", record)
+    periods = kpi.split_periods("2025-01-01", 90)
+    shown = engine.summarize(engine.open_source([str(PURCHASES)], LoadOptions()), None, orders=False,
+                             progress=lambda con, sql: con.execute(sql))
+    engine.kpi_periods(shown, *periods)
+    assert seen == ["reading the lines", "collecting the orders", "counting the periods"]
+    seen.clear()
+    engine.kpi_periods(engine.summarize(engine.open_source([str(PURCHASES)], LoadOptions()), None, orders=False), *periods)
+    assert seen == []
+
+
 def test_progress_bar_on_a_terminal_only():
     import duckdb
 

@@ -238,6 +238,14 @@ class Result:
     return_only_customers: int
     table: str = "summary"  # the name of the DuckDB view of the summary
     keep_days: bool = False  # every customer's order days are in the table "groups"
+    progress: bool = False  # show a progress bar on a terminal for long statements (see run)
+
+    def run(self, sql: str, *, label: str) -> None:
+        """Run a statement on the connection; with ``progress``, as :func:`run_with_progress`."""
+        if self.progress:
+            run_with_progress(self.con, sql, label=label)
+        else:
+            self.con.execute(sql)
 
     def messages(self) -> list[tuple[str, str]]:
         """The same lines as :meth:`LoadReport.messages` + :meth:`Summary.messages` for this input."""
@@ -354,7 +362,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         customers = return_only = None
     return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
                   guest_samples=samples, lines_after_as_of=0 if checks_only else after,
-                  return_only_customers=return_only, keep_days=keep_days)
+                  return_only_customers=return_only, keep_days=keep_days, progress=progress is not None)
 
 
 def _group_sql(source: Source, window: str, *, orders: bool = True) -> str:
@@ -438,12 +446,12 @@ def _order_tables(result: Result, end: date, lines: str | None = None) -> None:
     :func:`custlens.summary.order_table` makes them: ``order_lines`` (customer_id, day, amount,
     order_key) and ``orders`` (customer_id, day = the order's first line, counted = not all returns).
     ``lines`` is a query of such lines (default :func:`_customer_lines_sql`)."""
-    con = result.con
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE order_lines AS
-                    SELECT * FROM ({lines or _customer_lines_sql(result.source)}) WHERE day <= {_date(end)}""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE orders AS
-                   SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
-                   FROM order_lines GROUP BY customer_id, order_key""")
+    result.run(f"""CREATE OR REPLACE TEMP TABLE order_lines AS
+                   SELECT * FROM ({lines or _customer_lines_sql(result.source)}) WHERE day <= {_date(end)}""",
+               label="reading the lines")
+    result.run("""CREATE OR REPLACE TEMP TABLE orders AS
+                  SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
+                  FROM order_lines GROUP BY customer_id, order_key""", label="collecting the orders")
 
 
 def cohort_counts(result: Result, *, period: str, metric: str):
@@ -498,10 +506,11 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
     sums = ", ".join(
         f"count(*) FILTER ({_between(p)}) AS lines_{k}, fsum(amount) FILTER ({_between(p)}) AS revenue_{k}, "
         f"fsum(amount) FILTER (day <= {_date(p.end)}) AS value_{k}" for k, p in periods.items())
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE kpi_customers AS
+    result.run(f"""CREATE OR REPLACE TEMP TABLE kpi_customers AS
                     SELECT * FROM (SELECT customer_id, min(day) FILTER (counted) AS first, {orders}
                                    FROM orders GROUP BY customer_id)
-                    JOIN (SELECT customer_id, {sums} FROM order_lines GROUP BY customer_id) USING (customer_id)""")
+                    JOIN (SELECT customer_id, {sums} FROM order_lines GROUP BY customer_id) USING (customer_id)""",
+               label="counting the periods")
     if lines is None:
         first, last = con.execute("SELECT min(min_day), max(max_day) FROM groups WHERE NOT guest").fetchall()[0]
     else:
@@ -557,7 +566,7 @@ def label_lines(result: Result, *, role: str | None = None, segments=None) -> li
         text = column if source.column_types[source.mapped[role]] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
         stripped = f"regexp_replace({text}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g')"
         select = _customer_lines_sql(source, f"CASE WHEN {_guest_sql(stripped)} THEN '(empty)' ELSE {stripped} END")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE kpi_labelled AS {select}")
+    result.run(f"CREATE OR REPLACE TEMP TABLE kpi_labelled AS {select}", label="labelling the lines")
     return sorted(label for (label,) in con.execute("SELECT DISTINCT label FROM kpi_labelled").fetchall())
 
 
