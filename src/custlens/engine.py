@@ -368,8 +368,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
 def _group_sql(source: Source, window: str, *, orders: bool = True) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date (these three NULL without ``orders``); see :func:`summarize`.
-    Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. Money is added with ``fsum`` (compensated,
-    as pandas' groupby sums are), here and in every engine query."""
+    Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. Money is added
+    with ``fsum`` (compensated, as pandas' groupby sums are), here and in every engine query."""
     odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
     lines = _lines_sql(source)
@@ -515,7 +515,7 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
         first, last = con.execute("SELECT min(min_day), max(max_day) FROM groups WHERE NOT guest").fetchall()[0]
     else:
         first, last = con.execute(f"SELECT min(day), max(day) FROM ({lines})").fetchall()[0]
-    lines = con.execute("SELECT sum(lines_b), sum(lines_a) FROM kpi_customers").fetchall()[0]
+    in_before, in_after = con.execute("SELECT sum(lines_b), sum(lines_a) FROM kpi_customers").fetchall()[0]
 
     def data(k: str, period) -> PeriodData:
         per = con.sql(f"""SELECT customer_id, orders_{k} AS orders, coalesce(revenue_{k}, 0.0) AS revenue
@@ -531,7 +531,7 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
                           retained=int(retained), previous_customers=int(previous),
                           value_to_date=np.asarray(value, dtype="float64"))
 
-    return (first, last, (int(lines[0] or 0), int(lines[1] or 0))), data("b", before), data("a", after)
+    return (first, last, (int(in_before or 0), int(in_after or 0))), data("b", before), data("a", after)
 
 
 #: the column types whose text is the same in DuckDB and pandas (``astype("string")``)
@@ -552,20 +552,23 @@ def label_lines(result: Result, *, role: str | None = None, segments=None) -> li
     (stripped as Python strips; blank or a 'no value' mark is "(empty)"), or the customer's segment
     in ``segments`` (customer_id → label; "(not in the file)" without one). Returns the labels,
     sorted as Python sorts them."""
+    from .kpi import EMPTY_LABEL, NO_SEGMENT
+
     con, source = result.con, result.source
     if segments is not None:
         import pandas as pd
 
         table = pd.DataFrame({"customer_id": segments.index.astype("string"), "label": segments.astype("string")})
         con.register("kpi_segments", table[table["customer_id"].notna()])
-        label = "coalesce(s.label, '(not in the file)')"
+        label = f"coalesce(s.label, {_literal(NO_SEGMENT)})"
         joined = f"({_customer_lines_sql(source)}) AS l LEFT JOIN kpi_segments AS s USING (customer_id)"
         select = f"SELECT l.customer_id, day, amount, order_key, {label} AS label FROM {joined}"
     else:
         column = _ident(source.mapped[role])
         text = column if source.column_types[source.mapped[role]] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
         stripped = f"regexp_replace({text}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g')"
-        select = _customer_lines_sql(source, f"CASE WHEN {_guest_sql(stripped)} THEN '(empty)' ELSE {stripped} END")
+        select = _customer_lines_sql(source, f"CASE WHEN {_guest_sql(stripped)} THEN {_literal(EMPTY_LABEL)} "
+                                             f"ELSE {stripped} END")
     result.run(f"CREATE OR REPLACE TEMP TABLE kpi_labelled AS {select}", label="labelling the lines")
     return sorted(label for (label,) in con.execute("SELECT DISTINCT label FROM kpi_labelled").fetchall())
 

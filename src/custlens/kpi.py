@@ -60,6 +60,8 @@ from .schema import COST_KINDS, is_open_status, normalize_header
 from .summary import order_table
 
 ALPHA = 0.05
+#: the --by group of lines whose column is blank, and of customers a segment file does not list
+EMPTY_LABEL, NO_SEGMENT = "(empty)", "(not in the file)"
 COLUMNS = ["kpi", "before", "after", "change", "pct_change", "ci_low", "ci_high", "p_value", "verdict", "test"]
 
 
@@ -363,12 +365,12 @@ def group_labels(purchases: pd.DataFrame, *, column: str | None = None, segments
     """A group label per purchase line: the value of a purchases ``column`` (channel, region,
     category), or the customer's segment from ``segments`` (customer_id → label)."""
     if segments is not None:
-        return purchases["customer_id"].map(segments).astype("string").fillna("(not in the file)")
+        return purchases["customer_id"].map(segments).astype("string").fillna(NO_SEGMENT)
     if column not in purchases.columns:
         raise CustlensError(f"--by {column}: the purchases have no {column} column (they have "
                             f"{', '.join(purchases.columns)}); map one with --map {column}=COLUMN or give a "
                             "segment file")
-    return purchases[column].astype("string").fillna("(empty)")
+    return purchases[column].astype("string").fillna(EMPTY_LABEL)
 
 
 def compare_by(purchases: pd.DataFrame, labels: pd.Series, before: Period, after: Period, *,
