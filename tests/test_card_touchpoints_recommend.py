@@ -6,6 +6,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from conftest import EXAMPLES
 from custlens import card as card_mod
@@ -69,6 +72,35 @@ def test_recommendations_by_hand():
     assert set(only_kitchen["category"]) == {"Kitchen"}
     with pytest.raises(Exception, match="no product has it"):
         rec.recommend(basket, category="Toys")
+
+
+def pick_one_by_one(score, fallback, top):
+    """The rule of rec.pick for one row, written as a plain loop: positive scores, highest first
+    (ties by product number), then non-negative fallbacks, highest first, not already taken."""
+    order = sorted(range(len(score)), key=lambda j: (-score[j], j))
+    chosen = [(j, float(score[j]), True) for j in order if score[j] > 0][:top]
+    taken = {j for j, _, _ in chosen}
+    for j in sorted(range(len(fallback)), key=lambda j: (-fallback[j], j)):
+        if len(chosen) == top or fallback[j] < 0:
+            break
+        if j not in taken:
+            chosen.append((j, 0.0, False))
+    return chosen
+
+
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
+    hnp.arrays(np.float64, (5, n), elements=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.5])),
+    hnp.arrays(np.float64, (5, n), elements=st.sampled_from([-1.0, 0.0, 0.25, 0.5, 0.75])),
+    st.integers(1, 8))))
+def test_pick_follows_the_rule_row_by_row(case):
+    """Ties, zeros, taken products, fewer products than top: the vectorised pick is the loop."""
+    scores, fallback, top = case
+    at, product, value, co = rec.pick(scores, fallback, top)
+    got = [[] for _ in range(len(scores))]
+    for i, j, v, c in zip(at, product, value, co):
+        got[i].append((int(j), float(v), bool(c)))
+    assert got == [pick_one_by_one(scores[i], fallback[i], top) for i in range(len(scores))]
+    assert rec._ranks(at).tolist() == [r + 1 for row in got for r in range(len(row))]
 
 
 def test_the_popular_baseline_ignores_categories():

@@ -118,7 +118,8 @@ def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support
         rows_wanted = np.sort(rows_wanted[rows_wanted >= 0])
     category_codes, category_names = pd.factorize(basket.categories, sort=True)
     spend = basket.spend_by_category.reindex(columns=category_names, fill_value=0.0)
-    out = []
+    parts = []
+    columns, names = (sim.tocsc(), basket.names.to_numpy()) if explain else (None, None)
     for start in range(0, len(rows_wanted), chunk):
         rows = rows_wanted[start:start + chunk]
         owned = basket.matrix[rows].toarray() > 0
@@ -132,46 +133,68 @@ def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support
         scores[owned | ~allowed[None, :]] = 0.0
         fallback = (popularity[None, :] * (1.0 + boost)) / (popularity.max() + 1.0)  # below any co-purchase score…
         fallback[owned | ~allowed[None, :]] = -1.0
-        for row_in_chunk, row in enumerate(rows):
-            out.extend(_pick(basket, row, scores[row_in_chunk], fallback[row_in_chunk], top, sim if explain else None,
-                             owned[row_in_chunk]))
+        at, product, value, bought_with = pick(scores, fallback, top)
+        part = pd.DataFrame({"customer_id": basket.customers[rows[at]], "rank": _ranks(at),
+                             "product_id": basket.products[product], "product": basket.names.to_numpy()[product],
+                             "category": basket.categories.to_numpy()[product],
+                             "score": [round(float(v), 6) for v in value],
+                             "source": np.where(bought_with, "co-purchase", "popular")})
+        if explain:
+            part["because"] = [f"because you bought {names[_bought_because(columns, owned[i], j)]}" if co
+                               else "popular with other customers" for i, j, co in zip(at, product, bought_with)]
+        parts.append(part)
     columns = ["customer_id", "rank", "product_id", "product", "category", "score", "source"] + (
         ["because"] if explain else [])
-    table = pd.DataFrame(out, columns=columns + ([] if explain else ["because"]))[columns]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    table["rank"] = table["rank"].astype(np.int64)
+    table["score"] = table["score"].astype(np.float64)
     for column in ("customer_id", "product_id", "product", "category", "source") + (("because",) if explain else ()):
         table[column] = table[column].astype("string")
-    return table
+    return table[columns]
 
 
-def _pick(basket, row, score, fallback, top, sim, owned) -> list:
-    """The top products of one customer: co-purchase scores first (stable by product key),
-    then popular products they do not have."""
-    chosen = []
-    order = np.lexsort((np.arange(len(score)), -score))
-    for j in order:
-        if score[j] <= 0 or len(chosen) == top:
-            break
-        chosen.append((j, float(score[j]), "co-purchase"))
-    if len(chosen) < top:
-        taken = {j for j, _, _ in chosen}
-        for j in np.lexsort((np.arange(len(fallback)), -fallback)):
-            if len(chosen) == top or fallback[j] < 0:
-                break
-            if j not in taken:
-                chosen.append((j, 0.0, "popular"))
-    rows = []
-    for rank, (j, value, source) in enumerate(chosen, start=1):
-        because = None
-        if sim is not None:
-            if source == "co-purchase":
-                contributions = np.asarray(sim[:, j].todense()).ravel() * owned
-                best = int(np.lexsort((np.arange(len(contributions)), -contributions))[0])
-                because = f"because you bought {basket.names.iloc[best]}"
-            else:
-                because = "popular with other customers"
-        rows.append([basket.customers[row], rank, basket.products[j], basket.names.iloc[j],
-                     basket.categories.iloc[j], round(value, 6), source, because])
-    return rows
+def pick(scores: np.ndarray, fallback: np.ndarray, top: int):
+    """Each row's top products: the products with a positive co-purchase score, highest first
+    (ties by product number), then, to fill ``top``, the products with a non-negative ``fallback``
+    (popularity), highest first, not already taken. Returns flat arrays in row, then rank order:
+    (row, product, score — 0 for popular ones, whether a co-purchase pick)."""
+    n = scores.shape[1]
+    width = min(top, n)
+    by_score = np.argsort(-scores, axis=1, kind="stable")[:, :width]
+    value = np.take_along_axis(scores, by_score, axis=1)
+    co = value > 0  # a prefix of each row, the scores being sorted
+    # the first `top` by popularity hold at most as many taken products as there are co-purchase
+    # picks, so they hold enough free ones to fill the row
+    by_popularity = np.argsort(-fallback, axis=1, kind="stable")[:, :width]
+    taken = ((by_popularity[:, :, None] == by_score[:, None, :]) & co[:, None, :]).any(axis=2)
+    free = (np.take_along_axis(fallback, by_popularity, axis=1) >= 0) & ~taken
+    wanted = (top - co.sum(axis=1))[:, None]
+    popular = free & (np.cumsum(free, axis=1) <= wanted)
+    rows = np.arange(len(scores))[:, None]
+    at = np.concatenate([np.broadcast_to(rows, co.shape), np.broadcast_to(rows, popular.shape)], axis=1)
+    product = np.concatenate([by_score, by_popularity], axis=1)
+    keep = np.concatenate([co, popular], axis=1)
+    score = np.concatenate([value, np.zeros(popular.shape)], axis=1)
+    kind = np.concatenate([np.ones(co.shape, bool), np.zeros(popular.shape, bool)], axis=1)
+    return at[keep], product[keep], score[keep], kind[keep]
+
+
+def _ranks(at: np.ndarray) -> np.ndarray:
+    """1, 2, … within each run of equal values of ``at`` (a row's picks are consecutive)."""
+    if not len(at):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+    return np.arange(len(at)) - np.repeat(starts, np.diff(np.r_[starts, len(at)])) + 1
+
+
+def _bought_because(columns, owned: np.ndarray, product: int) -> int:
+    """The product the customer owns with the largest similarity to ``product`` (ties: the
+    lowest number; none: 0), from the similarity's column ``product`` (``columns``: CSC)."""
+    start, end = columns.indptr[product], columns.indptr[product + 1]
+    index, value = columns.indices[start:end], columns.data[start:end] * owned[columns.indices[start:end]]
+    if not len(index) or value.max() <= 0:
+        return 0
+    return int(index[np.lexsort((index, -value))[0]])
 
 
 def evaluate(purchases: pd.DataFrame, *, top: int = 3, method: str = "lift", min_support: int = 2) -> pd.DataFrame:
