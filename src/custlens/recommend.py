@@ -57,9 +57,10 @@ def baskets(purchases: pd.DataFrame, *, as_of=None) -> Basket:
     keys = lines[key_column].astype("string")
     customer_codes, customers = pd.factorize(lines["customer_id"].astype("string"), sort=True)
     product_codes, products = pd.factorize(keys, sort=True)
-    pairs = np.unique(np.stack([customer_codes, product_codes], axis=1), axis=0)
-    matrix = csr_matrix((np.ones(len(pairs), dtype=np.float64), (pairs[:, 0], pairs[:, 1])),
-                        shape=(len(customers), len(products)))
+    # the distinct (customer, product) pairs, as one sorted integer each (np.unique is 10x slower here)
+    pairs = np.sort(customer_codes.astype(np.int64) * len(products) + product_codes)
+    owner, product = np.divmod(pairs[np.r_[True, pairs[1:] != pairs[:-1]]], len(products))
+    matrix = csr_matrix((np.ones(len(owner), dtype=np.float64), (owner, product)), shape=(len(customers), len(products)))
     if "product" in lines:
         names = pd.Series(lines["product"].astype("string").to_numpy(), index=keys.to_numpy())
         names = names[~names.index.duplicated()]
