@@ -400,7 +400,10 @@ def test_random_exports_give_the_same_kpi_groups(tmp_path_factory, lines, labels
     for path in (csv_path, parquet_path):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False) if path.suffix == ".csv" else pd.read_parquet(path)
         frame["channel"] = labels[:len(frame)]
-        frame.to_csv(path, index=False) if path.suffix == ".csv" else frame.to_parquet(path, index=False)
+        if path.suffix == ".csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
         try:
             result = engine.summarize(engine.open_source([str(path)], LoadOptions()), None, orders=False)
         except (engine.Unsupported, CustlensError):
@@ -468,6 +471,26 @@ def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path):
         "print('pandas' in sys.modules, 'pyarrow' in sys.modules)")
     assert out.stdout.strip() == "False False"
     assert (tmp_path / "x.parquet").stat().st_size > 0
+
+
+@pytest.mark.parametrize("dtype, label_ok", [("Int64", True), ("float64", False), ("datetime64[ns]", False)])
+def test_kpi_groups_by_a_typed_column(tmp_path, dtype, label_ok):
+    """Integers are labelled by DuckDB as pandas writes them (blank: "(empty)"); other types, whose
+    text may differ, are left to pandas."""
+    from custlens import kpi
+
+    path = tmp_path / "typed.parquet"
+    frame = pd.DataFrame({"customer_id": ["A", "B", "C", "A"], "order_date": pd.to_datetime(["2025-01-02"] * 4),
+                          "amount": [1.0, 2.0, 3.0, 4.0]})
+    frame["channel"] = pd.array([10, -2, None, 10], dtype="Int64").astype(dtype) if dtype != "datetime64[ns]" else (
+        pd.to_datetime(["2025-01-01", None, "2025-01-03", "2025-01-01"]))
+    frame.to_parquet(path, index=False)
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions()), None, orders=False)
+    assert engine.can_label(result.source, "channel") == label_ok
+    if label_ok:
+        names = engine.label_lines(result, role="channel")
+        expected = kpi.group_labels(load_purchases([str(path)])[0], column="channel")
+        assert names == sorted(expected.unique()) == ["(empty)", "-2", "10"]
 
 
 def test_the_statements_after_the_summary_show_progress_too(monkeypatch):
