@@ -803,8 +803,7 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
 
         span, *periods = kpi_periods(fast, before, after)
         warnings = kpi_mod.check_span(before, after, *span)
-    else:
-        say_pandas_reads_lines(inputs)
+    else:  # summarize_fast said why, under --engine duckdb
         purchases, _ = load_purchases(inputs)
         warnings = kpi_mod.check_periods(before, after, purchases)
     for warning in warnings:
