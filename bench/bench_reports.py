@@ -1,4 +1,5 @@
-"""Time `custlens summary`, `rfm`, `pareto` and `lapsed` end to end, as whole processes, on generated exports.
+"""Time `custlens summary`, `rfm`, `pareto`, `lapsed`, `recommend` and `kpi` end to end, as whole processes, on
+generated exports.
 
     .venv/bin/python bench/bench_reports.py                 # 1e5 and 1e6 lines, 3 runs each
     .venv/bin/python bench/bench_reports.py --sizes 1e5 --runs 5
@@ -71,6 +72,11 @@ def main() -> None:
                                                     str(paths["parquet"]), "-o", str(OUT / "p.parquet"), "-q"],
             "custlens lapsed (Parquet → parquet)": [sys.executable, "-m", "custlens", "lapsed",
                                                     str(paths["parquet"]), "-o", str(OUT / "l.parquet"), "-q"],
+            "custlens recommend (Parquet → parquet)": [sys.executable, "-m", "custlens", "recommend",
+                                                       str(paths["parquet"]), "-o", str(OUT / "c.parquet"), "-q"],
+            "custlens kpi --split 2025-01-01 --window 90d (Parquet)": [
+                sys.executable, "-m", "custlens", "kpi", str(paths["parquet"]), "--split", "2025-01-01", "--window",
+                "90d", "-o", str(OUT / "k.csv"), "-q"],
             "pandas groupby baseline (Parquet)": [sys.executable, "-c", BASELINE, str(paths["parquet"]),
                                                   str(OUT / "b.parquet")],
         }
