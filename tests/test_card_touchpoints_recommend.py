@@ -103,6 +103,15 @@ def test_pick_follows_the_rule_row_by_row(case):
     assert rec._ranks(at).tolist() == [r + 1 for row in got for r in range(len(row))]
 
 
+def test_chunks_do_not_change_the_recommendations():
+    from custlens.io import load_purchases
+
+    basket = rec.baskets(load_purchases([str(EXAMPLES / "purchases.csv")])[0])
+    whole = rec.recommend(basket, top=4, explain=True)
+    pd.testing.assert_frame_equal(rec.recommend(basket, top=4, explain=True, chunk=7), whole)
+    assert len(whole) == 4 * len(basket.customers)
+
+
 def test_the_popular_baseline_ignores_categories():
     basket = rec.baskets(BASKETS)
     y = rec.recommend(basket, top=2, customers=["y"], method="popular")

@@ -100,11 +100,17 @@ def similarity(basket: Basket, *, method: str = "lift", min_support: int = 2):
     return csr_matrix(diags(inverse) @ together @ diags(inverse) * b.shape[0])
 
 
+#: the cells of one chunk's dense customers × products matrices (4M doubles: 32 MB each)
+CHUNK_CELLS = 4_000_000
+
+
 def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support: int = 2,
               customers=None, category: str | None = None, explain: bool = False,
               chunk: int = 2000) -> pd.DataFrame:
     """Top ``top`` products per customer: customer_id, rank, product_id, product, category,
-    score, source ("co-purchase" or "popular") and, with ``explain``, because."""
+    score, source ("co-purchase" or "popular") and, with ``explain``, because. Customers are
+    scored ``chunk`` at a time, fewer for a large catalogue (a chunk's dense customers × products
+    matrices stay within ``CHUNK_CELLS`` cells each)."""
     sim = similarity(basket, method=method, min_support=min_support)
     popularity = np.asarray(basket.matrix.sum(axis=0)).ravel()
     allowed = np.ones(len(basket.products), dtype=bool)
@@ -121,6 +127,7 @@ def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support
     spend = basket.spend_by_category.reindex(columns=category_names, fill_value=0.0)
     parts = []
     columns, names = (sim.tocsc(), basket.names.to_numpy()) if explain else (None, None)
+    chunk = max(1, min(chunk, CHUNK_CELLS // max(1, len(basket.products))))
     for start in range(0, len(rows_wanted), chunk):
         rows = rows_wanted[start:start + chunk]
         owned = basket.matrix[rows].toarray() > 0
