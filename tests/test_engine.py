@@ -507,9 +507,9 @@ def test_the_statements_after_the_summary_show_progress_too(monkeypatch):
     monkeypatch.setattr(engine, "run_with_progress", record)
     periods = kpi.split_periods("2025-01-01", 90)
     shown = engine.summarize(engine.open_source([str(PURCHASES)], LoadOptions()), None, orders=False,
-                             progress=lambda con, sql: con.execute(sql))
+                             progress="summarising")
     engine.kpi_periods(shown, *periods)
-    assert seen == ["reading the lines", "collecting the orders", "counting the periods"]
+    assert seen == ["summarising", "reading the lines", "collecting the orders", "counting the periods"]
     seen.clear()
     engine.kpi_periods(engine.summarize(engine.open_source([str(PURCHASES)], LoadOptions()), None, orders=False), *periods)
     assert seen == []

@@ -367,9 +367,6 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
         return None
     from . import engine
 
-    def progress(con, sql):
-        engine.run_with_progress(con, sql, label=f"summarising {', '.join(inputs.paths)}")
-
     try:
         source = engine.choose(inputs.engine, inputs.paths, inputs.options, rejects=inputs.rejects,
                                memory_limit=inputs.memory_limit)
@@ -378,7 +375,7 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
                 say_pandas_reads_lines(inputs)
             return None
         result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps,
-                                  orders=orders, progress=progress)
+                                  orders=orders, progress=f"summarising {', '.join(inputs.paths)}")
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
@@ -932,24 +929,27 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
     else:
         purchases, _ = load_purchases(inputs)
         end = pd_timestamp(as_of) if as_of else purchases["order_date"].max().normalize()
+
+    def calibration(day):
+        if fast is not None:
+            return engine.calibration_table(fast, unit=time_unit, end=day.date())
+        return clv_mod.calibration(purchases, end=day, unit=time_unit)
+
     if not holdout:
         info(inputs, f"calibration up to {end:%Y-%m-%d}, in {time_unit}s")
-        if fast is None:
-            model, cal = clv_mod.fit(purchases, end=end, unit=time_unit)
-        else:
-            cal = engine.calibration_table(fast, unit=time_unit)
-            model = clv_mod.fit_calibration(cal, end=end, unit=time_unit)
-        return _clv_report(model, cal, show_params, horizon, discount, out)
+        cal = calibration(end)
+        return _clv_report(clv_mod.fit_calibration(cal, end=end, unit=time_unit), cal, show_params, horizon,
+                           discount, out)
     calibration_end = end - pd_timedelta(holdout)
     info(inputs, f"calibration up to {calibration_end:%Y-%m-%d}, holdout to {end:%Y-%m-%d} "
                  f"({count(holdout, 'day')})")
-    if fast is None:
-        model, table, summary = clv_mod.holdout(purchases, end=calibration_end, holdout_end=end, unit=time_unit)
-    else:
-        cal = engine.calibration_table(fast, unit=time_unit, end=calibration_end.date())
-        model = clv_mod.fit_calibration(cal, end=calibration_end, unit=time_unit)
+    cal = calibration(calibration_end)
+    model = clv_mod.fit_calibration(cal, end=calibration_end, unit=time_unit)
+    if fast is not None:
         actual = engine.purchase_days(fast, cal["customer_id"], after=calibration_end.date(), end=end.date())
-        table, summary = clv_mod.holdout_table(model, cal, actual, length_days=holdout)
+    else:
+        actual = clv_mod.purchase_days(purchases, cal["customer_id"], after=calibration_end, end=end)
+    table, summary = clv_mod.holdout_table(model, cal, actual, length_days=holdout)
     _clv_warnings(model)
     info(inputs, f"holdout purchases: {summary['total_actual']:,.0f} actual, {summary['total_predicted']:,.1f} "
                  f"predicted; mean absolute error {summary['mae']:.3f} per customer")

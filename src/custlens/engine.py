@@ -67,10 +67,14 @@ class Source:
     delimiter: str | None = None
     encoding: str | None = None
     all_columns: list[str] = field(default_factory=list)
-    roles: set[str] = field(default_factory=set)  # every purchase role the files have
-    mapped: dict[str, str] = field(default_factory=dict)  # every purchase role -> column name
+    mapped: dict[str, str] = field(default_factory=dict)  # every purchase role the files have -> column
     column_types: dict[str, str] = field(default_factory=dict)  # column name -> DuckDB type as read
     con: object = None  # the DuckDB connection that read the schema, reused by summarize()
+
+    @property
+    def roles(self) -> set[str]:
+        """Every purchase role the files have."""
+        return set(self.mapped)
 
     def scan(self, *, row_numbers: bool = False, files: list[str] | None = None) -> str:
         """The FROM clause; ``row_numbers`` adds Parquet's file_row_number and filename, or reads a
@@ -138,7 +142,7 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     else:
         raise Unsupported(f"{' and '.join(sorted(kinds))} files")
     mapped = _map_roles(names, options)
-    source.roles, source.mapped, source.column_types = set(mapped), mapped, types
+    source.mapped, source.column_types = mapped, types
     # quantity × unit_price only fills blank amounts, and a blank amount is Unsupported anyway
     source.columns = {role: mapped[role] for role in SUMMARY_ROLES if role in mapped}
     source.types = {role: types[name] for role, name in source.columns.items()}
@@ -242,10 +246,7 @@ class Result:
 
     def run(self, sql: str, *, label: str) -> None:
         """Run a statement on the connection; with ``progress``, as :func:`run_with_progress`."""
-        if self.progress:
-            run_with_progress(self.con, sql, label=label)
-        else:
-            self.con.execute(sql)
+        _run(self.con, sql, label if self.progress else None)
 
     def messages(self) -> list[tuple[str, str]]:
         """The same lines as :meth:`LoadReport.messages` + :meth:`Summary.messages` for this input."""
@@ -290,7 +291,7 @@ def default_memory_limit() -> str:
     return f"{max(1 << 30, total // 4) >> 20}MB"
 
 
-def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_days: bool = False,
+def summarize(source: Source, as_of: date | None = None, *, progress: str | None = None, keep_days: bool = False,
               strict: bool = False, gaps: bool = True, orders: bool = True) -> Result:
     """The per-customer summary of :func:`custlens.summary.customers`, computed by DuckDB.
 
@@ -302,7 +303,9 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
     turns excluded rows into a :class:`StrictModeError`, as in the pandas loader; ``gaps=False``
     leaves ``median_gap_days`` empty, for reports that do not show it; ``orders=False`` runs the
     checks only (for reports that read the lines themselves): the summary is then empty and the
-    customer counts are None.
+    customer counts are None. With a ``progress`` label, long statements show a progress bar on a
+    terminal (:func:`run_with_progress`): the summary's under that label, later ones (:meth:`Result.run`)
+    under their own.
     """
     import duckdb
 
@@ -316,10 +319,10 @@ def summarize(source: Source, as_of: date | None = None, *, progress=None, keep_
 def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool,
                orders: bool) -> Result:
     con = source.con
-    run = progress or (lambda con, sql: con.execute(sql))
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
-    run(con, f"CREATE TEMP TABLE groups AS {_customer_sql(_group_sql(source, window, orders=orders), keep_days=keep_days, gaps=gaps)}")
+    groups = _customer_sql(_group_sql(source, window, orders=orders), keep_days=keep_days, gaps=gaps)
+    _run(con, f"CREATE TEMP TABLE groups AS {groups}", progress)
     checks = con.execute("""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
                sum(bad_dates), sum(bad_amounts), sum(odd_amounts), min(min_day) FILTER (NOT guest),
@@ -595,8 +598,7 @@ def calibration_table(result: Result, *, unit: str, end: date | None = None):
         SELECT customer_id, count(*) AS days, min(n) AS first, max(n) AS last, fsum(spend) AS total,
                arg_min(spend, n) AS first_spend
         FROM (SELECT customer_id, {EPOCH_DAY} AS n, fsum(amount) AS spend
-              FROM ({_lines_sql(result.source)})
-              WHERE NOT {_guest_sql('customer_id')} AND day <= {_date(end)} GROUP BY customer_id, day)
+              FROM ({_customer_lines_sql(result.source)}) WHERE day <= {_date(end)} GROUP BY customer_id, day)
         GROUP BY customer_id ORDER BY customer_id""").df()
     return calibration_frame(frame["customer_id"], frame["days"], frame["first"], frame["last"], frame["total"],
                              frame["first_spend"], end=end, unit=unit)
@@ -604,13 +606,12 @@ def calibration_table(result: Result, *, unit: str, end: date | None = None):
 
 def purchase_days(result: Result, customer_ids, *, after: date, end: date):
     """For each of ``customer_ids``, the number of days in (after, end] with a line of theirs (as
-    :func:`custlens.clv.holdout` counts the holdout's purchases): a float array, 0 for none."""
+    :func:`custlens.clv.purchase_days` counts them in pandas): a float array, 0 for none."""
     import pandas as pd
 
     counts = result.con.sql(f"""
-        SELECT customer_id, count(DISTINCT day) AS n FROM ({_lines_sql(result.source)})
-        WHERE NOT {_guest_sql('customer_id')} AND day > {_date(after)} AND day <= {_date(end)}
-        GROUP BY customer_id""").df()
+        SELECT customer_id, count(DISTINCT day) AS n FROM ({_customer_lines_sql(result.source)})
+        WHERE day > {_date(after)} AND day <= {_date(end)} GROUP BY customer_id""").df()
     days = pd.Series(counts["n"].to_numpy(), index=counts["customer_id"].astype("string"))
     return pd.Series(customer_ids).astype("string").map(days).fillna(0).to_numpy(dtype="float64")
 
@@ -825,6 +826,14 @@ def to_pandas(result: Result):
                    lines_after_as_of=result.lines_after_as_of, return_only_customers=result.return_only_customers,
                    lines=result.rows - result.guest_rows, order_days_loader=order_days if result.keep_days else None,
                    gap_table=gap_table, gap_population=population)
+
+
+def _run(con, sql: str, label: str | None) -> None:
+    """Run a statement; with a ``label``, as :func:`run_with_progress`."""
+    if label:
+        run_with_progress(con, sql, label=label)
+    else:
+        con.execute(sql)
 
 
 def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5) -> None:
