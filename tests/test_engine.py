@@ -550,6 +550,17 @@ def test_progress_bar_on_a_terminal_only():
     assert b"summarising big.parquet" in seen and b"%" in seen
 
 
+def test_duckdb_draws_no_progress_bar_of_its_own():
+    """DuckDB prints its own progress bar to stdout when it thinks the session is interactive
+    (``python -c``, a notebook): it would land in a piped report. custlens' connections turn it off."""
+    code = ("from custlens import engine; con = engine.connect(); "
+            "con.execute('CREATE TABLE t AS SELECT sum(i * i) FROM range(600000000) r(i)')")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"" and done.stderr == b""
+
+
 def test_inspect_says_which_engine_and_why(run):
     import json
 

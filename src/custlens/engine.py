@@ -270,15 +270,20 @@ class Result:
 
 def connect(memory_limit: str | None = None):
     """A fresh in-memory DuckDB database that spills to a private temporary folder (removed at
-    exit) beyond ``memory_limit`` (e.g. "2GB"; default :func:`default_memory_limit`)."""
+    exit) beyond ``memory_limit`` (e.g. "2GB"; default :func:`default_memory_limit`), and draws no
+    progress bar of DuckDB's own."""
     import atexit
 
     import duckdb
 
     spill = tempfile.mkdtemp(prefix="custlens-duckdb-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
-    return duckdb.connect(config={"threads": os.cpu_count() or 1, "temp_directory": spill,
-                                  "memory_limit": memory_limit or default_memory_limit(), "preserve_insertion_order": False})
+    con = duckdb.connect(config={"threads": os.cpu_count() or 1, "temp_directory": spill,
+                                 "memory_limit": memory_limit or default_memory_limit(), "preserve_insertion_order": False})
+    # DuckDB draws its own bar on stdout when it thinks the session is interactive (python -c,
+    # notebooks), where it would land in a piped report; run_with_progress draws ours on stderr
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def default_memory_limit() -> str:
