@@ -7,19 +7,25 @@ custlens has two ways from purchase lines to the summary of :mod:`custlens.summa
 - **duckdb** (this module): one SQL aggregation over the files, reading only the mapped
   columns, in parallel, spilling to disk when the groups do not fit in memory.
 
-This engine takes the clean common case — Parquet, or UTF-8 CSV with the header on the first
-line; dates typed or ISO text; plain numbers; ids as text or integers; rows without a customer
-id (guest checkouts) excluded and counted as pandas does. Anything else (a bad date, a blank
-amount, a decimal comma, a duplicate line, ``--rejects``…) raises :class:`Unsupported` with
-the reason, and ``--engine auto`` hands the input to pandas, which reports it row by row.
+This engine takes Parquet, and CSV with the header on the first line in any encoding (files
+not in UTF-8 are read from a UTF-8 copy); dates typed, ISO text, or text in the other formats
+the pandas loader reads (``dd.mm.yyyy``…); amounts typed, plain numbers, or text with decimal
+commas, thousands separators and currency marks — such dates and amounts are parsed by the
+loader's own parsers, once per distinct value (:func:`read_text_values`,
+:mod:`custlens.textvalues`); ids as text or integers; rows without a customer id (guest
+checkouts) excluded and counted as pandas does. Anything else (a bad date, a blank amount, a
+duplicate line, ``--rejects``…) raises :class:`Unsupported` with the reason, and ``--engine
+auto`` hands the input to pandas, which reports it row by row.
 Both engines give the same summary (``tests/test_engine.py``): counts and dates exactly,
 money to 1e-9.
 
-Imports only duckdb: ``custlens summary big.parquet -o out.parquet`` never loads pandas.
+Imports only duckdb: ``custlens summary big.parquet -o out.parquet`` never loads pandas (text
+dates and amounts in other formats than ISO and plain numbers do, for the loader's parsers).
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import shutil
 import tempfile
@@ -70,23 +76,32 @@ class Source:
     mapped: dict[str, str] = field(default_factory=dict)  # every purchase role the files have -> column
     column_types: dict[str, str] = field(default_factory=dict)  # column name -> DuckDB type as read
     con: object = None  # the DuckDB connection that read the schema, reused by summarize()
+    options: LoadOptions = field(default_factory=LoadOptions)  # --decimal and --date-format apply here too
+    read_as: dict[str, str] = field(default_factory=dict)  # a file not in UTF-8 -> the UTF-8 copy DuckDB reads
+    text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
+    text_amounts: bool = False  # amount text is read through the table custlens_amounts
+    decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
+    date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
+    warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
+    head_seen: bool = False  # the first lines were looked at for text that is not ISO dates and plain numbers
 
     @property
     def roles(self) -> set[str]:
         """Every purchase role the files have."""
         return set(self.mapped)
 
-    def scan(self, *, row_numbers: bool = False, files: list[str] | None = None) -> str:
+    def scan(self, *, row_numbers: bool = False, files: list[str] | None = None, filename: bool = False) -> str:
         """The FROM clause; ``row_numbers`` adds Parquet's file_row_number and filename, or reads a
-        CSV file in one thread, in order (for ``row_number() OVER ()``)."""
-        names = "[" + ", ".join(_literal(f) for f in (files or self.files)) + "]"
+        CSV file in one thread, in order (for ``row_number() OVER ()``); ``filename`` adds the
+        file's name (the UTF-8 copy's, for a file DuckDB reads as a copy: see :attr:`read_as`)."""
+        names = "[" + ", ".join(_literal(self.read_as.get(f, f)) for f in (files or self.files)) + "]"
         if self.format == "parquet":
             extra = ", file_row_number = true, filename = true" if row_numbers else ""
-            return f"read_parquet({names}{extra})"
+            return f"read_parquet({names}{extra}{', filename = true' if filename and not row_numbers else ''})"
         return (f"read_csv({names}, delim = {_literal(self.delimiter)}, header = true, quote = '\"', "
                 f"escape = '\"', all_varchar = true, auto_detect = false, strict_mode = true, "
                 f"columns = {{{', '.join(f'{_literal(c)}: {VARCHAR}' for c in self.all_columns)}}}"
-                f"{', parallel = false' if row_numbers else ''})")
+                f"{', parallel = false' if row_numbers else ''}{', filename = true' if filename else ''})")
 
     def column(self, role: str) -> str:
         return _ident(self.columns[role])
@@ -95,10 +110,11 @@ class Source:
     def rows_label(self) -> str:
         detail = [self.format]
         if self.format == "csv":
-            detail += [self.encoding or "utf-8", f"delimiter {self.delimiter!r}"]
+            detail += [self.encoding or "utf-8", f"delimiter {'tab' if self.delimiter == chr(9) else repr(self.delimiter)}"]
         if self.types["amount"] == "VARCHAR":
-            detail.append("decimal '.'")
-        detail.append("order_date " + ("typed" if self.types["order_date"] in DATE_TYPES else "ISO8601"))
+            detail.append(f"decimal {self.decimal!r}")
+        detail.append("order_date " + ("typed" if self.types["order_date"] in DATE_TYPES else
+                                       " + ".join(self.date_formats)))
         return ", ".join(detail) + "; DuckDB engine"
 
 
@@ -124,8 +140,8 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     """Check that DuckDB can read these purchase files exactly as pandas would; map the roles."""
     if rejects:
         raise Unsupported("--rejects lists excluded rows one by one")
-    if options.sheet or options.decimal == "," or options.date_format:
-        raise Unsupported("--sheet, --decimal , and --date-format are read by the pandas loader")
+    if options.sheet:
+        raise Unsupported("--sheet is read by the pandas loader")
     files = expand_paths(list(paths))
     if "-" in files:
         raise Unsupported("standard input")
@@ -135,10 +151,10 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
         names, types = _parquet_columns(con, files)
         source = Source(files=files, format="parquet", columns={}, types={}, all_columns=names, con=con)
     elif kinds == {"csv"}:
-        names, delimiter, encoding = _csv_header(files, options)
+        names, delimiter, encodings = _csv_header(files, options)
         types = {name: "VARCHAR" for name in names}
-        source = Source(files=files, format="csv", columns={}, types={}, delimiter=delimiter, encoding=encoding,
-                        all_columns=names, con=con)
+        source = Source(files=files, format="csv", columns={}, types={}, delimiter=delimiter,
+                        encoding=encodings[files[0]], all_columns=names, con=con)
     else:
         raise Unsupported(f"{' and '.join(sorted(kinds))} files")
     mapped = _map_roles(names, options)
@@ -146,8 +162,37 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     # quantity × unit_price only fills blank amounts, and a blank amount is Unsupported anyway
     source.columns = {role: mapped[role] for role in SUMMARY_ROLES if role in mapped}
     source.types = {role: types[name] for role, name in source.columns.items()}
+    source.options = options
     _check_types(source)
+    if source.format == "csv":
+        source.read_as = _utf8_copies(encodings)
     return source
+
+
+def _utf8_copies(encodings: dict[str, str]) -> dict[str, str]:
+    """A UTF-8 copy of each file in another encoding (cp1251, cp866, koi8-r, UTF-16…), which
+    DuckDB reads in its place: in a private temporary folder removed at exit. Lines and row
+    numbers stay as they are."""
+    import atexit
+
+    copies: dict[str, str] = {}
+    for f, encoding in encodings.items():
+        if encoding.replace("-sig", "").replace("_", "-").lower() in ("utf-8", "utf8"):
+            continue
+        if not copies:
+            folder = tempfile.mkdtemp(prefix="custlens-utf8-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        copy = os.path.join(folder, f"{len(copies)}.csv")
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(f, "rb") as src, open(copy, "wb") as dst:
+                while chunk := src.read(1 << 24):
+                    dst.write(decoder.decode(chunk).encode("utf-8"))
+                dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as e:  # the pandas loader says where
+            raise Unsupported(f"bytes that are not {encoding}") from e
+        copies[f] = copy
+    return copies
 
 
 def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -166,16 +211,21 @@ def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
     return names, dict(schemas[0])
 
 
-def _csv_header(files: list[str], options: LoadOptions) -> tuple[list[str], str, str]:
-    """The header and delimiter the pandas loader would find (:func:`sniff_csv`), when DuckDB's
-    reader can take the file as it is: UTF-8, one-character delimiter, header on the first line."""
+def _csv_header(files: list[str], options: LoadOptions) -> tuple[list[str], str, dict[str, str]]:
+    """The header, delimiter and each file's encoding as the pandas loader would find them
+    (:func:`sniff_csv`), when DuckDB's reader can take the files (as UTF-8 copies, for other
+    encodings): one-character delimiter, header on the first line."""
     headers = set()
+    encodings = {}
     for f in files:
         if f.endswith(".gz"):
             raise Unsupported("compressed CSV")
         layout = sniff_csv(_head_bytes(f), ReadOptions(encoding=options.encoding, delimiter=options.delimiter), f)
-        if layout.encoding.replace("-sig", "").replace("_", "-").lower() not in ("utf-8", "utf8"):
-            raise Unsupported(f"{layout.encoding} text")
+        try:
+            codecs.lookup(layout.encoding)
+        except LookupError:
+            raise Unsupported(f"{layout.encoding} text") from None
+        encodings[f] = layout.encoding
         if layout.delimiter == "whitespace" or len(layout.delimiter) != 1:
             raise Unsupported("no single-character delimiter")
         if layout.header_index != 0:
@@ -189,7 +239,7 @@ def _csv_header(files: list[str], options: LoadOptions) -> tuple[list[str], str,
     if len(headers) != 1:
         raise Unsupported("the CSV files have different headers")
     (header, delimiter), = headers
-    return list(header), delimiter, "utf-8"
+    return list(header), delimiter, encodings
 
 
 def _map_roles(names: list[str], options: LoadOptions) -> dict[str, str]:
@@ -265,6 +315,7 @@ class Result:
             out = [("info", f"{len(self.source.files)} files: {count(self.rows, 'row')} ({self.source.rows_label})")]
         if self.guest_rows:
             out += exclusion_lines({"no customer id": (self.guest_rows, self.guest_samples)}, self.rows)
+        out += [("warning", f"warning: {w}") for w in self.source.warnings]
         return out
 
 
@@ -324,10 +375,13 @@ def summarize(source: Source, as_of: date | None = None, *, progress: str | None
 def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool,
                orders: bool) -> Result:
     con = source.con
+    if not source.head_seen:
+        source.head_seen = True
+        read_text_values(source, *_unplain_columns(source))
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
     groups = _customer_sql(_group_sql(source, window, orders=orders), keep_days=keep_days, gaps=gaps)
-    _run(con, f"CREATE TEMP TABLE groups AS {groups}", progress)
+    _run(con, f"CREATE OR REPLACE TEMP TABLE groups AS {groups}", progress)
     checks = con.execute("""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
                sum(bad_dates), sum(bad_amounts), sum(odd_amounts), min(min_day) FILTER (NOT guest),
@@ -338,7 +392,14 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
      return_only) = (v or 0 for v in checks)
     if rows == 0:
         raise Unsupported("no rows")
-    problems = {"ids with spaces around them": padded, "dates that are blank or not ISO": bad_dates,
+    retry_dates = bool(bad_dates) and source.types["order_date"] == "VARCHAR" and not source.text_dates
+    retry_amounts = bool(bad_amounts or odd_amounts) and source.types["amount"] == "VARCHAR" and not source.text_amounts
+    if retry_dates or retry_amounts:  # text the first lines did not show: read as the pandas loader does
+        read_text_values(source, retry_dates, retry_amounts)
+        return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
+                          orders=orders)
+    problems = {"ids with spaces around them": padded,
+                f"dates that are blank or {'unreadable' if source.text_dates else 'not ISO'}": bad_dates,
                 "blank or non-numeric amounts": bad_amounts, "amounts with '_'": odd_amounts}
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
     if found:
@@ -360,7 +421,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
             raise Unsupported("lines that may repeat an earlier line")
     as_of = as_of or last_day
     con.execute(f"CREATE TEMP VIEW summary AS {_summary_sql(as_of)}")
-    samples = _guest_samples(con, source) if guest_rows else []
+    samples = _guest_samples(con, source, guest_rows) if guest_rows else []
     if strict and guest_rows:
         from .errors import StrictModeError
         from .notes import strict_message
@@ -371,6 +432,134 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
                   guest_samples=samples, lines_after_as_of=0 if checks_only else after,
                   return_only_customers=return_only, keep_days=keep_days, progress=progress is not None)
+
+
+HEAD_LINES = 1000  # lines looked at to choose how to read text dates and amounts (_unplain_columns)
+
+
+def _unplain_columns(source: Source) -> tuple[bool, bool]:
+    """(dates, amounts): whether the order dates or amounts need the pandas loader's parsers
+    (:func:`read_text_values`), as the first lines or the options show: text dates that are not
+    ISO or ``--date-format``; text amounts that are not plain numbers, or ``--decimal ,``.
+    Text further down that is not plain is found by the summary's checks."""
+    options = source.options
+    dates = source.types["order_date"] == "VARCHAR"
+    amounts = source.types["amount"] == "VARCHAR"
+    if dates and options.date_format:
+        dates, check_dates = True, False
+    else:
+        check_dates = dates
+    if amounts and options.decimal == ",":
+        amounts, check_amounts = True, False
+    else:
+        check_amounts = amounts
+    if not (check_dates or check_amounts):
+        return dates, amounts
+    date_text, amount_text = source.column("order_date"), source.column("amount")
+    odd_dates = (f"count(*) FILTER (NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL)"
+                 if check_dates else "0")
+    value = f"TRY_CAST({amount_text} AS DOUBLE)"
+    odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
+                   f"OR contains({amount_text}, '_')))" if check_amounts else "0")
+    odd = source.con.execute(f"""SELECT {odd_dates}, {odd_amounts}
+                                 FROM (SELECT * FROM {source.scan()} LIMIT {HEAD_LINES})""").fetchall()[0]
+    return (dates and (not check_dates or odd[0] > 0)), (amounts and (not check_amounts or odd[1] > 0))
+
+
+def read_text_values(source: Source, dates: bool, amounts: bool) -> None:
+    """Read the order dates (``dates``) and amounts (``amounts``) through tables of their distinct
+    texts, parsed by the pandas loader's parsers (:mod:`custlens.textvalues`): ``custlens_dates``
+    (text → day) and ``custlens_amounts`` (text → amount), per file when there are several, as
+    the loader chooses formats file by file. Also takes the loader's decimal mark, date formats
+    and warnings for the messages. Raises :class:`Unsupported` where the loader could choose
+    otherwise (more than 5,000 distinct dates that are not ISO, without ``--date-format``)."""
+    dates, amounts = dates and not source.text_dates, amounts and not source.text_amounts
+    if not (dates or amounts):
+        return
+    from . import textvalues
+
+    con, options = source.con, source.options
+    original = {source.read_as.get(f, f): f for f in source.files}
+    wanted = [("order_date", "d") if dates else None, ("amount", "a") if amounts else None]
+    wanted = [w for w in wanted if w]
+    sets = ", ".join(f"(filename, {alias})" for _, alias in wanted)
+    texts = con.execute(f"""
+        SELECT filename, {', '.join(f'{alias}, GROUPING({alias}) = 0 AS is_{alias}' for _, alias in wanted)}
+        FROM (SELECT filename, {', '.join(f'{source.column(role)} AS {alias}' for role, alias in wanted)}
+              FROM {source.scan(filename=True)})
+        WHERE {' OR '.join(f'{alias} IS NOT NULL' for _, alias in wanted)}
+        GROUP BY GROUPING SETS ({sets})""").fetchall()
+    by_file: dict[tuple[str, str], list[str]] = {}
+    for row in texts:
+        f = original.get(row[0], row[0])
+        for i, (role, alias) in enumerate(wanted):
+            if row[2 + 2 * i] and row[1 + 2 * i] is not None:
+                by_file.setdefault((role, f), []).append(row[1 + 2 * i])
+    try:
+        if dates:
+            tables = []
+            for f in source.files:
+                table, formats, warning = textvalues.date_table(
+                    by_file.get(("order_date", f), []), fmt=options.date_format,
+                    column=source.columns["order_date"], source=f)
+                tables.append(table.assign(file=source.read_as.get(f, f)))
+                if f == source.files[0]:
+                    source.date_formats = formats
+                if warning:
+                    source.warnings.append(f"{f}: {warning}")
+            _load_table(con, "custlens_dates", tables, {"text": "custlens_date_text", "day": "custlens_day"})
+            source.text_dates = True
+        if amounts:
+            tables = []
+            for f in source.files:
+                values = by_file.get(("amount", f), [])
+                first = values if len(values) <= textvalues.DECIMAL_SAMPLE or options.decimal else \
+                    _first_texts(source, "amount", f, textvalues.DECIMAL_SAMPLE)
+                decimal = textvalues.decimal_mark(first, decimal=options.decimal, delimiter=source.delimiter)
+                if f == source.files[0]:
+                    source.decimal = decimal
+                table = textvalues.amount_table(values, decimal=decimal, delimiter=source.delimiter)
+                tables.append(table.assign(file=source.read_as.get(f, f)))
+            _load_table(con, "custlens_amounts", tables, {"text": "custlens_amount_text", "amount": "custlens_amount"})
+            source.text_amounts = True
+    except textvalues.DifferentChoice as e:
+        raise Unsupported(str(e)) from None
+    except CustlensError as e:  # the loader refuses the column: it says so itself, with the fix
+        raise Unsupported(f"the pandas loader refuses these values ({str(e).splitlines()[0]})") from None
+
+
+def _load_table(con, name: str, tables, names: dict[str, str]) -> None:
+    """A temp table from pandas frames (columns renamed by ``names``, plus custlens_file)."""
+    import pandas as pd
+
+    frame = pd.concat(tables, ignore_index=True).rename(columns={**names, "file": "custlens_file"})
+    con.register("custlens_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM custlens_frame")
+    finally:
+        con.unregister("custlens_frame")
+
+
+def _first_texts(source: Source, role: str, file: str, n: int) -> list[str]:
+    """The first ``n`` distinct texts of a column in one file, in file order (what the pandas
+    loader looks at to choose the decimal mark), read in order until there are ``n``."""
+    from .io.parse import blank_mask
+
+    con = source.con
+    seen: dict[str, None] = {}
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        con.execute(f"SELECT {source.column(role)} AS v FROM {source.scan(row_numbers=True, files=[file])}")
+        while len(seen) < n:
+            chunk = con.fetch_df_chunk()
+            if chunk.empty:
+                break
+            text = chunk["v"].dropna().astype("str")
+            for value in text[~blank_mask(text)].drop_duplicates():
+                seen.setdefault(value, None)
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    return list(seen)[:n]
 
 
 def _group_sql(source: Source, window: str, *, orders: bool = True) -> str:
@@ -429,7 +618,8 @@ def _lines_sql(source: Source, label: str | None = None) -> str:
                       {_order_sql('order_id') if has_orders else ''} {', label' if label else ''}
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
                             {source.column('amount')} AS amount_text {order} {labelled}
-                     FROM {source.scan()})"""
+                     FROM {source.scan(filename=len(source.files) > 1 and (source.text_dates or source.text_amounts))}
+                          AS lines {_text_joins(source)})"""
 
 
 #: a day's period as the ordinal of pandas' Period (custlens.cohorts.FREQUENCIES), by period
@@ -669,13 +859,31 @@ def _text_sql(source: Source, role: str) -> str:
 
 
 def _day_sql(source: Source) -> str:
-    """The line's day; NULL when the date is missing or not ISO text (text with spaces around it
-    too: pandas trims it, so such a file goes to pandas)."""
+    """The line's day; NULL when the date is missing or unreadable: text read through
+    ``custlens_dates`` (:func:`read_text_values`), else ISO text only (text with spaces around it
+    is not read: pandas trims it)."""
     column = source.column("order_date")
     if source.types["order_date"] in DATE_TYPES:
         return f"CAST({column} AS DATE)"
+    if source.text_dates:
+        return "CAST(custlens_day AS DATE)"
+    return _iso_day_sql(column)
+
+
+def _iso_day_sql(column: str) -> str:
     formats = "[" + ", ".join(_literal(f) for f in ISO_FORMATS) + "]"
     return f"CAST(try_strptime({column}, {formats}) AS DATE)"
+
+
+def _text_joins(source: Source) -> str:
+    """The joins of the lines with the tables of :func:`read_text_values` (per file, for several)."""
+    joins = ""
+    for on, table, text, role in ((source.text_dates, "custlens_dates", "custlens_date_text", "order_date"),
+                                  (source.text_amounts, "custlens_amounts", "custlens_amount_text", "amount")):
+        if on:
+            same_file = f" AND {table}.custlens_file = lines.filename" if len(source.files) > 1 else ""
+            joins += f" LEFT JOIN {table} ON {table}.{text} = lines.{source.column(role)}{same_file}"
+    return joins
 
 
 def _amount_sql(source: Source) -> tuple[str, str | None]:
@@ -683,6 +891,8 @@ def _amount_sql(source: Source) -> tuple[str, str | None]:
     which DuckDB reads as a digit separator and pandas does not). Every other text that DuckDB
     reads as a number, pandas reads as the same number (tests/test_engine.py)."""
     column = source.column("amount")
+    if source.text_amounts:
+        return "custlens_amount", None
     if source.types["amount"] == "DOUBLE":
         return column, None
     if source.types["amount"] != "VARCHAR":
@@ -710,23 +920,34 @@ def _guest_sql(column: str) -> str:
     return f"({column} IS NULL OR (length({column}) <= 4 AND lower(trim({column})) IN ({marks})))"
 
 
-def _guest_samples(con, source: Source) -> list[str]:
-    """'row N' for the first three rows without a customer id, numbered as the pandas loader does
-    (the header is row 1)."""
+#: CSV lines looked at first for the rows without a customer id (_guest_samples)
+GUEST_HEAD_LINES = 100_000
+
+
+def _guest_samples(con, source: Source, guests: int) -> list[str]:
+    """'row N' for the first three rows without a customer id (of ``guests`` in all), numbered
+    as the pandas loader does (the header is row 1). A CSV file is numbered in one thread, in
+    order: the first lines of the first file first, which usually hold the three."""
     column = _text_sql(source, "customer_id")
     if source.format == "parquet":
         rows = con.sql(f"""SELECT filename, file_row_number FROM {source.scan(row_numbers=True)}
                            WHERE {_guest_sql(column)} ORDER BY filename, file_row_number LIMIT 3""").fetchall()
         order = {f: i for i, f in enumerate(source.files)}
         return [f"row {n + 2}" for _, n in sorted(rows, key=lambda r: (order.get(r[0], 0), r[1]))]
-    samples: list[str] = []
+    def first(f: str, head: str, want: int) -> list[str]:
+        rows = con.execute(f"""SELECT n FROM (SELECT row_number() OVER () AS n, {_guest_sql(column)} AS guest
+                               FROM (SELECT * FROM {source.scan(row_numbers=True, files=[f])} {head})) WHERE guest
+                               ORDER BY n LIMIT {want}""").fetchall()
+        return [f"row {n + 1}" for (n,) in rows]
+
     con.execute("SET preserve_insertion_order = true")  # rows numbered in file order
     try:
+        samples = first(source.files[0], f"LIMIT {GUEST_HEAD_LINES}", 3)
+        if len(samples) == min(3, guests):
+            return samples
+        samples = []
         for f in source.files:
-            rows = con.execute(f"""SELECT n FROM (SELECT row_number() OVER () AS n, {_guest_sql(column)} AS guest
-                                   FROM {source.scan(row_numbers=True, files=[f])}) WHERE guest
-                                   ORDER BY n LIMIT {3 - len(samples)}""").fetchall()
-            samples += [f"row {n + 1}" for (n,) in rows]
+            samples += first(f, "", 3 - len(samples))
             if len(samples) == 3:
                 break
     finally:

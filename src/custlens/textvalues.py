@@ -1,0 +1,72 @@
+"""Dates and amounts written as text, for the DuckDB engine: parsed once per distinct value by
+the pandas loader's own parsers (:mod:`custlens.io.parse`), so both engines read ``01.02.2025``
+and ``1 234,50 ₽`` alike.
+
+DuckDB lists a column's distinct texts; :func:`date_table` and :func:`amount_table` turn them
+into the values the loader would give every line holding that text; DuckDB joins them back
+onto the lines. The loader chooses a column's format from its values, so the values passed
+here are chosen to make the same choice:
+
+- dates: the loader tries formats on its distinct values, on a sample of 5,000 when there are
+  more. Up to 5,000 distinct dates (thirteen years of days) the choice does not depend on
+  which sample, so it is the loader's; beyond that, only ``--date-format`` (no choice) is taken
+  here, and the rest is left to the loader (:class:`DifferentChoice`).
+- amounts: the loader chooses the decimal mark from the first 20,000 distinct amounts in file
+  order (:func:`custlens.io.parse.detect_decimal`); the caller passes exactly those. With the
+  mark chosen, each value is parsed on its own.
+
+Imports pandas: used only for files whose dates or amounts are not plain ISO and decimal-point
+text.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .io.parse import blank_mask, detect_decimal, parse_dates, parse_numbers
+
+#: the loader samples its distinct dates beyond this many (custlens.io.parse.parse_dates)
+DATE_SAMPLE = 5000
+#: the loader chooses the decimal mark from this many first distinct amounts (parse_numbers)
+DECIMAL_SAMPLE = 20000
+
+
+class DifferentChoice(Exception):
+    """The loader could choose another format than these values show; the message says why."""
+
+
+def _texts(values) -> pd.Series:
+    return pd.Series(list(values), dtype="str")
+
+
+def date_table(texts, *, fmt: str | None, column: str, source: str) -> tuple[pd.DataFrame, tuple[str, ...], str | None]:
+    """``(table, formats, warning)`` for a date column's distinct texts: the table has ``text``
+    and ``day`` (the loader's date, at midnight; NaT where the loader finds no date), ``formats``
+    and ``warning`` are what the loader reports. Raises :class:`DifferentChoice` when the loader
+    would pick formats from a sample of more than 5,000 distinct dates (no ``fmt``), and the
+    loader's own :class:`custlens.errors.BadValuesError` where it refuses the column."""
+    text = _texts(texts)
+    present = text[~blank_mask(text)].str.strip().drop_duplicates()
+    if fmt is None and len(present) > DATE_SAMPLE:
+        raise DifferentChoice(f"{len(present):,} distinct dates that are not ISO (more than {DATE_SAMPLE:,})")
+    parsed = parse_dates(text, fmt=fmt, column=column, source=source)
+    return pd.DataFrame({"text": text, "day": parsed.values.dt.normalize()}), parsed.formats, parsed.warning
+
+
+def decimal_mark(first_texts, *, decimal: str | None, delimiter: str | None) -> str:
+    """The loader's decimal mark for an amount column: ``decimal`` when given (``--decimal``),
+    else chosen from the column's first 20,000 distinct present texts in file order (or all of
+    them, when there are fewer)."""
+    if decimal is not None:
+        return decimal
+    text = _texts(first_texts)
+    present = text[~blank_mask(text)].drop_duplicates().head(DECIMAL_SAMPLE)
+    return detect_decimal(present, delimiter)
+
+
+def amount_table(texts, *, decimal: str, delimiter: str | None) -> pd.DataFrame:
+    """``text`` and ``amount`` for an amount column's distinct texts, as the loader parses them
+    with this decimal mark (NaN where it finds no number)."""
+    text = _texts(texts)
+    values, _, _ = parse_numbers(text, decimal=decimal, delimiter=delimiter)
+    return pd.DataFrame({"text": text, "amount": values.astype("float64")})
