@@ -334,6 +334,12 @@ def connect(memory_limit: str | None = None):
     # DuckDB draws its own bar on stdout when it thinks the session is interactive (python -c,
     # notebooks), where it would land in a piped report; run_with_progress draws ours on stderr
     con.execute("SET enable_progress_bar = false")
+    # Every join here is written with its smaller side on the right, which DuckDB builds its hash
+    # table on. Its guess of a CSV scan's size can be far off: it swapped the joins of text dates
+    # and amounts (a few hundred rows) onto a 10-million-line build side, 2.6 s each instead of ~0.05.
+    # And its rewrite of an IN list into a join made the blank-id test (_guest_sql) cost 0.7 s per
+    # 10 million lines instead of 0.1.
+    con.execute("SET disabled_optimizers = 'build_side_probe_side,in_clause'")
     return con
 
 
@@ -903,8 +909,8 @@ def _amount_sql(source: Source) -> tuple[str, str | None]:
 def _order_sql(column: str) -> str:
     """The line's order (its id; with none or a blank mark, the day of the line) and whether
     the id has spaces around it (pandas would trim them)."""
-    return (f", CASE WHEN {_guest_sql(column)} THEN 'day ' || CAST(day AS VARCHAR) "
-            f"ELSE 'id ' || {column} END AS order_key, {_padded_sql(column)} AS padded_order")
+    return (f", CASE WHEN {_guest_sql(column)} THEN {{'id': NULL, 'day': day}} ELSE {{'id': {column}, 'day': NULL}} END "
+            f"AS order_key, {_padded_sql(column)} AS padded_order")
 
 
 def _padded_sql(column: str) -> str:
