@@ -169,20 +169,28 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     return source
 
 
+#: the UTF-8 copies made in this process, by (file, encoding, modification time, size)
+_UTF8_COPIES: dict[tuple, str] = {}
+
+
 def _utf8_copies(encodings: dict[str, str]) -> dict[str, str]:
     """A UTF-8 copy of each file in another encoding (cp1251, cp866, koi8-r, UTF-16…), which
-    DuckDB reads in its place: in a private temporary folder removed at exit. Lines and row
-    numbers stay as they are."""
+    DuckDB reads in its place: in a private temporary folder removed at exit, made once per
+    process (``kpi --stages`` opens the files again). Lines and row numbers stay as they are."""
     import atexit
 
     copies: dict[str, str] = {}
     for f, encoding in encodings.items():
         if encoding.replace("-sig", "").replace("_", "-").lower() in ("utf-8", "utf8"):
             continue
-        if not copies:
-            folder = tempfile.mkdtemp(prefix="custlens-utf8-")
-            atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        copy = os.path.join(folder, f"{len(copies)}.csv")
+        stat = os.stat(f)
+        key = (os.path.abspath(f), encoding, stat.st_mtime_ns, stat.st_size)
+        if key in _UTF8_COPIES and os.path.exists(_UTF8_COPIES[key]):
+            copies[f] = _UTF8_COPIES[key]
+            continue
+        folder = tempfile.mkdtemp(prefix="custlens-utf8-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        copy = os.path.join(folder, "copy.csv")
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
             with open(f, "rb") as src, open(copy, "wb") as dst:
@@ -191,7 +199,7 @@ def _utf8_copies(encodings: dict[str, str]) -> dict[str, str]:
                 dst.write(decoder.decode(b"", final=True).encode("utf-8"))
         except UnicodeDecodeError as e:  # the pandas loader says where
             raise Unsupported(f"bytes that are not {encoding}") from e
-        copies[f] = copy
+        copies[f] = _UTF8_COPIES[key] = copy
     return copies
 
 
