@@ -3,12 +3,15 @@ generated exports.
 
     .venv/bin/python bench/bench_reports.py                 # 1e5 and 1e6 lines, 3 runs each
     .venv/bin/python bench/bench_reports.py --sizes 1e5 --runs 5
+    .venv/bin/python bench/bench_reports.py --sizes 1e6,1e7 --locale ru   # a Russian export, both engines
 
 Data: `custlens.sampledata` (string customer ids, order lines, ~2% returns, guest checkouts),
 written once to bench/data/ as CSV and Parquet. Each measurement is a fresh process
 (interpreter start-up included); peak RSS is the child's ru_maxrss. Prints a Markdown table
 for bench/RESULTS.md. The baseline is a careful hand-written pandas groupby over the same
 Parquet file (no validation, no output formatting): the floor custlens is measured against.
+With ``--locale ru`` the export is a Russian one (cp1251, ';', decimal commas, dd.mm.yyyy,
+Russian headers; CSV only), read by each engine.
 """
 
 from __future__ import annotations
@@ -37,22 +40,38 @@ g.to_parquet(sys.argv[2])
 """
 
 
-def ensure_data(lines: int) -> dict[str, Path]:
+def ensure_data(lines: int, locale: str = "en") -> dict[str, Path]:
     customers = max(1, round(lines / LINES_PER_CUSTOMER))
-    folder = DATA / f"{lines:.0e}".replace("+0", "").replace("+", "")
-    paths = {"csv": folder / "csv" / "purchases.csv", "parquet": folder / "parquet" / "purchases.parquet"}
+    folder = DATA / (f"{lines:.0e}".replace("+0", "").replace("+", "") + ("" if locale == "en" else f"-{locale}"))
+    paths = {"csv": folder / "csv" / "purchases.csv"}
+    if locale == "en":
+        paths["parquet"] = folder / "parquet" / "purchases.parquet"
     custlens = [sys.executable, "-m", "custlens", "sample-data"]
     for fmt, path in paths.items():
         if not path.exists():
             subprocess.run([*custlens, str(path.parent), "--customers", str(customers), "--seed", "1",
-                            "--format", fmt, "-q"], check=True)
+                            "--format", fmt, "--locale", locale, "-q"], check=True)
     return paths
+
+
+def regional_tasks(csv: Path) -> dict[str, list[str]]:
+    """The reports on a Russian export, by each engine."""
+    custlens = [sys.executable, "-m", "custlens"]
+    tasks = {}
+    for engine in ("duckdb", "pandas"):
+        tasks[f"custlens summary (Russian CSV → parquet), --engine {engine}"] = [
+            *custlens, "summary", str(csv), "-o", str(OUT / "s.parquet"), "-q", "--engine", engine]
+        tasks[f"custlens kpi --split 2025-01-01 --window 90d (Russian CSV), --engine {engine}"] = [
+            *custlens, "kpi", str(csv), "--split", "2025-01-01", "--window", "90d", "-o", str(OUT / "k.csv"), "-q",
+            "--engine", engine]
+    return tasks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1e5,1e6", help="order lines, comma-separated (default 1e5,1e6)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--locale", choices=["en", "ru"], default="en", help="ru: a Russian export, both engines")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     print(machine_line(args.runs))
@@ -60,8 +79,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for size in args.sizes.split(","):
         lines = int(float(size))
-        paths = ensure_data(lines)
-        tasks = {
+        paths = ensure_data(lines, args.locale)
+        tasks = regional_tasks(paths["csv"]) if args.locale == "ru" else {
             "custlens summary (CSV → parquet)": [sys.executable, "-m", "custlens", "summary", str(paths["csv"]),
                                                  "-o", str(OUT / "s.parquet"), "-q"],
             "custlens summary (Parquet → parquet)": [sys.executable, "-m", "custlens", "summary",

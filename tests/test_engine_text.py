@@ -101,7 +101,7 @@ def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_fo
     path = tmp_path / "in.csv"
     path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%Y %H:%M};{i},5\n"
                                                            for i, t in enumerate(stamps)), encoding="utf-8")
-    with pytest.raises(engine.Unsupported, match="5,001 distinct dates that are not ISO"):
+    with pytest.raises(engine.Unsupported, match="5,001 distinct dates that are not ISO, more than the 5,000"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
     fast, reference, messages, expected = both(path, options=LoadOptions(date_format="%d.%m.%Y %H:%M"))
     assert_same(fast, reference)
@@ -165,3 +165,11 @@ def test_reports_on_a_russian_export_are_the_same_bytes_from_both_engines(run, t
     assert fast.stdout == slow.stdout and len(fast.stdout) > 100
     assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
     assert "cp1251, delimiter ';', decimal ',', order_date %d.%m.%Y; DuckDB engine" in fast.stderr
+
+
+def test_more_distinct_texts_than_are_read_one_by_one_go_to_pandas(tmp_path, monkeypatch):
+    monkeypatch.setattr(textvalues, "MOST_TEXTS", 2)
+    path = tmp_path / "in.csv"
+    path.write_text("customer_id;date;amount\nC1;02.01.2025;1,5\nC2;03.01.2025;2,5\nC1;04.01.2025;1,5\n")
+    with pytest.raises(engine.Unsupported, match="3 distinct dates that are not ISO, too many to read one by one"):
+        engine.summarize(engine.open_source([str(path)], LoadOptions()))

@@ -84,6 +84,7 @@ class Source:
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
     head_seen: bool = False  # the first lines were looked at for text that is not ISO dates and plain numbers
+    progress: bool = False  # show progress on a terminal (summarize's label)
 
     @property
     def roles(self) -> set[str]:
@@ -389,6 +390,7 @@ def summarize(source: Source, as_of: date | None = None, *, progress: str | None
 def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool,
                orders: bool) -> Result:
     con = source.con
+    source.progress = progress is not None
     if not source.head_seen:
         source.head_seen = True
         read_text_values(source, *_unplain_columns(source))
@@ -497,12 +499,20 @@ def read_text_values(source: Source, dates: bool, amounts: bool) -> None:
     wanted = [("order_date", "d") if dates else None, ("amount", "a") if amounts else None]
     wanted = [w for w in wanted if w]
     sets = ", ".join(f"(filename, {alias})" for _, alias in wanted)
-    texts = con.execute(f"""
+    _run(con, f"""CREATE OR REPLACE TEMP TABLE custlens_texts AS
         SELECT filename, {', '.join(f'{alias}, GROUPING({alias}) = 0 AS is_{alias}' for _, alias in wanted)}
         FROM (SELECT filename, {', '.join(f'{source.column(role)} AS {alias}' for role, alias in wanted)}
               FROM {source.scan(filename=True)})
         WHERE {' OR '.join(f'{alias} IS NOT NULL' for _, alias in wanted)}
-        GROUP BY GROUPING SETS ({sets})""").fetchall()
+        GROUP BY GROUPING SETS ({sets})""", "reading the dates and amounts" if source.progress else None)
+    counts = con.execute(f"SELECT {', '.join(f'count(*) FILTER (is_{alias})' for _, alias in wanted)} "
+                         "FROM custlens_texts").fetchall()[0]
+    for (role, _), n in zip(wanted, counts):
+        if n > textvalues.MOST_TEXTS:
+            raise Unsupported(f"{n:,} distinct {'dates' if role == 'order_date' else 'amounts'} that are not "
+                              f"{'ISO' if role == 'order_date' else 'plain numbers'}, too many to read one by one")
+    texts = con.execute("SELECT * FROM custlens_texts").fetchall()
+    con.execute("DROP TABLE custlens_texts")
     by_file: dict[tuple[str, str], list[str]] = {}
     for row in texts:
         f = original.get(row[0], row[0])

@@ -29,6 +29,8 @@ from .io.parse import blank_mask, detect_decimal, parse_dates, parse_numbers
 DATE_SAMPLE = 5000
 #: the loader chooses the decimal mark from this many first distinct amounts (parse_numbers)
 DECIMAL_SAMPLE = 20000
+#: distinct texts parsed here at most, per column (about 1 GB of Python strings and results)
+MOST_TEXTS = 5_000_000
 
 
 class DifferentChoice(Exception):
@@ -48,7 +50,8 @@ def date_table(texts, *, fmt: str | None, column: str, source: str) -> tuple[pd.
     text = _texts(texts)
     present = text[~blank_mask(text)].str.strip().drop_duplicates()
     if fmt is None and len(present) > DATE_SAMPLE:
-        raise DifferentChoice(f"{len(present):,} distinct dates that are not ISO (more than {DATE_SAMPLE:,})")
+        raise DifferentChoice(f"{len(present):,} distinct dates that are not ISO, more than the {DATE_SAMPLE:,} the "
+                              "pandas loader chooses their format from; --date-format names it")
     parsed = parse_dates(text, fmt=fmt, column=column, source=source)
     return pd.DataFrame({"text": text, "day": parsed.values.dt.normalize()}), parsed.formats, parsed.warning
 
