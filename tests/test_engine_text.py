@@ -173,3 +173,13 @@ def test_more_distinct_texts_than_are_read_one_by_one_go_to_pandas(tmp_path, mon
     path.write_text("customer_id;date;amount\nC1;02.01.2025;1,5\nC2;03.01.2025;2,5\nC1;04.01.2025;1,5\n")
     with pytest.raises(engine.Unsupported, match="3 distinct dates that are not ISO, too many to read one by one"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
+
+
+def test_parquet_with_dates_and_amounts_as_text(tmp_path):
+    path = tmp_path / "in.parquet"
+    pd.DataFrame({"Клиент": ["К1", "К2", "К1", None], "Дата": ["02.01.2025", "03.01.2025", "01.03.2025", "04.03.2025"],
+                  "Сумма": ["1 234,50", "7,10", "-3,25", "5"]}).to_parquet(path, index=False)
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    assert "decimal ','" in messages[0][1]
