@@ -183,3 +183,38 @@ def test_parquet_with_dates_and_amounts_as_text(tmp_path):
     assert_same(fast, reference)
     same_words(messages, expected)
     assert "decimal ','" in messages[0][1]
+
+
+EN_AMOUNT = st.tuples(st.integers(-99_999, 99_999), st.integers(0, 99),
+                      st.sampled_from(["{sign}{int}{dec}", "{sign}{int_c}{dec}", "({int_c}{dec})", "{sign}${int_c}{dec}",
+                                       "{sign}{int}{dec} USD", "{sign}{int}"]))
+
+
+def english_export(rows, date_style: str) -> str:
+    out = ["customer_id,order_date,amount"]
+    for customer, day, (whole, cents, style) in rows:
+        sign = "-" if whole < 0 else ""
+        text = style.format(sign=sign, int=str(abs(whole)), int_c=f"{abs(whole):,}", dec=f".{cents:02d}")
+        when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)
+        out.append(f'{customer},{when.strftime(date_style)},"{text}"')
+    return "\n".join(out) + "\n"
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.lists(st.tuples(ID, DAY, EN_AMOUNT), min_size=1, max_size=40),
+       date_style=st.sampled_from(["%m/%d/%Y", "%d %b %Y", "%Y%m%d", "%Y-%m-%dT%H:%M", "%b %d %Y"]))
+def test_random_english_exports_give_the_same_summary(tmp_path_factory, rows, date_style):
+    """Thousands commas, dollar signs, codes and accounting negatives; month-first and named months."""
+    path = tmp_path_factory.mktemp("en") / "in.csv"
+    path.write_text(english_export(rows, date_style), encoding="utf-8")
+    try:
+        fast, reference, messages, expected = both(path)
+    except engine.Unsupported as e:
+        assert any(r in str(e) for r in ("spaces around", "no row has a customer id", "loader refuses")), e
+        return
+    except Exception as e:  # noqa: BLE001 - pandas refuses too
+        with pytest.raises(type(e)):
+            customers(load_purchases([str(path)])[0])
+        return
+    assert_same(fast, reference)
+    same_words(messages, expected)
