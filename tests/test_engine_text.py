@@ -218,3 +218,16 @@ def test_random_english_exports_give_the_same_summary(tmp_path_factory, rows, da
         return
     assert_same(fast, reference)
     same_words(messages, expected)
+
+
+def test_no_room_for_the_utf8_copy_goes_to_pandas_and_says_why(tmp_path, monkeypatch, run):
+    path = tmp_path / "in.csv"
+    path.write_bytes("Клиент;Дата;Сумма\nК1;02.01.2025;12,5\nК2;03.01.2025;7\n".encode("cp1251"))
+    full = tmp_path / "full"
+    full.write_text("a file where a folder should be: writing into it fails as a full disk does")
+    monkeypatch.setattr(engine.tempfile, "mkdtemp", lambda prefix="": str(full / f"{prefix}x"))
+    monkeypatch.setattr(engine, "_UTF8_COPIES", {})
+    with pytest.raises(engine.Unsupported, match=f"no room for a UTF-8 copy of {path} in {full}.*TMPDIR"):
+        engine.open_source([str(path)], LoadOptions(encoding="cp1251"))
+    auto = run("summary", path, "--format", "csv", "--encoding", "cp1251")
+    assert auto.exit_code == 0 and "К1" in auto.stdout and "DuckDB engine" not in auto.stderr

@@ -199,7 +199,12 @@ def _utf8_copies(encodings: dict[str, str]) -> dict[str, str]:
                     dst.write(decoder.decode(chunk).encode("utf-8"))
                 dst.write(decoder.decode(b"", final=True).encode("utf-8"))
         except UnicodeDecodeError as e:  # the pandas loader says where
+            shutil.rmtree(folder, ignore_errors=True)
             raise Unsupported(f"bytes that are not {encoding}") from e
+        except OSError as e:  # a full temporary disk: the pandas loader reads the file in memory
+            shutil.rmtree(folder, ignore_errors=True)
+            raise Unsupported(f"no room for a UTF-8 copy of {f} in {os.path.dirname(folder)} ({e.strerror or e}); "
+                              "TMPDIR names a larger disk") from e
         copies[f] = _UTF8_COPIES[key] = copy
     return copies
 
