@@ -226,3 +226,16 @@ def test_no_room_for_the_utf8_copy_goes_to_pandas_and_says_why(tmp_path, monkeyp
         engine.open_source([str(path)], LoadOptions(encoding="cp1251"))
     auto = run("summary", path, "--format", "csv", "--encoding", "cp1251")
     assert auto.exit_code == 0 and "К1" in auto.stdout and "DuckDB engine" not in auto.stderr
+
+
+def test_iso_timestamps_with_offsets_are_read_however_many(tmp_path):
+    """Shopify writes 2025-01-02T10:15:00+03:00: ISO, which the loader reads as ISO whatever it
+    samples, so more than 5,000 distinct ones still go through the DuckDB engine."""
+    stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 500, freq="53min", tz="Europe/Moscow")
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,created_at,total\n" + "".join(f"C{i % 13},{t.isoformat()},{i % 50}.5\n"
+                                                              for i, t in enumerate(stamps)), encoding="utf-8")
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    assert "order_date ISO8601; DuckDB engine" in messages[0][1]

@@ -9,7 +9,8 @@ here are chosen to make the same choice:
 
 - dates: the loader tries formats on its distinct values, on a sample of 5,000 when there are
   more. Up to 5,000 distinct dates (thirteen years of days) the choice does not depend on
-  which sample, so it is the loader's; beyond that, only ``--date-format`` (no choice) is taken
+  which sample, so it is the loader's; nor does it when every value is ISO (``2025-01-02T10:00+03:00``:
+  the loader reads ISO text as ISO). Beyond that, only ``--date-format`` (no choice) is taken
   here, and the rest is left to the loader (:class:`DifferentChoice`).
 - amounts: the loader chooses the decimal mark from the first 20,000 distinct amounts in file
   order (:func:`custlens.io.parse.detect_decimal`); the caller passes exactly those. With the
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .io.parse import blank_mask, detect_decimal, parse_dates, parse_numbers
+from .io.parse import ISO_DATE_TEXT, blank_mask, detect_decimal, parse_dates, parse_numbers
 
 #: the loader samples its distinct dates beyond this many (custlens.io.parse.parse_dates)
 DATE_SAMPLE = 5000
@@ -49,7 +50,8 @@ def date_table(texts, *, fmt: str | None, column: str, source: str) -> tuple[pd.
     loader's own :class:`custlens.errors.BadValuesError` where it refuses the column."""
     text = _texts(texts)
     present = text[~blank_mask(text)].str.strip().drop_duplicates()
-    if fmt is None and len(present) > DATE_SAMPLE:
+    # ISO texts are read as ISO whatever the sample (custlens.io.parse.detect_date_format)
+    if fmt is None and len(present) > DATE_SAMPLE and not present.str.fullmatch(ISO_DATE_TEXT).all():
         raise DifferentChoice(f"{len(present):,} distinct dates that are not ISO, more than the {DATE_SAMPLE:,} the "
                               "pandas loader chooses their format from; --date-format names it")
     parsed = parse_dates(text, fmt=fmt, column=column, source=source)

@@ -156,6 +156,8 @@ DATE_FORMATS = [
     "%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d", "%Y.%m.%d",
     "%d.%m.%y", "%d/%m/%y", "%m/%d/%y", "%Y%m%d", "%d %b %Y", "%d-%b-%Y", "%b %d %Y", "%d %B %Y", "%B %d %Y",
 ]
+#: texts read as ISO 8601 without trying the other formats
+ISO_DATE_TEXT = r"\d{4}-\d{2}-\d{2}(?:[ T].*)?"
 TIME_FORMATS = ["", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", "T%H:%M:%S", "T%H:%M", " %I:%M %p", " %I:%M:%S %p"]
 _DAY_MONTH_PAIRS = [("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y"), ("%d/%m/%y", "%m/%d/%y")]
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -198,7 +200,7 @@ def detect_date_format(sample: pd.Series, *, column: str, source: str) -> tuple[
     and a warning says so.
     """
     sample = sample.astype("string").str.strip()
-    if sample.str.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[ T].*)?").all():
+    if sample.str.fullmatch(ISO_DATE_TEXT).all():
         return "ISO8601", None
     scores = {fmt: int(_try(_date_part(sample, fmt), fmt).notna().sum()) for fmt in DATE_FORMATS}
     best = max(DATE_FORMATS, key=lambda f: (scores[f], -DATE_FORMATS.index(f)))
