@@ -239,3 +239,18 @@ def test_iso_timestamps_with_offsets_are_read_however_many(tmp_path):
     assert_same(fast, reference)
     same_words(messages, expected)
     assert "order_date ISO8601; DuckDB engine" in messages[0][1]
+
+
+@pytest.mark.parametrize("name, passes", [("russian export", 1), ("decimal comma", 1), ("plain head, comma later", 2),
+                                          ("ISO head, dd.mm.yyyy later", 2)])
+def test_the_first_lines_choose_the_way_and_later_lines_redo_it(tmp_path, monkeypatch, name, passes):
+    """A file whose first lines show regional text is summarised once, through the tables of
+    texts; one whose regional text starts further down is summarised again that way."""
+    content, encoding, options = CASES[name]
+    path = tmp_path / "in.csv"
+    path.write_bytes(content.encode(encoding))
+    statements = []
+    run = engine._run
+    monkeypatch.setattr(engine, "_run", lambda con, sql, label: (statements.append(sql), run(con, sql, label)))
+    engine.summarize(engine.open_source([str(path)], LoadOptions(**options)))
+    assert sum("TEMP TABLE groups" in s for s in statements) == passes

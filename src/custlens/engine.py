@@ -35,7 +35,7 @@ from datetime import date
 
 from .errors import CustlensError, count
 from .io.options import LoadOptions
-from .io.read import ReadOptions, _head_bytes, _kind_from_head, expand_paths, sniff_csv, unique_names
+from .io.read import SNIFF_BYTES, ReadOptions, _head_bytes, _kind_from_head, expand_paths, sniff_csv, unique_names
 from .schema import MISSING_TEXT, PURCHASES, match_roles, normalize_header
 
 #: ISO date texts read on this path; any other text goes to pandas
@@ -476,15 +476,55 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
         check_amounts = amounts
     if not (check_dates or check_amounts):
         return dates, amounts
-    date_text, amount_text = source.column("order_date"), source.column("amount")
-    odd_dates = (f"count(*) FILTER (NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL)"
-                 if check_dates else "0")
-    value = f"TRY_CAST({amount_text} AS DOUBLE)"
-    odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
-                   f"OR contains({amount_text}, '_')))" if check_amounts else "0")
-    odd = source.con.execute(f"""SELECT {odd_dates}, {odd_amounts}
-                                 FROM (SELECT * FROM {source.scan()} LIMIT {HEAD_LINES})""").fetchall()[0]
+    odd = _odd_head_csv(source) if source.format == "csv" else _odd_head(source, check_dates, check_amounts)
     return (dates and (not check_dates or odd[0] > 0)), (amounts and (not check_amounts or odd[1] > 0))
+
+
+def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int]:
+    """(dates, amounts) among the first lines that the plain path would not read: present text
+    that is not ISO, or not a finite number (or holds '_'); each counted when asked for."""
+    date_text, amount_text = source.column("order_date"), source.column("amount")
+    value = f"TRY_CAST({amount_text} AS DOUBLE)"
+    odd_dates = f"count(*) FILTER (NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL)" if dates else "0"
+    odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
+                   f"OR contains({amount_text}, '_')))" if amounts else "0")
+    return source.con.execute(f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan()} "
+                              f"LIMIT {HEAD_LINES})").fetchall()[0]
+
+
+def _odd_head_csv(source: Source) -> tuple[int, int]:
+    """:func:`_odd_head` for a CSV file, from the bytes already read to sniff it (a DuckDB query
+    costs 20–50 ms at start-up). Only a hint: the summary's checks find what it misses."""
+    import csv
+    import math
+    import re
+
+    raw = _head_bytes(source.files[0])
+    lines = raw.decode(source.encoding, errors="replace").splitlines()[1:]
+    if len(raw) >= SNIFF_BYTES:
+        lines = lines[:-1]  # the last line may be cut
+    lines = lines[:HEAD_LINES]
+    at = {name: i for i, name in enumerate(source.all_columns)}
+    day_at, amount_at = at[source.columns["order_date"]], at[source.columns["amount"]]
+    iso = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+    odd_dates = odd_amounts = 0
+    for row in csv.reader(lines, delimiter=source.delimiter):
+        if len(row) != len(source.all_columns):
+            continue
+        day, amount = row[day_at], row[amount_at]
+        if not _blank(day) and not iso.fullmatch(day):
+            odd_dates += 1
+        if not _blank(amount):
+            try:
+                odd_amounts += "_" in amount or not math.isfinite(float(amount))
+            except ValueError:
+                odd_amounts += 1
+    return odd_dates, odd_amounts
+
+
+def _blank(text: str) -> bool:
+    """As :func:`_guest_sql` on a value read from a CSV file (empty is NULL there)."""
+    return len(text) <= 4 and text.strip(" ").lower() in MISSING_TEXT
 
 
 def read_text_values(source: Source, dates: bool, amounts: bool) -> None:
