@@ -254,3 +254,22 @@ def test_the_first_lines_choose_the_way_and_later_lines_redo_it(tmp_path, monkey
     monkeypatch.setattr(engine, "_run", lambda con, sql, label: (statements.append(sql), run(con, sql, label)))
     engine.summarize(engine.open_source([str(path)], LoadOptions(**options)))
     assert sum("TEMP TABLE groups" in s for s in statements) == passes
+
+
+def test_copying_a_large_file_to_utf8_shows_progress_on_a_terminal(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, stderr_on_a_terminal
+
+    path = tmp_path / "big.csv"
+    path.write_bytes(("Клиент;Дата;Сумма\n" + "К1;02.01.2025;12,5\n" * 2000).encode("cp1251"))
+    code = ("from custlens import engine; engine.COPY_PROGRESS_BYTES = 0; "
+            f"engine._utf8_copies({{{str(path)!r}: 'cp1251'}})")
+    seen = stderr_on_a_terminal(code)
+    assert f"copying {path} to UTF-8".encode() in seen and b"%" in seen
+    # not a terminal: nothing
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False,
+                           env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert quiet.returncode == 0 and quiet.stderr == b""

@@ -26,6 +26,7 @@ dates and amounts in other formats than ISO and plain numbers do, for the loader
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import shutil
 import tempfile
@@ -194,9 +195,11 @@ def _utf8_copies(encodings: dict[str, str]) -> dict[str, str]:
         copy = os.path.join(folder, "copy.csv")
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            with open(f, "rb") as src, open(copy, "wb") as dst:
+            with open(f, "rb") as src, open(copy, "wb") as dst, \
+                    _byte_progress(f"copying {f} to UTF-8", stat.st_size) as advance:
                 while chunk := src.read(1 << 24):
                     dst.write(decoder.decode(chunk).encode("utf-8"))
+                    advance(len(chunk))
                 dst.write(decoder.decode(b"", final=True).encode("utf-8"))
         except UnicodeDecodeError as e:  # the pandas loader says where
             shutil.rmtree(folder, ignore_errors=True)
@@ -207,6 +210,33 @@ def _utf8_copies(encodings: dict[str, str]) -> dict[str, str]:
                               "TMPDIR names a larger disk") from e
         copies[f] = _UTF8_COPIES[key] = copy
     return copies
+
+
+#: files at least this large show a progress bar while they are copied (on a terminal)
+COPY_PROGRESS_BYTES = 64 << 20
+
+
+@contextlib.contextmanager
+def _byte_progress(label: str, total: int):
+    """``advance(n)`` for work over ``total`` bytes: a rich progress bar on stderr when it is a
+    terminal and the work is large (:data:`COPY_PROGRESS_BYTES`), else nothing."""
+    import sys
+
+    if total < COPY_PROGRESS_BYTES or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    with _progress_bar() as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _progress_bar():
+    """The progress bar custlens draws on stderr: label, bar, percentage, time; gone when done."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), console=Console(stderr=True), transient=True)
 
 
 def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -1153,11 +1183,7 @@ def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5) -> None:
         worker.start()
         worker.join(delay)
         if worker.is_alive():
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                          TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+            with _progress_bar() as bar:
                 task = bar.add_task(label, total=100)
                 while worker.is_alive():
                     worker.join(0.1)
