@@ -1,3 +1,4 @@
 from .cli import cli
 
-cli(prog_name="custlens")
+if __name__ == "__main__":  # not when imported (e.g. by a multiprocessing child)
+    cli(prog_name="custlens")
