@@ -273,3 +273,53 @@ def test_copying_a_large_file_to_utf8_shows_progress_on_a_terminal(tmp_path):
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False,
                            env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert quiet.returncode == 0 and quiet.stderr == b""
+
+
+def inspections(paths, options=None):
+    """(the DuckDB engine's inspection, the pandas loader's) of the same files."""
+    from custlens.cli import inspect_fast
+    from custlens.io.inspect import inspect
+
+    paths, options = [str(p) for p in paths], options or LoadOptions()
+    fast = inspect_fast(paths, options)
+    assert fast is not None and fast.pop("engine") == "duckdb"
+    return fast, inspect(paths, options)
+
+
+@pytest.mark.parametrize("name", ["russian export", "ambiguous day and month", "thousands", "utf-16"])
+def test_inspect_by_duckdb_says_what_the_loader_says(tmp_path, name):
+    content, encoding, options = CASES[name]
+    path = tmp_path / "in.csv"
+    path.write_bytes(content.encode(encoding))
+    fast, slow = inspections([path], LoadOptions(**options))
+    assert fast == slow
+
+
+@pytest.mark.parametrize("path", [PURCHASES, PURCHASES.parent / "ru" / "purchases.csv"])
+def test_inspect_of_the_examples_by_duckdb(path):
+    fast, slow = inspections([path])
+    assert fast == slow
+    assert fast["customers"] == 2000 and fast["problems"][0].startswith("35 rows excluded: no customer id")
+
+
+def test_inspect_of_typed_parquet_by_duckdb(tmp_path):
+    path = tmp_path / "lines.parquet"
+    frame = pd.DataFrame({"customer_id": ["C1", "C2", None, "C1", "C3"],
+                          "order_date": pd.to_datetime(["2025-01-02 10:00", "2025-01-03 00:00", "2025-01-04 00:00",
+                                                        "2025-02-01 09:30", "2025-03-01 00:00"]),
+                          "amount": [12.5, -3.0, 7.0, 1e6 + 0.125, -1.0]})
+    frame.to_parquet(path, index=False)
+    fast, slow = inspections([path])
+    assert fast == slow
+    assert fast["return_lines"] == 2 and fast["customers"] == 3 and fast["total_amount"] == round(12.5 - 3 + 1e6 + 0.125 - 1, 2)
+
+
+def test_inspect_of_what_duckdb_cannot_take_is_the_loaders(run, tmp_path):
+    import json
+
+    titled = tmp_path / "titled.csv"
+    titled.write_text("Sales report\ncustomer_id,date,amount\nC1,2025-01-02,12\n", encoding="utf-8")
+    shown = json.loads(run("inspect", titled, "--format", "json").stdout)
+    assert shown["engine"] == "pandas (title or blank lines above the header)" and shown["customers"] == 1
+    contacts = json.loads(run("inspect", PURCHASES.parent / "contacts.csv", "--format", "json").stdout)
+    assert contacts["kind"] == "contacts" and "engine" not in contacts

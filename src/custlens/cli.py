@@ -1295,9 +1295,11 @@ def inspect(paths, kind, column_map, encoding, delimiter, decimal, date_format, 
 
     options = LoadOptions(columns=column_map, encoding=encoding, delimiter=_unescape(delimiter), decimal=decimal,
                           date_format=date_format, sheet=sheet)
-    result = run_inspect(list(paths), options, kind=kind)
-    if result["ok"] and result["kind"] == "purchases":
-        result["engine"] = engine_for(list(paths), options)
+    result = inspect_fast(list(paths), options) if kind in (None, "purchases") else None
+    if result is None:
+        result = run_inspect(list(paths), options, kind=kind)
+        if result["ok"] and result["kind"] == "purchases":
+            result["engine"] = engine_for(list(paths), options)
     if fmt == "json":
         import json
 
@@ -1306,6 +1308,22 @@ def inspect(paths, kind, column_map, encoding, delimiter, decimal, date_format, 
         output.render_inspection(result)
     if not result["ok"]:
         sys.exit(1)
+
+
+def inspect_fast(paths: list[str], options) -> dict | None:
+    """``inspect`` of purchase files by the DuckDB engine (files larger than memory too), or None
+    when they are not purchases or the engine cannot take them (the pandas loader then looks)."""
+    from . import engine
+    from .io.inspect import guess_kind
+
+    try:
+        source = engine.open_source(paths, options)
+        if guess_kind(source.all_columns).kind != "purchases":
+            return None
+        result = engine.inspect(source)
+    except (engine.Unsupported, CustlensError):
+        return None
+    return {**result, "engine": "duckdb"}
 
 
 def engine_for(paths: list[str], options) -> str:

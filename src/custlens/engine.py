@@ -1054,6 +1054,54 @@ def _guest_samples(con, source: Source, guests: int) -> list[str]:
     return samples
 
 
+# --- inspect ----------------------------------------------------------------------------------
+
+#: lines read from the first file for each column's sample values (inspect)
+SAMPLE_LINES = 100_000
+
+
+def inspect(source: Source) -> dict:
+    """:func:`custlens.io.inspect.inspect` of purchase files, computed by this engine (so a file
+    larger than memory can be inspected): the same keys and values, but for each column's sample
+    values, taken from the first 100,000 lines of the first file, and the note on identical lines
+    without an order id, which only the pandas loader counts. Raises :class:`Unsupported` as
+    :func:`summarize` does."""
+    from .io.inspect import _samples
+
+    result = summarize(source)
+    con = source.con
+    customers = con.execute("SELECT count(*) FILTER (NOT guest) FROM groups").fetchall()[0][0]
+    total, returns = con.execute(f"SELECT fsum(amount), count(*) FILTER (amount < 0) "
+                                 f"FROM ({_customer_lines_sql(source)})").fetchall()[0]
+    con.execute("SET preserve_insertion_order = true")  # the first lines, in file order
+    try:
+        head = con.sql(f"SELECT {', '.join(_ident(c) for c in source.all_columns)} "
+                       f"FROM {source.scan(row_numbers=True, files=source.files[:1])} LIMIT {SAMPLE_LINES}").df()
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    role_of = {column: role for role, column in source.mapped.items()}
+    typed_dates = source.types["order_date"] in DATE_TYPES
+    return {
+        "files": source.files, "kind": "purchases", "format": source.format,
+        "encoding": source.encoding if source.format == "csv" else None,
+        "delimiter": source.delimiter if source.format == "csv" else None, "ok": True,
+        "problems": [f"{result.guest_rows:,} rows excluded: no customer id (e.g. {', '.join(result.guest_samples)})"]
+        if result.guest_rows else [],
+        "notes": [f"warning: {w}" for w in source.warnings],
+        "decimal": source.decimal if source.types["amount"] == "VARCHAR" else None,
+        "date_formats": {"order_date": ["typed"] if typed_dates else list(source.date_formats)},
+        "columns": [{"column": c, "role": role_of.get(c), "samples": _samples(head[c])} for c in source.all_columns],
+        "rows": result.rows, "rows_loaded": result.rows - result.guest_rows, "customers": customers,
+        "date_range": [f"{result_day:%Y-%m-%d}" for result_day in _day_range(con)],
+        "total_amount": round(float(total or 0.0), 2), "return_lines": returns,
+    }
+
+
+def _day_range(con) -> tuple[date, date]:
+    return con.execute("SELECT min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest) "
+                       "FROM groups").fetchall()[0]
+
+
 # --- results ----------------------------------------------------------------------------------
 
 def add_view(result: Result, name: str, sql: str) -> str:
