@@ -1296,10 +1296,11 @@ def inspect(paths, kind, column_map, encoding, delimiter, decimal, date_format, 
     options = LoadOptions(columns=column_map, encoding=encoding, delimiter=_unescape(delimiter), decimal=decimal,
                           date_format=date_format, sheet=sheet)
     result = inspect_fast(list(paths), options) if kind in (None, "purchases") else None
-    if result is None:
+    if not isinstance(result, dict):
+        why = result
         result = run_inspect(list(paths), options, kind=kind)
         if result["ok"] and result["kind"] == "purchases":
-            result["engine"] = engine_for(list(paths), options)
+            result["engine"] = f"pandas ({why})" if why else engine_for(list(paths), options)
     if fmt == "json":
         import json
 
@@ -1310,9 +1311,10 @@ def inspect(paths, kind, column_map, encoding, delimiter, decimal, date_format, 
         sys.exit(1)
 
 
-def inspect_fast(paths: list[str], options) -> dict | None:
-    """``inspect`` of purchase files by the DuckDB engine (files larger than memory too), or None
-    when they are not purchases or the engine cannot take them (the pandas loader then looks)."""
+def inspect_fast(paths: list[str], options) -> dict | str | None:
+    """``inspect`` of purchase files by the DuckDB engine (files larger than memory too); else
+    why the engine cannot take them, or None when they may not be purchases (the pandas loader
+    then looks)."""
     from . import engine
     from .io.inspect import guess_kind
 
@@ -1320,10 +1322,11 @@ def inspect_fast(paths: list[str], options) -> dict | None:
         source = engine.open_source(paths, options)
         if guess_kind(source.all_columns).kind != "purchases":
             return None
-        result = engine.inspect(source)
-    except (engine.Unsupported, CustlensError):
+        return {**engine.inspect(source), "engine": "duckdb"}
+    except engine.Unsupported as e:
+        return str(e)
+    except CustlensError:  # the loader says what is wrong, in its own words
         return None
-    return {**result, "engine": "duckdb"}
 
 
 def engine_for(paths: list[str], options) -> str:
