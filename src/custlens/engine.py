@@ -36,7 +36,16 @@ from datetime import date
 
 from .errors import CustlensError, count
 from .io.options import LoadOptions
-from .io.read import SNIFF_BYTES, ReadOptions, _head_bytes, _kind_from_head, expand_paths, sniff_csv, unique_names
+from .io.read import (
+    SNIFF_BYTES,
+    ReadOptions,
+    _head_bytes,
+    _kind_from_head,
+    expand_paths,
+    show_delimiter,
+    sniff_csv,
+    unique_names,
+)
 from .schema import MISSING_TEXT, PURCHASES, match_roles, normalize_header
 
 #: ISO date texts read on this path; any other text goes to pandas
@@ -84,8 +93,6 @@ class Source:
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
-    head_seen: bool = False  # the first lines were looked at for text that is not ISO dates and plain numbers
-    progress: bool = False  # show progress on a terminal (summarize's label)
 
     @property
     def roles(self) -> set[str]:
@@ -112,7 +119,7 @@ class Source:
     def rows_label(self) -> str:
         detail = [self.format]
         if self.format == "csv":
-            detail += [self.encoding or "utf-8", f"delimiter {'tab' if self.delimiter == chr(9) else repr(self.delimiter)}"]
+            detail += [self.encoding or "utf-8", f"delimiter {show_delimiter(self.delimiter)}"]
         if self.types["amount"] == "VARCHAR":
             detail.append(f"decimal {self.decimal!r}")
         detail.append("order_date " + ("typed" if self.types["order_date"] in DATE_TYPES else
@@ -425,10 +432,7 @@ def summarize(source: Source, as_of: date | None = None, *, progress: str | None
 def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool,
                orders: bool) -> Result:
     con = source.con
-    source.progress = progress is not None
-    if not source.head_seen:
-        source.head_seen = True
-        read_text_values(source, *_unplain_columns(source))
+    read_text_values(source, *_unplain_columns(source), progress=progress is not None)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
     groups = _customer_sql(_group_sql(source, window, orders=orders), keep_days=keep_days, gaps=gaps)
@@ -446,7 +450,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     retry_dates = bool(bad_dates) and source.types["order_date"] == "VARCHAR" and not source.text_dates
     retry_amounts = bool(bad_amounts or odd_amounts) and source.types["amount"] == "VARCHAR" and not source.text_amounts
     if retry_dates or retry_amounts:  # text the first lines did not show: read as the pandas loader does
-        read_text_values(source, retry_dates, retry_amounts)
+        read_text_values(source, retry_dates, retry_amounts, progress=progress is not None)
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
                           orders=orders)
     problems = {"ids with spaces around them": padded,
@@ -493,21 +497,14 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     (:func:`read_text_values`), as the first lines or the options show: text dates that are not
     ISO or ``--date-format``; text amounts that are not plain numbers, or ``--decimal ,``.
     Text further down that is not plain is found by the summary's checks."""
-    options = source.options
     dates = source.types["order_date"] == "VARCHAR"
     amounts = source.types["amount"] == "VARCHAR"
-    if dates and options.date_format:
-        dates, check_dates = True, False
-    else:
-        check_dates = dates
-    if amounts and options.decimal == ",":
-        amounts, check_amounts = True, False
-    else:
-        check_amounts = amounts
+    check_dates = dates and not source.options.date_format  # else the format is given: no choice to make
+    check_amounts = amounts and source.options.decimal != ","
     if not (check_dates or check_amounts):
         return dates, amounts
     odd = _odd_head_csv(source) if source.format == "csv" else _odd_head(source, check_dates, check_amounts)
-    return (dates and (not check_dates or odd[0] > 0)), (amounts and (not check_amounts or odd[1] > 0))
+    return dates and (not check_dates or odd[0] > 0), amounts and (not check_amounts or odd[1] > 0)
 
 
 def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int]:
@@ -557,13 +554,14 @@ def _blank(text: str) -> bool:
     return len(text) <= 4 and text.strip(" ").lower() in MISSING_TEXT
 
 
-def read_text_values(source: Source, dates: bool, amounts: bool) -> None:
+def read_text_values(source: Source, dates: bool, amounts: bool, *, progress: bool = False) -> None:
     """Read the order dates (``dates``) and amounts (``amounts``) through tables of their distinct
     texts, parsed by the pandas loader's parsers (:mod:`custlens.textvalues`): ``custlens_dates``
     (text → day) and ``custlens_amounts`` (text → amount), per file when there are several, as
     the loader chooses formats file by file. Also takes the loader's decimal mark, date formats
-    and warnings for the messages. Raises :class:`Unsupported` where the loader could choose
-    otherwise (more than 5,000 distinct dates that are not ISO, without ``--date-format``)."""
+    and warnings for the messages; tables already made are kept. ``progress`` shows the pass over
+    the lines on a terminal. Raises :class:`Unsupported` where the loader could choose otherwise
+    (more than 5,000 distinct dates that are not ISO, without ``--date-format``)."""
     dates, amounts = dates and not source.text_dates, amounts and not source.text_amounts
     if not (dates or amounts):
         return
@@ -579,7 +577,7 @@ def read_text_values(source: Source, dates: bool, amounts: bool) -> None:
         FROM (SELECT filename, {', '.join(f'{source.column(role)} AS {alias}' for role, alias in wanted)}
               FROM {source.scan(filename=True)})
         WHERE {' OR '.join(f'{alias} IS NOT NULL' for _, alias in wanted)}
-        GROUP BY GROUPING SETS ({sets})""", "reading the dates and amounts" if source.progress else None)
+        GROUP BY GROUPING SETS ({sets})""", "reading the dates and amounts" if progress else None)
     counts = con.execute(f"SELECT {', '.join(f'count(*) FILTER (is_{alias})' for _, alias in wanted)} "
                          "FROM custlens_texts").fetchall()[0]
     for (role, _), n in zip(wanted, counts):
@@ -1066,7 +1064,7 @@ def inspect(source: Source) -> dict:
     values, taken from the first 100,000 lines of the first file, and the note on identical lines
     without an order id, which only the pandas loader counts. Raises :class:`Unsupported` as
     :func:`summarize` does."""
-    from .io.inspect import _samples
+    from .io.inspect import sample_values
 
     result = summarize(source)
     con = source.con
@@ -1090,16 +1088,12 @@ def inspect(source: Source) -> dict:
         "notes": [f"warning: {w}" for w in source.warnings],
         "decimal": source.decimal if source.types["amount"] == "VARCHAR" else None,
         "date_formats": {"order_date": ["typed"] if typed_dates else list(source.date_formats)},
-        "columns": [{"column": c, "role": role_of.get(c), "samples": _samples(head[c])} for c in source.all_columns],
+        "columns": [{"column": c, "role": role_of.get(c), "samples": sample_values(head[c])} for c in source.all_columns],
         "rows": result.rows, "rows_loaded": result.rows - result.guest_rows, "customers": customers,
-        "date_range": [f"{result_day:%Y-%m-%d}" for result_day in _day_range(con)],
+        "date_range": [f"{day:%Y-%m-%d}" for day in con.execute(
+            "SELECT min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest) FROM groups").fetchall()[0]],
         "total_amount": round(float(total or 0.0), 2), "return_lines": returns,
     }
-
-
-def _day_range(con) -> tuple[date, date]:
-    return con.execute("SELECT min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest) "
-                       "FROM groups").fetchall()[0]
 
 
 # --- results ----------------------------------------------------------------------------------

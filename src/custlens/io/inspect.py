@@ -46,7 +46,7 @@ def inspect(paths, options: LoadOptions = LoadOptions(), kind: str | None = None
         result["ok"] = False
         result["problems"].append(str(e))
         result["columns"] = [
-            {"column": name, "role": None, "samples": _samples(first.frame[name])} for name in first.frame.columns
+            {"column": name, "role": None, "samples": sample_values(first.frame[name])} for name in first.frame.columns
         ]
         result["rows"] = len(first.frame)
         return result
@@ -55,7 +55,7 @@ def inspect(paths, options: LoadOptions = LoadOptions(), kind: str | None = None
     result["decimal"] = source.decimal
     result["date_formats"] = {role: list(fmts) for role, fmts in source.date_formats.items()}
     result["columns"] = [
-        {"column": name, "role": by_column.get(name), "samples": _samples(first.frame[name])}
+        {"column": name, "role": by_column.get(name), "samples": sample_values(first.frame[name])}
         for name in first.frame.columns
     ]
     result["rows"] = report.rows_read
@@ -73,7 +73,8 @@ def inspect(paths, options: LoadOptions = LoadOptions(), kind: str | None = None
     return result
 
 
-def _samples(column: pd.Series, limit: int = 3) -> list[str]:
+def sample_values(column: pd.Series, limit: int = 3) -> list[str]:
+    """The first ``limit`` distinct values of a column, trimmed, blanks left out, cut to 30 characters."""
     values = column.dropna().astype("string").str.strip()
     values = values[values != ""].drop_duplicates().head(limit)
     return [str(v)[:30] for v in values]

@@ -33,7 +33,7 @@ from ..schema import (
 )
 from .options import LoadOptions
 from .parse import blank_mask, parse_dates, parse_flags, parse_ids, parse_numbers
-from .read import RawTable, ReadOptions, expand_paths, read_table
+from .read import RawTable, ReadOptions, expand_paths, read_table, show_delimiter
 
 #: A column is the wrong type (not a few bad cells) when at least this share of its values fail.
 WRONG_TYPE_SHARE = 0.5
@@ -95,7 +95,7 @@ class LoadReport:
             if s.encoding:
                 detail.append(s.encoding)
             if s.delimiter:
-                detail.append(f"delimiter {_show_delimiter(s.delimiter)}")
+                detail.append(f"delimiter {show_delimiter(s.delimiter)}")
             if s.decimal:
                 detail.append(f"decimal {s.decimal!r}")
             for role, fmts in s.date_formats.items():
@@ -105,10 +105,6 @@ class LoadReport:
         out.extend(("warning", f"warning: {w}") for w in self.warnings)
         out.extend(("info", n) for n in self.notes)
         return out
-
-
-def _show_delimiter(d: str) -> str:
-    return {"\t": "tab", " ": "space"}.get(d, repr(d) if d != "whitespace" else "whitespace")
 
 
 def load_purchases(paths, options: LoadOptions = LoadOptions()) -> tuple[pd.DataFrame, LoadReport]:

@@ -312,6 +312,11 @@ def _read_whitespace(source_obj, encoding: str, header_index: int, source: str) 
                     header_names=header, first_data_row=header_index + 2)
 
 
+def show_delimiter(d: str) -> str:
+    """A delimiter as the loader's messages write it: tab, space, whitespace, or quoted."""
+    return {"\t": "tab", " ": "space"}.get(d, repr(d) if d != "whitespace" else "whitespace")
+
+
 def _delimiter_name(delimiter: str) -> str:
     return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
 
