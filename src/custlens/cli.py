@@ -560,12 +560,13 @@ contacts_option = click.option("--contacts", "contacts_paths", multiple=True, ty
                                help="Contacts file(s): names, e-mails, phones, consent, prospects. Repeatable.")
 
 
-def lifecycle_stages(inputs: Inputs, as_of, thresholds: dict, contacts_paths, *, needs_lines=True):
-    """Load everything a lifecycle report needs and compute the stages at the as-of date."""
+def lifecycle_stages(inputs: Inputs, as_of, thresholds: dict, contacts_paths, *, needs_lines=True, fast=NOT_TRIED):
+    """Load everything a lifecycle report needs and compute the stages at the as-of date
+    (``needs_lines`` and ``fast`` as for :func:`load_summary`)."""
     from . import lifecycle
 
     settings = lifecycle.Thresholds.from_config(inputs.config, **thresholds)
-    purchases, result = load_summary(inputs, as_of, needs_lines=needs_lines, days=True)
+    purchases, result = load_summary(inputs, as_of, needs_lines=needs_lines, days=True, fast=fast)
     contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
     table = lifecycle.stages(result, contacts=contacts, thresholds=settings)
     return purchases, result, contacts, settings, table
@@ -628,13 +629,6 @@ def lifecycle(inputs, as_of, contacts_paths, thresholds, view_summary, from_date
         out.emit(table, title=f"Lifecycle stages as of {result.as_of:%Y-%m-%d}")
 
 
-def pd_empty_purchases():
-    import pandas as pd
-
-    return pd.DataFrame({"customer_id": pd.array([], dtype="string"), "order_date": pd.to_datetime([]),
-                         "amount": pd.array([], dtype="float64")})
-
-
 def pd_timestamp(value):
     import pandas as pd
 
@@ -674,12 +668,15 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
     from . import rfm as rfm_mod
     from .summary import customers
 
-    purchases, result, contacts, settings, table = lifecycle_stages(
-        inputs, as_of, thresholds, contacts_paths,
-        needs_lines=lambda source: rule == "probability" or new_since is not None
-        or bool(source.roles & {"product", "product_id", "category"}))
-    if purchases is None:  # no product or category to suggest from: the lines add nothing
-        purchases = pd_empty_purchases()
+    from . import engine
+
+    # the DuckDB engine keeps the lines for the offers, favourite categories and last products;
+    # the other rules and --new-since recompute from every line with pandas
+    every_line = rule == "probability" or new_since is not None
+    fast = summarize_fast(inputs, as_of, days=True,
+                          needs_lines=True if every_line else lambda source: not engine.reads_products(source))
+    purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths,
+                                                                    fast=fast)
     if require_consent and (contacts is None or "consent" not in contacts):
         raise click.ClickException(
             "--require-consent needs contacts with a consent column: pass --contacts FILE "
@@ -703,15 +700,22 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
     scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
-    from .recommend import top_offers
+    from .recommend import purchase_basket, top_offers
 
-    offers = top_offers(purchases, table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"],
-                        as_of=result.as_of)
+    candidates = table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"]
+    favourites = last_products = None
+    if purchases is not None:
+        offers = top_offers(purchase_basket(purchases, as_of=result.as_of), candidates)
+    else:
+        lines = engine.product_lines(fast)
+        offers = top_offers(engine.basket(lines) if lines.key else None, candidates)
+        by_category, last_day = engine.winback_lines(lines, candidates)
+        favourites, last_products = lifecycle_mod.favourite(by_category, "category"), lifecycle_mod.last_product(last_day)
     table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
                                   include_at_risk=include_at_risk, previous=previous,
                                   require_consent=require_consent, min_orders=min_orders, min_spend=min_spend,
                                   listed=listed, previously_listed=previously_listed, p_alive=alive,
-                                  offers=offers)
+                                  offers=offers, favourites=favourites, last_products=last_products)
     if top is not None:
         table = table.head(top)
     info(inputs, f"{count(len(table), 'customer')} on the win-back list as of {result.as_of:%Y-%m-%d}")
@@ -1003,9 +1007,13 @@ def recommend(inputs, as_of, top, method, min_support, customers_file, category,
         custlens recommend examples/purchases.csv --customers winback.csv --explain
         custlens recommend examples/purchases.csv --evaluate
     """
+    from . import engine
     from . import recommend as rec
 
-    purchases, result = load_summary(inputs, as_of)
+    # the DuckDB engine builds the baskets where the lines are; --evaluate hides lines with pandas
+    fast = summarize_fast(inputs, as_of, gaps=False,
+                          needs_lines=True if evaluate else lambda source: not engine.reads_products(source))
+    purchases, result = load_summary(inputs, as_of, fast=fast)
     if evaluate:
         table = rec.evaluate(purchases[(purchases["order_date"].dt.normalize() <= result.as_of).to_numpy()],
                              top=top, method=method if method != "popular" else "lift", min_support=min_support)
@@ -1020,7 +1028,7 @@ def recommend(inputs, as_of, top, method, min_support, customers_file, category,
         raw = read_table(customers_file, ReadOptions()).frame
         column = next((c for c in raw.columns if c.strip().lower() in ("customer_id", "customer")), raw.columns[0])
         wanted = raw[column].astype("string").str.strip()
-    basket = rec.baskets(purchases, as_of=result.as_of)
+    basket = rec.baskets(purchases, as_of=result.as_of) if fast is None else engine.basket(engine.product_lines(fast))
     out.emit(rec.recommend(basket, top=top, method=method, min_support=min_support, customers=wanted,
                            category=category, explain=explain), title="Recommendations")
 

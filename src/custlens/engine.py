@@ -701,20 +701,21 @@ def _group_sql(source: Source, window: str, *, orders: bool = True) -> str:
                GROUP BY customer_id"""
 
 
-def _lines_sql(source: Source, label: str | None = None) -> str:
+def _lines_sql(source: Source, extra: dict[str, str] | None = None) -> str:
     """The lines: customer_id (raw text), day, amount (NULL when not a finite number), and with an
-    order id, order_key and padded_order (:func:`_order_sql`); for text amounts, odd_amount; with
-    ``label`` (an expression on the file's columns), label."""
+    order id, order_key and padded_order (:func:`_order_sql`); for text amounts, odd_amount; and a
+    column for each of ``extra`` (name → an expression on the file's columns)."""
     value, odd_amount = _amount_sql(source)
     customer = _text_sql(source, "customer_id")
     has_orders = "order_id" in source.columns
     order = f", {_text_sql(source, 'order_id')} AS order_id" if has_orders else ""
-    labelled = f", {label} AS label" if label else ""
+    extra = extra or {}
+    computed = "".join(f", {expression} AS {name}" for name, expression in extra.items())
     return f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
                       {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
-                      {_order_sql('order_id') if has_orders else ''} {', label' if label else ''}
+                      {_order_sql('order_id') if has_orders else ''} {''.join(', ' + n for n in extra)}
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
-                            {source.column('amount')} AS amount_text {order} {labelled}
+                            {source.column('amount')} AS amount_text {order} {computed}
                      FROM {source.scan(filename=len(source.files) > 1 and (source.text_dates or source.text_amounts))}
                           AS lines {_text_joins(source)})"""
 
@@ -727,13 +728,13 @@ PERIOD_ORDINALS = {
 }
 
 
-def _customer_lines_sql(source: Source, label: str | None = None) -> str:
+def _customer_lines_sql(source: Source, extra: dict[str, str] | None = None) -> str:
     """The lines that have a customer: customer_id, day, amount, order_key (the order id, or the
-    day without one), as :func:`custlens.summary.order_table` groups them into orders; and label
-    with ``label`` (see :func:`_lines_sql`)."""
+    day without one), as :func:`custlens.summary.order_table` groups them into orders; and the
+    columns of ``extra`` (see :func:`_lines_sql`)."""
     key = "order_key" if "order_id" in source.columns else "day"
-    return f"""SELECT customer_id, day, amount, {key} AS order_key {', label' if label else ''}
-               FROM ({_lines_sql(source, label)}) WHERE NOT {_guest_sql('customer_id')}"""
+    return f"""SELECT customer_id, day, amount, {key} AS order_key {''.join(', ' + n for n in extra or {})}
+               FROM ({_lines_sql(source, extra)}) WHERE NOT {_guest_sql('customer_id')}"""
 
 
 def _order_tables(result: Result, end: date, lines: str | None = None) -> None:
@@ -841,6 +842,17 @@ def can_label(source: Source, role: str) -> bool:
     return column is not None and source.column_types.get(column) in LABEL_TYPES
 
 
+def _role_text_sql(source: Source, role: str) -> str:
+    """A purchase role's column as the pandas loader reads a text or id column (:func:`can_label`):
+    stripped as Python strips; NULL when blank or a 'no value' mark."""
+    column = _ident(source.mapped[role])
+    text = column if source.column_types[source.mapped[role]] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+    # the regular expression runs only on values whose first or last character is not printable ASCII
+    ends = f"ascii(left({text}, 1)) BETWEEN 33 AND 126 AND ascii(right({text}, 1)) BETWEEN 33 AND 126"
+    stripped = f"(CASE WHEN {ends} THEN {text} ELSE regexp_replace({text}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g') END)"
+    return f"CASE WHEN {_guest_sql(stripped)} THEN NULL ELSE {stripped} END"
+
+
 def label_lines(result: Result, *, role: str | None = None, segments=None) -> list[str]:
     """Temp table ``kpi_labelled``: the customers' lines (:func:`_customer_lines_sql`) with the
     label :func:`custlens.kpi.group_labels` gives them: the value of the purchase ``role``'s column
@@ -859,11 +871,8 @@ def label_lines(result: Result, *, role: str | None = None, segments=None) -> li
         joined = f"({_customer_lines_sql(source)}) AS l LEFT JOIN kpi_segments AS s USING (customer_id)"
         select = f"SELECT l.customer_id, day, amount, order_key, {label} AS label FROM {joined}"
     else:
-        column = _ident(source.mapped[role])
-        text = column if source.column_types[source.mapped[role]] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
-        stripped = f"regexp_replace({text}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g')"
-        select = _customer_lines_sql(source, f"CASE WHEN {_guest_sql(stripped)} THEN {_literal(EMPTY_LABEL)} "
-                                             f"ELSE {stripped} END")
+        select = _customer_lines_sql(source, {"label": f"coalesce({_role_text_sql(source, role)}, "
+                                                       f"{_literal(EMPTY_LABEL)})"})
     result.run(f"CREATE OR REPLACE TEMP TABLE kpi_labelled AS {select}", label="labelling the lines")
     return sorted(label for (label,) in con.execute("SELECT DISTINCT label FROM kpi_labelled").fetchall())
 
@@ -872,6 +881,108 @@ def label_customers(result: Result, label: str) -> list[str]:
     """The customers with a line labelled ``label`` in :func:`label_lines`' table."""
     rows = result.con.execute(f"SELECT DISTINCT customer_id FROM kpi_labelled WHERE label = {_literal(label)}")
     return [customer for (customer,) in rows.fetchall()]
+
+
+#: the purchase roles the win-back list and recommendations read from the lines
+PRODUCT_ROLES = ("product_id", "product", "category")
+
+
+def reads_products(source: Source) -> bool:
+    """Whether :func:`basket` and :func:`winback_lines` read every product role the files have
+    as the pandas loader does (text or integer columns: :func:`can_label`)."""
+    return all(can_label(source, role) for role in PRODUCT_ROLES if role in source.mapped)
+
+
+@dataclass
+class ProductLines:
+    """The customers' positive lines up to an as-of date, with their products, in the DuckDB
+    table ``table`` (:func:`product_lines`)."""
+
+    result: Result
+    roles: tuple[str, ...]  # the product roles the files have, of PRODUCT_ROLES
+    table: str = "product_lines"
+
+    @property
+    def key(self) -> str | None:
+        """What a product is keyed by: product_id when the files have it, else product."""
+        return next((r for r in ("product_id", "product") if r in self.roles), None)
+
+
+def product_lines(result: Result, *, as_of: date | None = None) -> ProductLines:
+    """Temp table ``product_lines``: the customers' positive lines up to ``as_of`` (default the
+    as-of date): customer_id, day, amount and the product roles the files have (product_id,
+    product, category), read as the pandas loader reads them (:func:`reads_products`)."""
+    source = result.source
+    roles = {role: _role_text_sql(source, role) for role in PRODUCT_ROLES if role in source.mapped}
+    result.run(f"""CREATE OR REPLACE TEMP TABLE product_lines AS
+                   SELECT customer_id, day, amount {''.join(', ' + r for r in roles)}
+                   FROM ({_customer_lines_sql(source, roles)})
+                   WHERE amount > 0 AND day <= {_date(as_of or result.as_of)}""", label="reading the products")
+    return ProductLines(result=result, roles=tuple(roles))
+
+
+def basket(lines: ProductLines):
+    """:func:`custlens.recommend.baskets` of the :func:`product_lines`, aggregated here and built
+    by :func:`custlens.recommend.basket_from` (the same rules for both engines)."""
+    from .errors import MissingColumnError
+    from .recommend import basket_from
+
+    con, key, roles = lines.result.con, lines.key, lines.roles
+    if key is None:
+        raise MissingColumnError("recommendations need a product (or product_id) column in the purchases; "
+                                 "add --map product=COLUMN")
+    names = "product" if key != "product" and "product" in roles else None
+    category = "category" if "category" in roles else None
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW basket_lines AS
+                    SELECT customer_id, {key} AS key, amount {''.join(', ' + c for c in (names, category) if c)}
+                    FROM {lines.table} WHERE {key} IS NOT NULL""")
+    for name, column in (("basket_customers", "customer_id"), ("basket_products", "key")):
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {name} AS SELECT {column}, row_number() OVER (ORDER BY {column}) - 1
+                        AS code FROM (SELECT DISTINCT {column} FROM basket_lines)""")
+    pairs = con.execute("""SELECT c.code AS owner, p.code AS product
+                           FROM (SELECT DISTINCT customer_id, key FROM basket_lines) AS b
+                           JOIN basket_customers AS c USING (customer_id) JOIN basket_products AS p USING (key)""").fetchnumpy()
+    customers = con.execute("SELECT customer_id FROM basket_customers ORDER BY code").fetchnumpy()["customer_id"]
+    products = con.execute("SELECT key FROM basket_products ORDER BY code").fetchnumpy()["key"]
+
+    def lines_per(column: str | None):
+        if column is None:
+            return None
+        return con.execute(f"""SELECT key, {column}, count(*) AS lines FROM basket_lines WHERE {column} IS NOT NULL
+                               GROUP BY key, {column}""").df()
+
+    spend = None
+    if category:
+        spend = con.execute("""SELECT c.code AS customer, category, fsum(amount) AS amount
+                               FROM basket_lines AS b JOIN basket_customers AS c USING (customer_id)
+                               WHERE category IS NOT NULL GROUP BY c.code, category""").df()
+    return basket_from(customers, products, pairs["owner"].astype("int64"), pairs["product"].astype("int64"),
+                       names=lines_per(names), categories=lines_per(category), spend=spend)
+
+
+def winback_lines(lines: ProductLines, customers):
+    """What :func:`custlens.lifecycle.favourite` and :func:`custlens.lifecycle.last_product` read
+    of ``customers``' :func:`product_lines`, as two small frames (None without the role): their
+    net value per category (customer_id, category, amount), and their lines with a product on
+    the last day they have one (customer_id, order_date, amount, product)."""
+    import pandas as pd
+
+    con = lines.result.con
+    con.register("custlens_wanted", pd.DataFrame({"customer_id": pd.Series(customers, dtype="string").dropna().unique()}))
+    theirs = (f"SELECT * FROM {lines.table} AS l SEMI JOIN custlens_wanted AS w ON l.customer_id = w.customer_id")
+    types = {"customer_id": "string", "order_date": "datetime64[ns]", "amount": "float64", "product": "string",
+             "category": "string"}
+    by_category = last_day = None
+    if "category" in lines.roles:
+        by_category = con.execute(f"""SELECT customer_id, category, fsum(amount) AS amount FROM ({theirs})
+                                      WHERE category IS NOT NULL GROUP BY customer_id, category""").df()
+        by_category = by_category.astype({c: types[c] for c in by_category.columns})
+    if "product" in lines.roles:
+        last_day = con.execute(f"""SELECT customer_id, day::TIMESTAMP AS order_date, amount, product FROM ({theirs})
+                                   WHERE product IS NOT NULL
+                                   QUALIFY day = max(day) OVER (PARTITION BY customer_id)""").df()
+        last_day = last_day.astype({c: types[c] for c in last_day.columns})
+    return by_category, last_day
 
 
 def _between(period, column: str = "day") -> str:

@@ -284,12 +284,13 @@ def on_list(table: pd.DataFrame, *, include_at_risk: bool = False) -> pd.Series:
     return table["stage"].isin(wanted)
 
 
-def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd.DataFrame | None = None,
+def winback(table: pd.DataFrame, purchases: pd.DataFrame | None, *, as_of, contacts: pd.DataFrame | None = None,
             rfm_segments: pd.Series | None = None, include_at_risk: bool = False,
             previous: pd.DataFrame | None = None, require_consent: bool = False,
             min_orders: int | None = None, min_spend: float | None = None,
             listed: pd.Series | None = None, previously_listed: pd.Series | None = None,
-            p_alive: pd.Series | None = None, offers: pd.Series | None = None) -> pd.DataFrame:
+            p_alive: pd.Series | None = None, offers: pd.Series | None = None,
+            favourites: pd.Series | None = None, last_products: pd.Series | None = None) -> pd.DataFrame:
     """The win-back list, most value at risk first (total spend descending, ties by customer id).
 
     By default the list is the lapsed customers (and at-risk ones with ``include_at_risk``);
@@ -300,6 +301,9 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd
     record, or no answer, is no). ``days_overdue`` = days since the last order − expected gap.
     ``p_alive`` (customer_id → probability) adds a p_alive column; ``offers`` (customer_id →
     recommended product, from :mod:`custlens.recommend`) names the product in the suggestion.
+    The favourite category and last product come from ``purchases`` (the lines), or, without
+    them, from ``favourites`` and ``last_products`` (customer_id → value, as :func:`favourite`
+    and :func:`last_product` give them).
     """
     mask = listed.to_numpy(dtype=bool) if listed is not None else on_list(table, include_at_risk=include_at_risk).to_numpy()
     chosen = table[mask]
@@ -325,15 +329,20 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd
                                     / chosen["orders"].to_numpy(dtype="float64"), 2),
     })
     out["customer_id"] = out["customer_id"].astype("string")
-    lines = purchases[(purchases["order_date"].dt.normalize() <= as_of).to_numpy()]
-    lines = lines[isin(lines["customer_id"], out["customer_id"])]
-    out["favourite_category"] = out["customer_id"].map(favourite(lines, "category")).astype("string")
-    out["last_product"] = out["customer_id"].map(last_product(lines)).astype("string")
+    if purchases is not None:
+        lines = purchases[(purchases["order_date"].dt.normalize() <= as_of).to_numpy()]
+        lines = lines[isin(lines["customer_id"], out["customer_id"])]
+        favourites, last_products = favourite(lines, "category"), last_product(lines)
+    nothing = pd.Series(dtype="string")
+    out["favourite_category"] = out["customer_id"].map(
+        favourites if favourites is not None else nothing).astype("string")
+    out["last_product"] = out["customer_id"].map(last_products if last_products is not None else nothing).astype("string")
     segments = rfm_segments if rfm_segments is not None else pd.Series(dtype="string")
     out["rfm_segment"] = out["customer_id"].map(segments).astype("string")
     offer = out["customer_id"].map(offers) if offers is not None else pd.Series(pd.NA, index=out.index)
+    columns = (out["stage"], out["rfm_segment"], out["favourite_category"], offer)  # as lists: iterating is faster
     out["suggested_action"] = [suggest(stage, segment, category, product) for stage, segment, category, product in
-                               zip(out["stage"], out["rfm_segment"], out["favourite_category"], offer)]
+                               zip(*(c.tolist() for c in columns))]
     out["suggested_action"] = out["suggested_action"].astype("string")
     for column in ("name", "email", "phone"):
         out[column] = pd.array([pd.NA] * len(out), dtype="string")
@@ -357,12 +366,12 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame, *, as_of, contacts: pd
 
 
 def favourite(lines: pd.DataFrame, column: str) -> pd.Series:
-    """Per customer, the value of ``column`` with the highest purchase value (positive lines);
-    ties go to the first in alphabetical order."""
-    if column not in lines:
+    """Per customer, the value of ``column`` with the highest purchase value (positive lines,
+    added up in cents); ties go to the first in alphabetical order."""
+    if lines is None or column not in lines:
         return pd.Series(dtype="string")
     bought = lines[(lines["amount"] > 0).to_numpy() & lines[column].notna().to_numpy()]
-    totals = bought.groupby(["customer_id", column], observed=True)["amount"].sum().reset_index()
+    totals = bought.groupby(["customer_id", column], observed=True)["amount"].sum().round(2).reset_index()
     totals = totals.sort_values(["customer_id", "amount", column], ascending=[True, False, True], kind="stable")
     return totals.drop_duplicates("customer_id").set_index("customer_id")[column]
 
@@ -370,7 +379,7 @@ def favourite(lines: pd.DataFrame, column: str) -> pd.Series:
 def last_product(lines: pd.DataFrame) -> pd.Series:
     """Per customer, the product of the last purchase line (the largest line of the last day;
     ties by name)."""
-    if "product" not in lines:
+    if lines is None or "product" not in lines:
         return pd.Series(dtype="string")
     bought = lines[(lines["amount"] > 0).to_numpy() & lines["product"].notna().to_numpy()]
     bought = bought.assign(day=bought["order_date"].dt.normalize())

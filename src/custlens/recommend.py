@@ -42,9 +42,7 @@ class Basket:
 
 def baskets(purchases: pd.DataFrame, *, as_of=None) -> Basket:
     """Build the purchase matrix from positive lines up to ``as_of``; products are keyed by
-    ``product_id`` when the file has one, else by ``product`` name."""
-    from scipy.sparse import csr_matrix
-
+    ``product_id`` when the file has one, else by ``product`` name (see :func:`basket_from`)."""
     key_column = "product_id" if "product_id" in purchases else "product" if "product" in purchases else None
     if key_column is None:
         raise MissingColumnError("recommendations need a product (or product_id) column in the purchases; "
@@ -54,29 +52,70 @@ def baskets(purchases: pd.DataFrame, *, as_of=None) -> Basket:
         lines = lines[(lines["order_date"].dt.normalize() <= pd.Timestamp(as_of)).to_numpy()]
     if lines.empty:
         raise CustlensError("no purchase lines with a product to learn from")
-    keys = lines[key_column].astype("string")
+    keys = lines[key_column].astype("string").to_numpy()
     customer_codes, customers = pd.factorize(lines["customer_id"].astype("string"), sort=True)
-    product_codes, products = pd.factorize(keys, sort=True)
+    product_codes, products = pd.factorize(pd.Series(keys, dtype="string"), sort=True)
     # the distinct (customer, product) pairs, as one sorted integer each (np.unique is 10x slower here)
     pairs = np.sort(customer_codes.astype(np.int64) * len(products) + product_codes)
     owner, product = np.divmod(pairs[np.r_[True, pairs[1:] != pairs[:-1]]], len(products))
-    matrix = csr_matrix((np.ones(len(owner), dtype=np.float64), (owner, product)), shape=(len(customers), len(products)))
-    if "product" in lines:
-        names = pd.Series(lines["product"].astype("string").to_numpy(), index=keys.to_numpy())
-        names = names[~names.index.duplicated()]
-    else:
-        names = pd.Series(products.to_numpy(), index=products.to_numpy(), dtype="string")
+
+    def lines_per(column: str) -> pd.DataFrame | None:
+        if column not in lines:
+            return None
+        values = lines[column].astype("string").to_numpy()
+        known = pd.notna(values)
+        counts = pd.DataFrame({"key": keys[known], column: values[known]}).value_counts(sort=False)
+        return counts.rename("lines").reset_index()
+
+    spend = None
     if "category" in lines:
-        categories = (lines.assign(key=keys).groupby("key")["category"]
-                      .agg(lambda s: s.mode().iloc[0] if s.notna().any() else pd.NA).astype("string"))
-        spend = lines.groupby([lines["customer_id"].astype("string"), "category"], observed=True)["amount"].sum()
-        spend = spend.unstack(fill_value=0.0).reindex(customers, fill_value=0.0)
-        spend = spend.div(spend.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+        known = lines["category"].notna().to_numpy()
+        spend = (pd.DataFrame({"customer": customer_codes[known], "category": lines["category"].to_numpy()[known],
+                               "amount": lines["amount"].to_numpy()[known]})
+                 .groupby(["customer", "category"], observed=True, sort=False)["amount"].sum().reset_index())
+    return basket_from(customers, products, owner, product, names=lines_per("product") if key_column != "product"
+                       else None, categories=lines_per("category"), spend=spend)
+
+
+def basket_from(customers, products, owner: np.ndarray, product: np.ndarray, *, names: pd.DataFrame | None,
+                categories: pd.DataFrame | None, spend: pd.DataFrame | None) -> Basket:
+    """The :class:`Basket` of the distinct pairs (``owner``, ``product``: codes into the sorted
+    ``customers`` and product keys ``products``), with the lines per key and product name
+    (``names``: key, product, lines; None when the keys are the names) and per key and category
+    (``categories``: key, category, lines), and each customer's net purchase value per category
+    (``spend``: customer code, category, amount). Either engine aggregates the lines; the rules
+    are here: a key's name and category are the ones on most of its lines (ties: the first in
+    alphabetical order; none: empty), and the category shares come from the values in cents."""
+    from scipy.sparse import csr_matrix
+
+    if not len(owner):
+        raise CustlensError("no purchase lines with a product to learn from")
+    customers, products = pd.Index(customers, dtype="string"), pd.Index(products, dtype="string")
+    matrix = csr_matrix((np.ones(len(owner), dtype=np.float64), (owner, product)), shape=(len(customers), len(products)))
+    name_of = (pd.Series(products.to_numpy(), index=products, dtype="string") if names is None
+               else _most_lines(names, "product").reindex(products))
+    category_of = (_most_lines(categories, "category") if categories is not None
+                   else pd.Series(dtype="string")).reindex(products)
+    if spend is not None and len(spend):
+        cents = np.round(spend["amount"].to_numpy(dtype="float64"), 2)
+        category_codes, category_names = pd.factorize(spend["category"].astype("string"), sort=True)
+        table = np.zeros((len(customers), len(category_names)))
+        table[spend["customer"].to_numpy(dtype=np.int64), category_codes] = cents  # one row per pair
+        total = table.sum(axis=1, keepdims=True)
+        shares = np.divide(table, total, out=np.zeros_like(table), where=total != 0)
+        spend_by_category = pd.DataFrame(shares, index=customers, columns=pd.Index(category_names, dtype="string"))
     else:
-        categories = pd.Series(pd.NA, index=products, dtype="string")
-        spend = pd.DataFrame(index=customers)
-    return Basket(matrix=matrix, customers=pd.Index(customers), products=pd.Index(products),
-                  names=names.reindex(products), categories=categories.reindex(products), spend_by_category=spend)
+        spend_by_category = pd.DataFrame(index=customers)
+    return Basket(matrix=matrix, customers=customers, products=products, names=name_of, categories=category_of,
+                  spend_by_category=spend_by_category)
+
+
+def _most_lines(counts: pd.DataFrame, column: str) -> pd.Series:
+    """key → the value of ``column`` with the most lines (ties: the first in alphabetical order)."""
+    ordered = counts.assign(**{column: counts[column].astype("string")}).sort_values(
+        ["key", "lines", column], ascending=[True, False, True], kind="stable")
+    first = ordered.drop_duplicates("key")
+    return pd.Series(first[column].to_numpy(), index=first["key"].astype("string").to_numpy(), dtype="string")
 
 
 def similarity(basket: Basket, *, method: str = "lift", min_support: int = 2):
@@ -241,10 +280,17 @@ def evaluate(purchases: pd.DataFrame, *, top: int = 3, method: str = "lift", min
     return table
 
 
-def top_offers(purchases: pd.DataFrame, customers, *, as_of=None) -> pd.Series | None:
-    """customer_id → the first recommended product (for the win-back list's suggestion); None
-    when the purchases have no product column."""
+def top_offers(basket: Basket | None, customers) -> pd.Series | None:
+    """customer_id → the first recommended product for each of ``customers`` (the win-back list's
+    suggestion); None without a basket (the purchases have no product column)."""
+    if basket is None:
+        return None
+    picks = recommend(basket, top=1, customers=customers)
+    return picks.set_index("customer_id")["product"]
+
+
+def purchase_basket(purchases: pd.DataFrame, *, as_of=None) -> Basket | None:
+    """:func:`baskets` of the purchase lines, or None when they have no product column."""
     if "product" not in purchases and "product_id" not in purchases:
         return None
-    picks = recommend(baskets(purchases, as_of=as_of), top=1, customers=customers)
-    return picks.set_index("customer_id")["product"]
+    return baskets(purchases, as_of=as_of)

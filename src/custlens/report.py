@@ -105,8 +105,8 @@ def build(purchases: pd.DataFrame, summary, *, load_notes: list[str] | None = No
                                         "customers"))
     sections.append(section)
     segments_by_customer = scored.set_index("customer_id")["segment"]
-    offers = recommend_mod.top_offers(purchases, stages.loc[stages["stage"] == "lapsed", "customer_id"],
-                                      as_of=summary.as_of)
+    offers = recommend_mod.top_offers(recommend_mod.purchase_basket(purchases, as_of=summary.as_of),
+                                      stages.loc[stages["stage"] == "lapsed", "customer_id"])
     winback = lifecycle_mod.winback(stages, purchases, as_of=summary.as_of, contacts=contacts,
                                     rfm_segments=segments_by_customer, offers=offers).head(20)
     sections.append(Section("winback", "Win-back list (top 20)", tables={"Win-back": winback},
