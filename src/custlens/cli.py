@@ -664,11 +664,10 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
             --require-consent -q -o winback-$(date +%F).xlsx
         custlens lapsed examples/purchases.csv --by probability --below 0.3
     """
+    from . import engine
     from . import lifecycle as lifecycle_mod
     from . import rfm as rfm_mod
     from .summary import customers
-
-    from . import engine
 
     # the DuckDB engine keeps the lines for the offers, favourite categories and last products;
     # the other rules and --new-since recompute from every line with pandas
