@@ -239,3 +239,25 @@ def test_the_readme_worked_example(day, stage):
     table = lifecycle.stages(customers(purchases, as_of=day))
     assert table["stage"].tolist() == [stage]
     assert table["expected_gap_days"].tolist() == [20.0]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "Д"]), st.integers(0, 5), st.sampled_from([-100, 50, 100, 150]),
+                          st.sampled_from(["Tea", "Coffee", "Cups", "Чай", None])), max_size=40))
+def test_favourite_and_last_product_match_a_plain_sort(rows):
+    """Against the rules written as pandas sorts of the lines: per customer, the category with
+    the largest sum of positive amounts in cents (ties alphabetical), and the product of the
+    largest positive line of the last day (ties alphabetical)."""
+    lines = pd.DataFrame({"customer_id": pd.array([r[0] for r in rows], dtype="string"),
+                          "order_date": pd.to_datetime([f"2024-01-0{r[1] + 1} 10:00" for r in rows]),
+                          "amount": [r[2] / 100 for r in rows],
+                          "category": pd.array([r[3] for r in rows], dtype="string"),
+                          "product": pd.array([r[3] for r in rows], dtype="string")})
+    bought = lines[(lines["amount"] > 0) & lines["category"].notna()]
+    totals = bought.groupby(["customer_id", "category"])["amount"].sum().round(2).reset_index()
+    totals = totals.sort_values(["customer_id", "amount", "category"], ascending=[True, False, True], kind="stable")
+    expected = dict(zip(*totals.drop_duplicates("customer_id")[["customer_id", "category"]].T.to_numpy()))
+    assert lifecycle.favourite(lines, "category").to_dict() == expected
+    last = bought.assign(day=bought["order_date"].dt.normalize()).sort_values(
+        ["customer_id", "day", "amount", "product"], ascending=[True, False, False, True], kind="stable")
+    assert lifecycle.last_product(lines).to_dict() == dict(zip(*last.drop_duplicates("customer_id")[
+        ["customer_id", "product"]].T.to_numpy()))

@@ -371,9 +371,12 @@ def favourite(lines: pd.DataFrame, column: str) -> pd.Series:
     if lines is None or column not in lines:
         return pd.Series(dtype="string")
     bought = lines[(lines["amount"] > 0).to_numpy() & lines[column].notna().to_numpy()]
-    totals = bought.groupby(["customer_id", column], observed=True)["amount"].sum().round(2).reset_index()
-    totals = totals.sort_values(["customer_id", "amount", column], ascending=[True, False, True], kind="stable")
-    return totals.drop_duplicates("customer_id").set_index("customer_id")[column]
+    customer, customers = pd.factorize(bought["customer_id"].astype("string"), sort=True)
+    value, values = pd.factorize(bought[column].astype("string"), sort=True)
+    pairs = customer.astype(np.int64) * max(len(values), 1) + value
+    totals = pd.Series(bought["amount"].to_numpy(dtype="float64")).groupby(pairs).sum().round(2)
+    customer, value = np.divmod(totals.index.to_numpy(), max(len(values), 1))
+    return _first_per_customer(customers, customer, values[value], (value, -totals.to_numpy()), column)
 
 
 def last_product(lines: pd.DataFrame) -> pd.Series:
@@ -382,10 +385,21 @@ def last_product(lines: pd.DataFrame) -> pd.Series:
     if lines is None or "product" not in lines:
         return pd.Series(dtype="string")
     bought = lines[(lines["amount"] > 0).to_numpy() & lines["product"].notna().to_numpy()]
-    bought = bought.assign(day=bought["order_date"].dt.normalize())
-    bought = bought.sort_values(["customer_id", "day", "amount", "product"], ascending=[True, False, False, True],
-                                kind="stable")
-    return bought.drop_duplicates("customer_id").set_index("customer_id")["product"]
+    customer, customers = pd.factorize(bought["customer_id"].astype("string"), sort=True)
+    product, products = pd.factorize(bought["product"].astype("string"), sort=True)
+    day = bought["order_date"].dt.normalize().to_numpy().astype("datetime64[ns]").astype(np.int64)
+    return _first_per_customer(customers, customer, products[product],
+                               (product, -bought["amount"].to_numpy(dtype="float64"), -day), "product")
+
+
+def _first_per_customer(customers, customer: np.ndarray, values, keys: tuple, name: str) -> pd.Series:
+    """customer id → the value of each customer's first row, rows ordered by ``keys`` (numpy
+    lexsort keys, the last one first) within each customer (``customer``: codes into the sorted
+    ``customers``)."""
+    order = np.lexsort((*keys, customer))
+    first = order[np.r_[True, customer[order][1:] != customer[order][:-1]]] if len(order) else order
+    index = pd.Index(np.asarray(customers)[customer[first]], dtype="string", name="customer_id")
+    return pd.Series(np.asarray(values)[first], index=index, dtype="string", name=name)
 
 
 def suggest(stage: str, segment, category, product=None) -> str:
