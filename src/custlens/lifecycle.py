@@ -376,7 +376,7 @@ def favourite(lines: pd.DataFrame, column: str) -> pd.Series:
     pairs = customer.astype(np.int64) * max(len(values), 1) + value
     totals = pd.Series(bought["amount"].to_numpy(dtype="float64")).groupby(pairs).sum().round(2)
     customer, value = np.divmod(totals.index.to_numpy(), max(len(values), 1))
-    return _first_per_customer(customers, customer, values[value], (value, -totals.to_numpy()), column)
+    return _first_per_customer(customers, customer, values.take(value), (value, -totals.to_numpy()), column)
 
 
 def last_product(lines: pd.DataFrame) -> pd.Series:
@@ -388,7 +388,7 @@ def last_product(lines: pd.DataFrame) -> pd.Series:
     customer, customers = pd.factorize(bought["customer_id"].astype("string"), sort=True)
     product, products = pd.factorize(bought["product"].astype("string"), sort=True)
     day = bought["order_date"].dt.normalize().to_numpy().astype("datetime64[ns]").astype(np.int64)
-    return _first_per_customer(customers, customer, products[product],
+    return _first_per_customer(customers, customer, products.take(product),
                                (product, -bought["amount"].to_numpy(dtype="float64"), -day), "product")
 
 
@@ -398,8 +398,8 @@ def _first_per_customer(customers, customer: np.ndarray, values, keys: tuple, na
     ``customers``)."""
     order = np.lexsort((*keys, customer))
     first = order[np.r_[True, customer[order][1:] != customer[order][:-1]]] if len(order) else order
-    index = pd.Index(np.asarray(customers)[customer[first]], dtype="string", name="customer_id")
-    return pd.Series(np.asarray(values)[first], index=index, dtype="string", name=name)
+    index = pd.Index(customers.take(customer[first]), dtype="string", name="customer_id")
+    return pd.Series(values.take(first), index=index, dtype="string", name=name)
 
 
 def suggest(stage: str, segment, category, product=None) -> str:

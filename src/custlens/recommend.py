@@ -90,7 +90,8 @@ def basket_from(customers, products, owner: np.ndarray, product: np.ndarray, *, 
 
     if not len(owner):
         raise CustlensError("no purchase lines with a product to learn from")
-    customers, products = pd.Index(customers, dtype="string"), pd.Index(products, dtype="string")
+    customers = pd.Index(customers, dtype="string").rename(None)
+    products = pd.Index(products, dtype="string").rename(None)
     matrix = csr_matrix((np.ones(len(owner), dtype=np.float64), (owner, product)), shape=(len(customers), len(products)))
     name_of = (pd.Series(products.to_numpy(), index=products, dtype="string") if names is None
                else _most_lines(names, "product").reindex(products))
@@ -164,7 +165,7 @@ def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support
         rows_wanted = np.sort(rows_wanted[rows_wanted >= 0])
     category_codes, category_names = pd.factorize(basket.categories, sort=True)
     spend = basket.spend_by_category.reindex(columns=category_names, fill_value=0.0)
-    parts = []
+    picks = []  # per chunk: customer rows, ranks, products, scores, co-purchase or not, because
     columns, names = (sim.tocsc(), basket.names.to_numpy()) if explain else (None, None)
     chunk = max(1, min(chunk, CHUNK_CELLS // max(1, len(basket.products))))
     for start in range(0, len(rows_wanted), chunk):
@@ -181,20 +182,26 @@ def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support
         fallback = (popularity[None, :] * (1.0 + boost)) / (popularity.max() + 1.0)  # below any co-purchase score…
         fallback[owned | ~allowed[None, :]] = -1.0
         at, product, value, bought_with = pick(scores, fallback, top)
-        part = pd.DataFrame({"customer_id": basket.customers[rows[at]], "rank": _ranks(at),
-                             "product_id": basket.products[product], "product": basket.names.to_numpy()[product],
-                             "category": basket.categories.to_numpy()[product],
-                             "score": [round(float(v), 6) for v in value],
-                             "source": np.where(bought_with, "co-purchase", "popular")})
-        if explain:
-            part["because"] = [f"because you bought {names[_bought_because(columns, owned[i], j)]}" if co
-                               else "popular with other customers" for i, j, co in zip(at, product, bought_with)]
-        parts.append(part)
+        because = ([f"because you bought {names[_bought_because(columns, owned[i], j)]}" if co
+                    else "popular with other customers" for i, j, co in zip(at, product, bought_with)]
+                   if explain else [])
+        picks.append((rows[at], _ranks(at), product, value, bought_with, because))
+    if picks:
+        rows, ranks, products, values, co = (np.concatenate(part) for part in list(zip(*picks))[:5])
+        because = [text for *_, texts in picks for text in texts]
+    else:
+        rows = ranks = products = np.zeros(0, dtype=np.int64)
+        values, co, because = np.zeros(0), np.zeros(0, dtype=bool), []
+    table = pd.DataFrame({"customer_id": basket.customers.take(rows).array, "rank": ranks.astype(np.int64),
+                          "product_id": basket.products.take(products).array,
+                          "product": basket.names.array.take(products),
+                          "category": basket.categories.array.take(products),
+                          "score": np.array([round(float(v), 6) for v in values], dtype=np.float64),
+                          "source": np.where(co, "co-purchase", "popular")})
+    if explain:
+        table["because"] = because
     columns = ["customer_id", "rank", "product_id", "product", "category", "score", "source"] + (
         ["because"] if explain else [])
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    table["rank"] = table["rank"].astype(np.int64)
-    table["score"] = table["score"].astype(np.float64)
     for column in ("customer_id", "product_id", "product", "category", "source") + (("because",) if explain else ()):
         table[column] = table[column].astype("string")
     return table[columns]
