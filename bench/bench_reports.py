@@ -64,6 +64,10 @@ def regional_tasks(csv: Path) -> dict[str, list[str]]:
         tasks[f"custlens kpi --split 2025-01-01 --window 90d (Russian CSV), --engine {engine}"] = [
             *custlens, "kpi", str(csv), "--split", "2025-01-01", "--window", "90d", "-o", str(OUT / "k.csv"), "-q",
             "--engine", engine]
+        tasks[f"custlens lapsed (Russian CSV, products and categories), --engine {engine}"] = [
+            *custlens, "lapsed", str(csv), "-o", str(OUT / "l.csv"), "-q", "--engine", engine]
+        tasks[f"custlens recommend (Russian CSV), --engine {engine}"] = [
+            *custlens, "recommend", str(csv), "-o", str(OUT / "c.csv"), "-q", "--engine", engine]
     return tasks
 
 
