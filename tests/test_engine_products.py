@@ -186,3 +186,15 @@ def test_random_exports_give_the_same_basket_and_details(tmp_path, frame, cut):
                                    lifecycle.favourite(upto, "category").sort_index(), check_index_type=False)
     pd.testing.assert_series_equal(lifecycle.last_product(last_day).sort_index(),
                                    lifecycle.last_product(upto).sort_index(), check_index_type=False)
+
+
+def test_a_file_without_products_is_not_read_again(tmp_path):
+    """lapsed on lines without product or category columns: nothing to aggregate, no second pass."""
+    path = tmp_path / "lines.csv"
+    pd.read_csv(PURCHASES, dtype=str, keep_default_na=False)[["customer_id", "date", "amount"]].to_csv(path, index=False)
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions()), None)
+    lines = engine.product_lines(result)
+    assert lines.roles == () and lines.key is None
+    assert engine.winback_lines(lines, ["C000749"]) == (None, None)
+    tables = {name for (name,) in result.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "groups" in tables and "product_lines" not in tables

@@ -911,9 +911,12 @@ class ProductLines:
 def product_lines(result: Result, *, as_of: date | None = None) -> ProductLines:
     """Temp table ``product_lines``: the customers' positive lines up to ``as_of`` (default the
     as-of date): customer_id, day, amount and the product roles the files have (product_id,
-    product, category), read as the pandas loader reads them (:func:`reads_products`)."""
+    product, category), read as the pandas loader reads them (:func:`reads_products`). Without
+    any of those roles there is nothing to read: no table is made."""
     source = result.source
     roles = {role: _role_text_sql(source, role) for role in PRODUCT_ROLES if role in source.mapped}
+    if not roles:
+        return ProductLines(result=result, roles=())
     result.run(f"""CREATE OR REPLACE TEMP TABLE product_lines AS
                    SELECT customer_id, day, amount {''.join(', ' + r for r in roles)}
                    FROM ({_customer_lines_sql(source, roles)})
@@ -967,6 +970,8 @@ def winback_lines(lines: ProductLines, customers):
     the last day they have one (customer_id, order_date, amount, product)."""
     import pandas as pd
 
+    if not lines.roles:
+        return None, None
     con = lines.result.con
     con.register("custlens_wanted", pd.DataFrame({"customer_id": pd.Series(customers, dtype="string").dropna().unique()}))
     theirs = (f"SELECT * FROM {lines.table} AS l SEMI JOIN custlens_wanted AS w ON l.customer_id = w.customer_id")
