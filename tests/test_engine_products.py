@@ -198,3 +198,20 @@ def test_a_file_without_products_is_not_read_again(tmp_path):
     assert engine.winback_lines(lines, ["C000749"]) == (None, None)
     tables = {name for (name,) in result.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert "groups" in tables and "product_lines" not in tables
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "pandas"])
+def test_the_offers_show_a_spinner_on_a_terminal(run, engine_name):
+    """The offers take a while on large exports (10 s for 600,000 customers): on a terminal a
+    spinner names the customers they are chosen for (lapsed, at risk or lost); in a pipe it
+    is not drawn."""
+    import io
+
+    from conftest import stderr_on_a_terminal
+
+    stages = pd.read_csv(io.StringIO(run("lifecycle", PURCHASES, "--format", "csv", "-q").stdout))["stage"]
+    candidates = int(stages.isin(["lapsed", "at_risk", "lost"]).sum())
+    code = ("import sys; from custlens.cli import cli; sys.argv = ['custlens', 'lapsed', "
+            f"{str(PURCHASES)!r}, '--engine', {engine_name!r}, '-o', '/dev/null', '--format', 'csv']; cli()")
+    assert f"choosing offers for {candidates:,} customers".encode() in stderr_on_a_terminal(code)
+    assert "choosing offers" not in run("lapsed", PURCHASES, "--engine", engine_name, "--format", "csv").stderr

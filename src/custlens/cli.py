@@ -666,6 +666,7 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
     """
     from . import engine
     from . import lifecycle as lifecycle_mod
+    from . import output
     from . import rfm as rfm_mod
     from .summary import customers
 
@@ -703,13 +704,15 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
 
     candidates = table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"]
     favourites = last_products = None
-    if purchases is not None:
-        offers = top_offers(purchase_basket(purchases, as_of=result.as_of), candidates)
-    else:
-        lines = engine.product_lines(fast)
-        offers = top_offers(engine.basket(lines) if lines.key else None, candidates)
-        by_category, last_day = engine.winback_lines(lines, candidates)
-        favourites, last_products = lifecycle_mod.favourite(by_category, "category"), lifecycle_mod.last_product(last_day)
+    lines = engine.product_lines(fast) if purchases is None else None  # with a progress bar of its own
+    with output.status(f"choosing offers for {count(len(candidates), 'customer')}"):
+        if lines is None:
+            offers = top_offers(purchase_basket(purchases, as_of=result.as_of), candidates)
+        else:
+            offers = top_offers(engine.basket(lines) if lines.key else None, candidates)
+            by_category, last_day = engine.winback_lines(lines, candidates)
+            favourites = lifecycle_mod.favourite(by_category, "category")
+            last_products = lifecycle_mod.last_product(last_day)
     table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
                                   include_at_risk=include_at_risk, previous=previous,
                                   require_consent=require_consent, min_orders=min_orders, min_spend=min_spend,
@@ -1006,7 +1009,7 @@ def recommend(inputs, as_of, top, method, min_support, customers_file, category,
         custlens recommend examples/purchases.csv --customers winback.csv --explain
         custlens recommend examples/purchases.csv --evaluate
     """
-    from . import engine
+    from . import engine, output
     from . import recommend as rec
 
     # the DuckDB engine builds the baskets where the lines are; --evaluate hides lines with pandas
@@ -1027,9 +1030,12 @@ def recommend(inputs, as_of, top, method, min_support, customers_file, category,
         raw = read_table(customers_file, ReadOptions()).frame
         column = next((c for c in raw.columns if c.strip().lower() in ("customer_id", "customer")), raw.columns[0])
         wanted = raw[column].astype("string").str.strip()
-    basket = rec.baskets(purchases, as_of=result.as_of) if fast is None else engine.basket(engine.product_lines(fast))
-    out.emit(rec.recommend(basket, top=top, method=method, min_support=min_support, customers=wanted,
-                           category=category, explain=explain), title="Recommendations")
+    lines = engine.product_lines(fast) if fast is not None else None  # with a progress bar of its own
+    with output.status("recommending"):
+        basket = rec.baskets(purchases, as_of=result.as_of) if lines is None else engine.basket(lines)
+        table = rec.recommend(basket, top=top, method=method, min_support=min_support, customers=wanted,
+                              category=category, explain=explain)
+    out.emit(table, title="Recommendations")
 
 
 @cli.command()
