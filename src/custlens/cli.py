@@ -664,9 +664,8 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
             --require-consent -q -o winback-$(date +%F).xlsx
         custlens lapsed examples/purchases.csv --by probability --below 0.3
     """
-    from . import engine
+    from . import engine, output
     from . import lifecycle as lifecycle_mod
-    from . import output
     from . import rfm as rfm_mod
     from .summary import customers
 
