@@ -57,6 +57,7 @@ def with_product_ids(tmp_path, fmt="csv"):
 @pytest.mark.parametrize("command", [
     ["lapsed", "--contacts", str(EXAMPLES / "contacts.csv")], ["lapsed", "--as-of", "2025-09-30", "--include-at-risk"],
     ["recommend", "--top", "3", "--explain"], ["recommend", "--method", "cosine", "--as-of", "2025-06-30"],
+    ["recommend", "--top", "2", "--min-support", "5", "--customers", str(EXAMPLES / "contacts.csv")],
 ])
 def test_reports_with_products_are_the_same_bytes_from_both_engines(run, tmp_path, source, command):
     path = {"examples": PURCHASES, "russian": RU}.get(source) or with_product_ids(

@@ -164,7 +164,7 @@ def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support
         rows_wanted = basket.customers.get_indexer(pd.Index(pd.Series(customers, dtype="string").dropna().unique()))
         rows_wanted = np.sort(rows_wanted[rows_wanted >= 0])
     category_codes, category_names = pd.factorize(basket.categories, sort=True)
-    spend = basket.spend_by_category.reindex(columns=category_names, fill_value=0.0)
+    spend = basket.spend_by_category.reindex(columns=category_names, fill_value=0.0).to_numpy()
     picks = []  # per chunk: customer rows, ranks, products, scores, co-purchase or not, because
     columns, names = (sim.tocsc(), basket.names.to_numpy()) if explain else (None, None)
     chunk = max(1, min(chunk, CHUNK_CELLS // max(1, len(basket.products))))
@@ -173,7 +173,7 @@ def recommend(basket: Basket, *, top: int = 3, method: str = "lift", min_support
         owned = basket.matrix[rows].toarray() > 0
         scores = np.asarray((basket.matrix[rows] @ sim).todense())
         if len(category_names) and method != "popular":
-            share = spend.iloc[rows].to_numpy()
+            share = spend[rows]
             boost = np.where(category_codes >= 0, share[:, np.maximum(category_codes, 0)], 0.0)
         else:
             boost = np.zeros_like(scores)
