@@ -6,6 +6,7 @@ the same Python for both engines.
 Each case runs both engines on the same file and compares.
 """
 
+import io
 from datetime import date
 
 import numpy as np
@@ -206,8 +207,6 @@ def test_the_offers_show_a_spinner_on_a_terminal(run, engine_name):
     """The offers take a while on large exports (10 s for 600,000 customers): on a terminal a
     spinner names the customers they are chosen for (lapsed, at risk or lost); in a pipe it
     is not drawn."""
-    import io
-
     from conftest import stderr_on_a_terminal
 
     stages = pd.read_csv(io.StringIO(run("lifecycle", PURCHASES, "--format", "csv", "-q").stdout))["stage"]
@@ -216,3 +215,26 @@ def test_the_offers_show_a_spinner_on_a_terminal(run, engine_name):
             f"{str(PURCHASES)!r}, '--engine', {engine_name!r}, '-o', '/dev/null', '--format', 'csv']; cli()")
     assert f"choosing offers for {candidates:,} customers".encode() in stderr_on_a_terminal(code)
     assert "choosing offers" not in run("lapsed", PURCHASES, "--engine", engine_name, "--format", "csv").stderr
+
+
+def test_a_product_column_without_products_still_gives_the_win_back_list(run, tmp_path):
+    """The list does not need the products: a blank product column costs the offers, not the
+    list (a cron job still gets it), with a warning; `recommend`, which needs them, fails."""
+    rows = [f"O{i},C1,2024-{m:02d}-01,,10" for i, m in enumerate(range(1, 7))]  # monthly until June
+    rows += ["O9,C2,2024-12-20,,8", "O10,C2,2024-12-30,,8"]  # sets the as-of date: C1 is lapsed
+    path = tmp_path / "lines.csv"
+    path.write_text("order_id,customer_id,date,product,category,amount\n"
+                    + "\n".join(r.replace(",,", ",,Tea,") for r in rows) + "\n", encoding="utf-8")
+    outputs = []
+    for name in ("duckdb", "pandas"):
+        listed = run("lapsed", path, "--engine", name, "--format", "csv")
+        assert listed.exit_code == 0, listed.stderr
+        assert "warning: no purchase lines with a product to learn from: the suggestions name no product" \
+            in listed.stderr
+        table = pd.read_csv(io.StringIO(listed.stdout))
+        assert table["customer_id"].tolist() == ["C1"] and table["stage"].tolist() == ["lapsed"]
+        assert table["suggested_action"].iloc[0].endswith("offer on Tea")  # the favourite category, no product
+        outputs.append(listed.stdout)
+        failed = run("recommend", path, "--engine", name)
+        assert failed.exit_code == 1 and "no purchase lines with a product to learn from" in failed.stderr
+    assert outputs[0] == outputs[1]

@@ -699,16 +699,20 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
     scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
-    from .recommend import purchase_basket, top_offers
+    from .recommend import NoProductLines, purchase_basket, top_offers
 
     candidates = table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"]
     favourites = last_products = None
     lines = engine.product_lines(fast) if purchases is None else None  # with a progress bar of its own
     with output.status(f"choosing offers for {count(len(candidates), 'customer')}"):
-        if lines is None:
-            offers = top_offers(purchase_basket(purchases, as_of=result.as_of), candidates)
-        else:
-            offers = top_offers(engine.basket(lines) if lines.key else None, candidates)
+        try:
+            basket = (purchase_basket(purchases, as_of=result.as_of) if lines is None
+                      else engine.basket(lines) if lines.key else None)
+        except NoProductLines as e:  # the list does not need them: a cron job still gets it
+            warn(f"warning: {e}: the suggestions name no product")
+            basket = None
+        offers = top_offers(basket, candidates)
+        if lines is not None:
             by_category, last_day = engine.winback_lines(lines, candidates)
             favourites = lifecycle_mod.favourite(by_category, "category")
             last_products = lifecycle_mod.last_product(last_day)

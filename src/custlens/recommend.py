@@ -28,6 +28,13 @@ from .errors import CustlensError, MissingColumnError
 METHODS = ("lift", "cosine", "popular")
 
 
+class NoProductLines(CustlensError):
+    """The purchases have a product column but no positive line with a product (up to the as-of date)."""
+
+    def __init__(self):
+        super().__init__("no purchase lines with a product to learn from")
+
+
 @dataclass
 class Basket:
     """Who bought what: the sparse customers × products matrix and its labels."""
@@ -51,7 +58,7 @@ def baskets(purchases: pd.DataFrame, *, as_of=None) -> Basket:
     if as_of is not None:
         lines = lines[(lines["order_date"].dt.normalize() <= pd.Timestamp(as_of)).to_numpy()]
     if lines.empty:
-        raise CustlensError("no purchase lines with a product to learn from")
+        raise NoProductLines()
     keys = lines[key_column].astype("string").to_numpy()
     customer_codes, customers = pd.factorize(lines["customer_id"].astype("string"), sort=True)
     product_codes, products = pd.factorize(pd.Series(keys, dtype="string"), sort=True)
@@ -89,7 +96,7 @@ def basket_from(customers, products, owner: np.ndarray, product: np.ndarray, *, 
     from scipy.sparse import csr_matrix
 
     if not len(owner):
-        raise CustlensError("no purchase lines with a product to learn from")
+        raise NoProductLines()
     customers = pd.Index(customers, dtype="string").rename(None)
     products = pd.Index(products, dtype="string").rename(None)
     matrix = csr_matrix((np.ones(len(owner), dtype=np.float64), (owner, product)), shape=(len(customers), len(products)))
