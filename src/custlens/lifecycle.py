@@ -373,9 +373,10 @@ def favourite(lines: pd.DataFrame, column: str) -> pd.Series:
     bought = lines[(lines["amount"] > 0).to_numpy() & lines[column].notna().to_numpy()]
     customer, customers = pd.factorize(bought["customer_id"].astype("string"), sort=True)
     value, values = pd.factorize(bought[column].astype("string"), sort=True)
-    pairs = customer.astype(np.int64) * max(len(values), 1) + value
+    width = max(len(values), 1)
+    pairs = customer.astype(np.int64) * width + value
     totals = pd.Series(bought["amount"].to_numpy(dtype="float64")).groupby(pairs).sum().round(2)
-    customer, value = np.divmod(totals.index.to_numpy(), max(len(values), 1))
+    customer, value = np.divmod(totals.index.to_numpy(), width)
     return _first_per_customer(customers, customer, values.take(value), (value, -totals.to_numpy()), column)
 
 
