@@ -158,6 +158,8 @@ def assert_same_or_both_refuse(path):
     ["clv"], ["clv", "--holdout", "26w"], ["kpi", "--split", "2025-01-01", "--window", "90d"],
     ["kpi", "--split", "2025-07-01", "--window", "60d", "--stages"],
     ["kpi", "--split", "2025-01-01", "--window", "90d", "--by", "channel"],
+    ["lapsed", "--new-since", "60d"], ["lifecycle", "--from", "2025-03-01", "--shares"],
+    ["lapsed", "--by", "probability", "--new-since", "60d"],
 ])
 def test_reports_on_a_russian_export_are_the_same_bytes_from_both_engines(run, tmp_path, command):
     raw = pd.read_csv(PURCHASES.parent / "ru" / "purchases.csv", sep=";", encoding="cp1251", dtype=str,

@@ -5,6 +5,7 @@ Heavy libraries (pandas, pyarrow) are imported inside the commands, so ``--help`
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -560,6 +561,21 @@ contacts_option = click.option("--contacts", "contacts_paths", multiple=True, ty
                                help="Contacts file(s): names, e-mails, phones, consent, prospects. Repeatable.")
 
 
+@contextlib.contextmanager
+def summary_then(purchases, fast, day):
+    """The summary as of another ``day`` (for the stages then): from the purchases in memory
+    (pandas engine), else by the DuckDB engine from ``fast``'s lines, valid inside the block."""
+    if fast is None:
+        from .summary import customers
+
+        yield customers(purchases, as_of=day)
+        return
+    from . import engine
+
+    with engine.summary_at(fast, day) as then:
+        yield then
+
+
 def lifecycle_stages(inputs: Inputs, as_of, thresholds: dict, contacts_paths, *, needs_lines=True, fast=NOT_TRIED):
     """Load everything a lifecycle report needs and compute the stages at the as-of date
     (``needs_lines`` and ``fast`` as for :func:`load_summary`)."""
@@ -605,8 +621,9 @@ def lifecycle(inputs, as_of, contacts_paths, thresholds, view_summary, from_date
     _one_view(summary=view_summary, from_=from_date is not None, baseline=baseline_path is not None)
     if shares and from_date is None:
         raise click.UsageError("--shares goes with --from DATE")
+    fast = summarize_fast(inputs, as_of, days=True)
     purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths,
-                                                                    needs_lines=from_date is not None)
+                                                                    fast=fast)
     if save_baseline:
         saved = lifecycle_mod.baseline(table, as_of=result.as_of, thresholds=settings)
         output.write_json(saved, save_baseline)
@@ -614,11 +631,10 @@ def lifecycle(inputs, as_of, contacts_paths, thresholds, view_summary, from_date
     if view_summary:
         out.emit(lifecycle_mod.summarize(table, as_of=result.as_of), title=f"Lifecycle as of {result.as_of:%Y-%m-%d}")
     elif from_date is not None:
-        from .summary import customers
-
         if pd_timestamp(from_date) >= result.as_of:
             raise click.UsageError(f"--from {from_date} must be before the as-of date {result.as_of:%Y-%m-%d}")
-        earlier = lifecycle_mod.stages(customers(purchases, as_of=from_date), contacts=contacts, thresholds=settings)
+        with summary_then(purchases, fast, from_date) as then:
+            earlier = lifecycle_mod.stages(then, contacts=contacts, thresholds=settings)
         out.emit(lifecycle_mod.transitions(earlier, table, shares=shares),
                  title=f"Stage on {from_date} (rows) → on {result.as_of:%Y-%m-%d} (columns)")
     elif baseline_path:
@@ -667,13 +683,9 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
     from . import engine, output
     from . import lifecycle as lifecycle_mod
     from . import rfm as rfm_mod
-    from .summary import customers
 
-    # the DuckDB engine keeps the lines for the offers, favourite categories and last products;
-    # the other rules and --new-since recompute from every line with pandas
-    every_line = rule == "probability" or new_since is not None
-    fast = summarize_fast(inputs, as_of, days=True,
-                          needs_lines=True if every_line else lambda source: not engine.reads_products(source))
+    # the DuckDB engine keeps the lines for the offers, favourite categories and last products
+    fast = summarize_fast(inputs, as_of, days=True, needs_lines=lambda source: not engine.reads_products(source))
     purchases, result, contacts, settings, table = lifecycle_stages(inputs, as_of, thresholds, contacts_paths,
                                                                     fast=fast)
     if require_consent and (contacts is None or "consent" not in contacts):
@@ -686,7 +698,7 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         from . import clv as clv_mod
 
         def below_cut(day):
-            cal = clv_mod.calibration(purchases, end=day)
+            cal = calibration_at(purchases, fast, day, unit="week")
             bgnbd = clv_mod.fit_bgnbd(cal)
             probability = pd_series(clv_mod.p_alive(bgnbd.params, cal["x"], cal["t_x"], cal["T"]), cal["customer_id"])
             return probability, set(probability.index[probability < below])
@@ -696,7 +708,8 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         if earlier is not None:
             previously_listed = sorted(below_cut(earlier)[1])
     elif earlier is not None:
-        previous = lifecycle_mod.stages(customers(purchases, as_of=earlier), contacts=contacts, thresholds=settings)
+        with summary_then(purchases, fast, earlier) as then:
+            previous = lifecycle_mod.stages(then, contacts=contacts, thresholds=settings)
     scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
     from .recommend import NoProductLines, purchase_basket, top_offers
@@ -725,6 +738,18 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         table = table.head(top)
     info(inputs, f"{count(len(table), 'customer')} on the win-back list as of {result.as_of:%Y-%m-%d}")
     out.emit(table, title=f"Win-back list as of {result.as_of:%Y-%m-%d}")
+
+
+def calibration_at(purchases, fast, day, *, unit: str):
+    """:func:`custlens.clv.calibration` of the lines up to ``day``: from the purchases in memory
+    (pandas engine), else by the DuckDB engine from ``fast``'s lines."""
+    if fast is None:
+        from .clv import calibration
+
+        return calibration(purchases, end=day, unit=unit)
+    from .engine import calibration_table
+
+    return calibration_table(fast, unit=unit, end=day.date())
 
 
 def pd_series(values, index):
@@ -820,7 +845,7 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     thresholds = lifecycle_mod.Thresholds.from_config(inputs.config) if stages else None
     skipped = []
     if fast is not None:
-        stage_table = tuple(stage_counts_fast(inputs, p.end, thresholds) for p in (before, after)) if stages else None
+        stage_table = tuple(stage_counts_fast(fast, p.end, thresholds) for p in (before, after)) if stages else None
         table = kpi_mod.compare_periods(*periods, interactions=interactions, costs=costs, stages=stage_table,
                                         **options)
         if by:
@@ -854,17 +879,12 @@ def kpi_groups_fast(fast, everybody, before, after, *, column, segments, interac
     return kpi_mod.combine_groups(everybody, ((name, lambda name=name: group(name)) for name in labels))
 
 
-def stage_counts_fast(inputs: Inputs, day, thresholds):
-    """:func:`custlens.kpi.stage_counts` on ``day`` by the DuckDB engine: the summary as of that
-    day, on a connection of its own (the lines were checked already)."""
-    from . import engine
+def stage_counts_fast(fast, day, thresholds):
+    """:func:`custlens.kpi.stage_counts` on ``day`` by the DuckDB engine (the lines were checked already)."""
     from .kpi import count_stages
 
-    source = engine.open_source(inputs.paths, inputs.options, memory_limit=inputs.memory_limit)
-    try:
-        return count_stages(engine.to_pandas(engine.summarize(source, day.date(), keep_days=True)), thresholds)
-    finally:
-        source.con.close()  # its memory is the next summary's
+    with summary_then(None, fast, day) as then:
+        return count_stages(then, thresholds)
 
 
 @cli.command()
@@ -931,6 +951,7 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
 
     # the calibration table (and the holdout's purchase days) from DuckDB when it reads the input
     fast = summarize_fast(inputs, as_of, orders=False)
+    purchases = None
     if fast is not None:
         from . import engine
 
@@ -939,20 +960,15 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
         purchases, _ = load_purchases(inputs)
         end = pd_timestamp(as_of) if as_of else purchases["order_date"].max().normalize()
 
-    def calibration(day):
-        if fast is not None:
-            return engine.calibration_table(fast, unit=time_unit, end=day.date())
-        return clv_mod.calibration(purchases, end=day, unit=time_unit)
-
     if not holdout:
         info(inputs, f"calibration up to {end:%Y-%m-%d}, in {time_unit}s")
-        cal = calibration(end)
+        cal = calibration_at(purchases, fast, end, unit=time_unit)
         return _clv_report(clv_mod.fit_calibration(cal, end=end, unit=time_unit), cal, show_params, horizon,
                            discount, out)
     calibration_end = end - pd_timedelta(holdout)
     info(inputs, f"calibration up to {calibration_end:%Y-%m-%d}, holdout to {end:%Y-%m-%d} "
                  f"({count(holdout, 'day')})")
-    cal = calibration(calibration_end)
+    cal = calibration_at(purchases, fast, calibration_end, unit=time_unit)
     model = clv_mod.fit_calibration(cal, end=calibration_end, unit=time_unit)
     if fast is not None:
         actual = engine.purchase_days(fast, cal["customer_id"], after=calibration_end.date(), end=end.date())

@@ -342,7 +342,8 @@ class Result:
     lines_after_as_of: int
     return_only_customers: int
     table: str = "summary"  # the name of the DuckDB view of the summary
-    keep_days: bool = False  # every customer's order days are in the table "groups"
+    groups: str = "groups"  # the table of one row per raw customer id the summary is read from
+    keep_days: bool = False  # every customer's order days are in the table of groups
     progress: bool = False  # show a progress bar on a terminal for long statements (see run)
 
     def run(self, sql: str, *, label: str) -> None:
@@ -405,7 +406,7 @@ def default_memory_limit() -> str:
 
 
 def summarize(source: Source, as_of: date | None = None, *, progress: str | None = None, keep_days: bool = False,
-              strict: bool = False, gaps: bool = True, orders: bool = True) -> Result:
+              strict: bool = False, gaps: bool = True, orders: bool = True, name: str = "") -> Result:
     """The per-customer summary of :func:`custlens.summary.customers`, computed by DuckDB.
 
     One pass groups the lines by raw customer id into one row per customer: the checks (line
@@ -418,31 +419,33 @@ def summarize(source: Source, as_of: date | None = None, *, progress: str | None
     checks only (for reports that read the lines themselves): the summary is then empty and the
     customer counts are None. With a ``progress`` label, long statements show a progress bar on a
     terminal (:func:`run_with_progress`): the summary's under that label, later ones (:meth:`Result.run`)
-    under their own.
+    under their own. ``name`` ends the names of its tables ("groups", "summary"), so that summaries
+    at several as-of dates can live on one connection (:func:`summary_at`).
     """
     import duckdb
 
     try:
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
-                          orders=orders)
+                          orders=orders, name=name)
     except duckdb.Error as e:  # a line it cannot read (wrong number of fields, bad UTF-8 further in…)
         raise Unsupported(f"DuckDB cannot read it: {str(e).splitlines()[0]}") from e
 
 
 def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool,
-               orders: bool) -> Result:
+               orders: bool, name: str) -> Result:
     con = source.con
+    table, view = f"groups{name}", f"summary{name}"
     read_text_values(source, *_unplain_columns(source), progress=progress is not None)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
     groups = _customer_sql(_group_sql(source, window, orders=orders), keep_days=keep_days, gaps=gaps)
-    _run(con, f"CREATE OR REPLACE TEMP TABLE groups AS {groups}", progress)
-    checks = con.execute("""
+    _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS {groups}", progress)
+    checks = con.execute(f"""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
                sum(bad_dates), sum(bad_amounts), sum(odd_amounts), min(min_day) FILTER (NOT guest),
                max(max_day) FILTER (NOT guest), sum(after) FILTER (NOT guest),
                count(*) FILTER (NOT guest AND counted), count(*) FILTER (NOT guest AND NOT counted AND in_window > 0)
-        FROM groups""").fetchall()[0]
+        FROM {table}""").fetchall()[0]
     (rows, guest_rows, padded, bad_dates, bad_amounts, odd_amounts, first_day, last_day, after, customers,
      return_only) = (v or 0 for v in checks)
     if rows == 0:
@@ -452,7 +455,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     if retry_dates or retry_amounts:  # text the first lines did not show: read as the pandas loader does
         read_text_values(source, retry_dates, retry_amounts, progress=progress is not None)
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
-                          orders=orders)
+                          orders=orders, name=name)
     problems = {"ids with spaces around them": padded,
                 f"dates that are blank or {'unreadable' if source.text_dates else 'not ISO'}": bad_dates,
                 "blank or non-numeric amounts": bad_amounts, "amounts with '_'": odd_amounts}
@@ -475,7 +478,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         if duplicates:
             raise Unsupported("lines that may repeat an earlier line")
     as_of = as_of or last_day
-    con.execute(f"CREATE TEMP VIEW summary AS {_summary_sql(as_of)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {_summary_sql(as_of, table)}")
     samples = _guest_samples(con, source, guest_rows) if guest_rows else []
     if strict and guest_rows:
         from .errors import StrictModeError
@@ -486,7 +489,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         customers = return_only = None
     return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
                   guest_samples=samples, lines_after_as_of=0 if checks_only else after,
-                  return_only_customers=return_only, keep_days=keep_days, progress=progress is not None)
+                  return_only_customers=return_only, table=view, groups=table, keep_days=keep_days,
+                  progress=progress is not None)
 
 
 HEAD_LINES = 1000  # lines looked at to choose how to read text dates and amounts (_unplain_columns)
@@ -808,7 +812,7 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
                     JOIN (SELECT customer_id, {sums} FROM order_lines GROUP BY customer_id) USING (customer_id)""",
                label="counting the periods")
     if lines is None:
-        first, last = con.execute("SELECT min(min_day), max(max_day) FROM groups WHERE NOT guest").fetchall()[0]
+        first, last = con.execute(f"SELECT min(min_day), max(max_day) FROM {result.groups} WHERE NOT guest").fetchall()[0]
     else:
         first, last = con.execute(f"SELECT min(day), max(day) FROM ({lines})").fetchall()[0]
     in_before, in_after = con.execute("SELECT sum(lines_b), sum(lines_a) FROM kpi_customers").fetchall()[0]
@@ -1047,15 +1051,15 @@ def _cents(value: str) -> str:
             f"WHEN floor({y}) % 2 = 0 THEN floor({y}) ELSE floor({y}) + 1 END) / 100)")
 
 
-def _summary_sql(as_of: date) -> str:
-    """The summary table at ``as_of``: the columns of :data:`custlens.summary.COLUMNS`."""
+def _summary_sql(as_of: date, groups: str) -> str:
+    """The summary at ``as_of`` from the table ``groups``: the columns of :data:`custlens.summary.COLUMNS`."""
     day = _date(as_of)
     return f"""
         SELECT customer_id, first_order::TIMESTAMP AS first_order, last_order::TIMESTAMP AS last_order,
                ({day} - last_order)::BIGINT AS recency_days, frequency::BIGINT AS frequency, monetary,
                {_cents('(monetary / frequency)')} AS avg_order_value,
                ({day} - first_order)::BIGINT AS tenure_days, median_gap_days
-        FROM groups WHERE counted AND NOT guest"""
+        FROM {groups} WHERE counted AND NOT guest"""
 
 
 def _text_sql(source: Source, role: str) -> str:
@@ -1183,7 +1187,7 @@ def inspect(source: Source) -> dict:
 
     result = summarize(source)
     con = source.con
-    customers = con.execute("SELECT count(*) FILTER (NOT guest) FROM groups").fetchall()[0][0]
+    customers = con.execute(f"SELECT count(*) FILTER (NOT guest) FROM {result.groups}").fetchall()[0][0]
     total, returns = con.execute(f"SELECT fsum(amount), count(*) FILTER (amount < 0) "
                                  f"FROM ({_customer_lines_sql(source)})").fetchall()[0]
     con.execute("SET preserve_insertion_order = true")  # the first lines, in file order
@@ -1206,7 +1210,7 @@ def inspect(source: Source) -> dict:
         "columns": [{"column": c, "role": role_of.get(c), "samples": sample_values(head[c])} for c in source.all_columns],
         "rows": result.rows, "rows_loaded": result.rows - result.guest_rows, "customers": customers,
         "date_range": [f"{day:%Y-%m-%d}" for day in con.execute(
-            "SELECT min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest) FROM groups").fetchall()[0]],
+            f"SELECT min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest) FROM {result.groups}").fetchall()[0]],
         "total_amount": round(float(total or 0.0), 2), "return_lines": returns,
     }
 
@@ -1300,24 +1304,40 @@ def to_pandas(result: Result):
 
     def order_days():
         days = result.con.sql(f"""SELECT customer_id, {EPOCH} + day AS day FROM (SELECT customer_id,
-                                      unnest(list_distinct(days)) AS day FROM groups WHERE counted AND NOT guest)
+                                      unnest(list_distinct(days)) AS day FROM {result.groups} WHERE counted AND NOT guest)
                                   ORDER BY customer_id, day""").df()
         return pd.DataFrame({"customer_id": days["customer_id"].astype("string"),
                              "day": pd.to_datetime(days["day"]).astype("datetime64[s]")})
 
     gap_table = population = None
     if result.keep_days:
-        gap_table = result.con.sql("""SELECT customer_id, median_gap_days AS own_median, last_gap_days,
-                                          gap_before_last_days FROM groups WHERE counted AND NOT guest
+        gap_table = result.con.sql(f"""SELECT customer_id, median_gap_days AS own_median, last_gap_days,
+                                          gap_before_last_days FROM {result.groups} WHERE counted AND NOT guest
                                    ORDER BY customer_id""").df()
         gap_table["customer_id"] = gap_table["customer_id"].astype("string")
-        median = result.con.execute("SELECT quantile_cont(first_gap, 0.5) FROM groups "
+        median = result.con.execute(f"SELECT quantile_cont(first_gap, 0.5) FROM {result.groups} "
                                     "WHERE counted AND NOT guest").fetchall()[0][0]
         population = float("nan") if median is None else float(median)
     return Summary(customers=fetch(result, result.table), as_of=pd.Timestamp(result.as_of),
                    lines_after_as_of=result.lines_after_as_of, return_only_customers=result.return_only_customers,
                    lines=result.rows - result.guest_rows, order_days_loader=order_days if result.keep_days else None,
                    gap_table=gap_table, gap_population=population)
+
+
+@contextlib.contextmanager
+def summary_at(result: Result, day):
+    """The summary of the same lines as of another ``day`` (a date or timestamp), as
+    :func:`to_pandas` gives it, with the order days lifecycle stages need: for the stages at an
+    earlier date (``lapsed --new-since``, ``lifecycle --from``, ``kpi --stages``). Its tables sit
+    next to ``result``'s on the same connection (the UTF-8 copies and text values are reused) and
+    are dropped on leaving the block; read the summary inside it."""
+    day = day.date() if callable(getattr(day, "date", None)) else day
+    label = f"summarising as of {day:%Y-%m-%d}" if result.progress else None
+    then = summarize(result.source, day, keep_days=True, progress=label, name="_then")
+    try:
+        yield to_pandas(then)
+    finally:
+        result.con.execute(f"DROP VIEW IF EXISTS {then.table}; DROP TABLE IF EXISTS {then.groups}")
 
 
 def _run(con, sql: str, label: str | None) -> None:
