@@ -9,6 +9,7 @@ import pytest
 from conftest import EXAMPLES
 from custlens import segments as seg
 from custlens.io import load_purchases
+from custlens.labels import value_by_label
 from custlens.summary import customers
 
 PURCHASES = str(EXAMPLES / "purchases.csv")
@@ -24,7 +25,8 @@ def test_segment_matches_the_library(run):
     table = read(result)
     purchases = load_purchases([PURCHASES])[0]
     summary = customers(purchases)
-    fit = seg.fit(summary.customers, purchases, seed=0, as_of=summary.as_of)
+    values = {role: value_by_label(purchases, role, summary.as_of) for role in ("category", "channel")}
+    fit = seg.fit(summary.customers, values, seed=0)
     assert table["segment"].tolist() == fit.customers["segment"].tolist()
     assert table.columns.tolist()[:4] == ["customer_id", "segment", "segment_name", "distance"]
     assert fit.reason in result.stderr

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from custlens import pareto
+from custlens.labels import value_by_label
 
 # Ten customers, total positive revenue 1,000; two are not ranked (0 and −30).
 VALUES = {"k": 10.0, "a": 500.0, "b": 200.0, "c": 100.0, "d": 80.0, "e": 50.0, "f": 40.0, "g": 20.0,
@@ -126,7 +127,8 @@ def test_portrait_against_direct_computation():
     })
     contacts = pd.DataFrame({"customer_id": ["a", "b", "d"], "city": ["Kazan", "Perm", "Kazan"],
                              "consent": pd.array([True, False, True], dtype="boolean")})
-    table = pareto.portrait(SUMMARY, ranked(), purchases=purchases, contacts=contacts).set_index("measure")
+    values = {"category": value_by_label(purchases.astype({"customer_id": "string", "category": "string"}), "category")}
+    table = pareto.portrait(SUMMARY, ranked(), values=values, contacts=contacts).set_index("measure")
     key, rest = SUMMARY[SUMMARY["customer_id"].isin(["a", "b", "c"])], SUMMARY[~SUMMARY["customer_id"].isin(["a", "b", "c"])]
     assert table.loc["customers"].tolist() == [3, 7]
     assert table.loc["avg_orders", "key_clients"] == round(key["frequency"].mean(), 2)

@@ -153,3 +153,42 @@ def test_report_writes_rejects_like_every_command(run, tmp_path):
     assert result.exit_code == 0, result.stderr
     back = pd.read_csv(rejects)
     assert len(back) > 0 and set(back["reason"]) == {"no customer id"}
+
+
+def workbook_values(path) -> dict:
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    return {sheet: [list(row) for row in book[sheet].iter_rows(values_only=True)] for sheet in book.sheetnames}
+
+
+@pytest.mark.parametrize("args", [
+    [PURCHASES, "--contacts", EXAMPLES / "contacts.csv", "--interactions", EXAMPLES / "interactions.csv",
+     "--split", "2025-01-01", "--window", "90d"],
+    [RU / "purchases.csv", "--contacts", RU / "contacts.csv", "--as-of", "2025-09-30",
+     "--before", "2025-01-01..2025-03-31", "--after", "2025-04-01..2025-06-30"],
+])
+def test_both_engines_write_the_same_workbook(run, tmp_path, args):
+    """Every section from the DuckDB engine (the lines aggregated there) equals the pandas one."""
+    books, said = {}, {}
+    for engine in ("duckdb", "pandas"):
+        result = run("report", *args, "--engine", engine, "-o", tmp_path / f"{engine}.xlsx")
+        assert result.exit_code == 0, result.stderr
+        books[engine], said[engine] = workbook_values(tmp_path / f"{engine}.xlsx"), result.stderr
+    assert "using the pandas engine" not in said["duckdb"] and "DuckDB engine" in said["duckdb"]
+    assert said["duckdb"].replace("; DuckDB engine", "") == said["pandas"]
+    assert books["duckdb"].keys() == books["pandas"].keys() and {"Win-back", "KPI", "Cohorts"} <= books["duckdb"].keys()
+    for sheet, rows in books["pandas"].items():
+        assert books["duckdb"][sheet] == rows, sheet
+    assert len(books["duckdb"]["Win-back"]) == 21 and any("%" in str(v) for v in books["duckdb"]["Segments"][1])
+
+
+def test_a_blank_product_column_costs_the_report_only_its_offers(run, tmp_path):
+    raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False).assign(product="")
+    path = tmp_path / "lines.csv"
+    raw.to_csv(path, index=False)
+    for engine in ("duckdb", "pandas"):
+        result = run("report", path, "--engine", engine, "-o", tmp_path / f"{engine}.html", "-q")
+        assert result.exit_code == 0, result.stderr
+        text = (tmp_path / f"{engine}.html").read_text(encoding="utf-8")
+        assert "no purchase lines with a product to learn from: the suggestions name no product" in text

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score
 
 from custlens import segments as seg
+from custlens.labels import value_by_label
 from custlens.summary import customers
 
 
@@ -73,12 +74,13 @@ def test_share_features():
         "category": ["Tea", "Coffee", "Coffee", "Tea"],
     })
     summary = customers(purchases.assign(amount=purchases["amount"].abs())).customers
-    raw, levels = seg.raw_features(summary, purchases, ["category_shares"])
+    values = {"category": value_by_label(purchases, "category")}
+    raw, levels = seg.raw_features(summary, values, ["category_shares"])
     assert levels == {"category_shares": ["Coffee", "Tea"]}  # Coffee 60, Tea 30
     assert raw.loc[0].tolist() == [0.25, 0.75]  # a: 10 coffee, 30 tea
     assert raw.loc[1].tolist() == [1.0, 0.0] and raw.loc[2].tolist() == [0.0, 0.0]  # c only returned
     with pytest.raises(seg.ModelError, match="needs a channel column"):
-        seg.raw_features(summary, purchases, ["channel_shares"])
+        seg.raw_features(summary, values, ["channel_shares"])
 
 
 def test_save_load_apply_round_trip(tmp_path):
@@ -121,9 +123,10 @@ def test_model_for_other_features_is_refused():
                               "order_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]),
                               "amount": [1.0, 2.0, 3.0, 4.0], "category": ["x", "y", "x", "y"]})
     summary = customers(purchases).customers
-    model = seg.fit(summary, purchases, features=["monetary", "category_shares"], k=2).model
+    model = seg.fit(summary, {"category": value_by_label(purchases, "category")},
+                    features=["monetary", "category_shares"], k=2).model
     with pytest.raises(seg.ModelError, match="needs a category column"):
-        seg.assign(model, summary, purchases.drop(columns="category"))
+        seg.assign(model, summary, {})
 
 
 def test_read_model_errors(tmp_path):

@@ -514,7 +514,12 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     settings = inputs.config.get("pareto", {})
     share = share or settings.get("share", 0.8)
     abc = abc or tuple(settings.get("abc", (0.8, 0.95)))
-    purchases, result = load_summary(inputs, as_of, needs_lines=by == "margin" or portrait)
+    # the portrait's categories, channels and regions are added up per customer in DuckDB; margins need every line
+    from .schema import LABEL_ROLES
+
+    fast = summarize_fast(inputs, as_of, needs_lines=True if by == "margin" else
+                          lambda source: portrait and not labels_readable(source, LABEL_ROLES))
+    purchases, result = load_summary(inputs, as_of, fast=fast)
     values = pareto_mod.customer_values(result.customers, by=by, purchases=purchases, as_of=result.as_of)
     ranked = pareto_mod.rank(result.customers, values, share=share, abc=abc, name=by)
     table, headline = pareto_mod.summarize(ranked, share=share, name=by)
@@ -524,12 +529,32 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
         out.emit(table, title=f"Pareto by {by} as of {result.as_of:%Y-%m-%d} · Gini {headline['gini']:.3f}")
     elif portrait:
         contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
-        out.emit(pareto_mod.portrait(result.customers, ranked, purchases=purchases, contacts=contacts,
-                                     as_of=result.as_of), title="Key clients and the rest")
+        values = label_values(purchases, fast, LABEL_ROLES, as_of=result.as_of)
+        out.emit(pareto_mod.portrait(result.customers, ranked, values=values, contacts=contacts),
+                 title="Key clients and the rest")
     else:
         if key_clients_only:
             ranked = ranked[ranked["key_client"]]
         out.emit(ranked, title=f"Customers by {by} as of {result.as_of:%Y-%m-%d}")
+
+
+def labels_readable(source, roles) -> bool:
+    """Whether the DuckDB engine reads every one of ``roles`` the files have as pandas does."""
+    from .engine import can_label
+
+    return all(can_label(source, role) for role in roles if role in source.mapped)
+
+
+def label_values(purchases, fast, roles, *, as_of) -> dict:
+    """The :mod:`custlens.labels` table of each of ``roles`` the purchases have, up to ``as_of``:
+    from the lines in memory (pandas engine), else added up in DuckDB from ``fast``'s lines."""
+    if fast is None:
+        from .labels import value_by_label
+
+        return {role: value_by_label(purchases, role, as_of) for role in roles if role in purchases}
+    from .engine import value_by_label
+
+    return value_by_label(fast, roles)
 
 
 def threshold_options(fn):
@@ -1260,10 +1285,12 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
     chosen = seg.parse_features(features)
     model = seg.read_model(model_path) if model_path else None
     wanted = {seg.SHARE_FEATURES[f] for f in (model.features if model else chosen) if f in seg.SHARE_FEATURES}
-    purchases, result = load_summary(inputs, as_of,
-                                     needs_lines=lambda source: bool(source.roles & (wanted | {"category"})))
+    roles = sorted(wanted | {"category"})
+    fast = summarize_fast(inputs, as_of, needs_lines=lambda source: not labels_readable(source, roles))
+    purchases, result = load_summary(inputs, as_of, fast=fast)
+    values = label_values(purchases, fast, roles, as_of=result.as_of)
     if model_path:
-        table = seg.assign(model, result.customers, purchases, as_of=result.as_of)
+        table = seg.assign(model, result.customers, values)
         silhouettes = None
         info(inputs, f"applied {count(model.k, 'segment')} from {model_path} "
                      f"(fitted on {model.fitted_on.get('customers', '?')} customers as of "
@@ -1273,8 +1300,7 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
                      "first_order": f"{result.customers['first_order'].min():%Y-%m-%d}",
                      "last_order": f"{result.customers['last_order'].max():%Y-%m-%d}",
                      "files": [str(p) for p in inputs.paths]}
-        fit = seg.fit(result.customers, purchases, features=chosen, k=k, seed=seed, as_of=result.as_of,
-                      fitted_on=fitted_on)
+        fit = seg.fit(result.customers, values, features=chosen, k=k, seed=seed, fitted_on=fitted_on)
         model, table, silhouettes = fit.model, fit.customers, fit.sample_silhouettes
         info(inputs, fit.reason)
         if save_model:
@@ -1293,8 +1319,7 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
     if view_summary or terminal_default:
         title = f"{count(model.k, 'segment')}" + (f" · silhouette {model.silhouette:.3f}" if silhouettes is not None
                                                    else "")
-        out.emit(seg.profile(table, model, purchases=purchases, as_of=result.as_of, silhouettes=silhouettes),
-                 title=title)
+        out.emit(seg.profile(table, model, categories=values.get("category"), silhouettes=silhouettes), title=title)
     else:
         out.emit(table, title="Segments")
 

@@ -886,6 +886,31 @@ def label_customers(result: Result, label: str) -> list[str]:
     return [customer for (customer,) in rows.fetchall()]
 
 
+def value_by_label(result: Result, roles) -> dict:
+    """:func:`custlens.labels.value_by_label` of each of ``roles`` the files have (category,
+    channel, region: read as :func:`can_label` allows), in one pass over the lines: per customer
+    and label, the value of their positive lines up to the as-of date, in cents."""
+    from .labels import in_cents
+
+    source = result.source
+    roles = [role for role in roles if role in source.mapped]
+    if not roles:
+        return {}
+    texts = {f"label_{role}": _role_text_sql(source, role) for role in roles}
+    result.run(f"""CREATE OR REPLACE TEMP TABLE label_values AS
+                   SELECT customer_id, {', '.join(texts)}, {', '.join(f'GROUPING({t}) = 0 AS is_{t}' for t in texts)},
+                          fsum(amount) AS amount
+                   FROM ({_customer_lines_sql(source, texts)}) WHERE amount > 0 AND day <= {_date(result.as_of)}
+                   GROUP BY GROUPING SETS ({', '.join(f'(customer_id, {t})' for t in texts)})""",
+               label="adding up the categories")
+    try:
+        return {role: in_cents(sql_frame(result.con, f"SELECT customer_id, {t} AS label, amount FROM label_values "
+                                                     f"WHERE is_{t} AND {t} IS NOT NULL"))
+                for role, t in zip(roles, texts)}
+    finally:
+        result.con.execute("DROP TABLE label_values")
+
+
 #: the purchase roles the win-back list and recommendations read from the lines
 PRODUCT_ROLES = ("product_id", "product", "category")
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .errors import CustlensError, MissingColumnError, count
 from .fast import isin
+from .labels import top_shares
 
 BY = ("revenue", "orders", "margin")
 NONE_CLASS = "none"
@@ -161,16 +162,16 @@ def headline_text(headline: dict, by: str = "revenue") -> list[str]:
     return lines
 
 
-def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, purchases: pd.DataFrame | None = None,
-             contacts: pd.DataFrame | None = None, as_of=None, recent_days: int = 90, top: int = 3) -> pd.DataFrame:
+def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, values: dict[str, pd.DataFrame] | None = None,
+             contacts: pd.DataFrame | None = None, recent_days: int = 90, top: int = 3) -> pd.DataFrame:
     """Key clients next to everybody else: one row per measure, columns ``key_clients`` and
     ``the_rest``.
 
     Measures: customers; customer_share and revenue_share (of all customers / of all net
     revenue); avg_orders; avg_order_value (group revenue / group orders); avg_tenure_days;
     avg_recency_days; bought_last_90_days_share (recency ≤ 90 days); top categories,
-    channels and regions (share of the group's purchase value, returns not subtracted) when
-    the purchases have them; top cities and acquisition sources (share of the group's
+    channels and regions (share of the group's purchase value in cents, returns not subtracted)
+    from the :mod:`custlens.labels` tables in ``values``, when the purchases have them; top cities and acquisition sources (share of the group's
     customers with a contact record), consent_share and with_contact_record_share when
     contacts are given.
     """
@@ -200,19 +201,14 @@ def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, purchases: pd.DataF
     add("avg_recency_days", lambda p: round(p["recency_days"].mean(), 1) if len(p) else np.nan)
     add(f"bought_last_{recent_days}_days_share",
         lambda p: (p["recency_days"] <= recent_days).mean() if len(p) else np.nan)
-    if purchases is not None:
-        lines = purchases[purchases["amount"] > 0]
-        if as_of is not None:
-            lines = lines[lines["order_date"].dt.normalize() <= as_of]
-        parts = split(lines)
-        for column, label in (("category", "top_categories"), ("channel", "top_channels"), ("region", "top_regions")):
-            if column in lines:
-                add_split(label, parts, lambda p, c=column: _top_shares(p, c, "amount", top))
+    for column, label in (("category", "top_categories"), ("channel", "top_channels"), ("region", "top_regions")):
+        if values is not None and column in values:
+            add(label, lambda p, c=column: top_shares(values[c], p["customer_id"], top))
     if contacts is not None:
         parts = split(contacts)
         for column, label in (("city", "top_cities"), ("source", "top_sources")):
             if column in contacts:
-                add_split(label, parts, lambda p, c=column: _top_shares(p, c, None, top))
+                add_split(label, parts, lambda p, c=column: _top_counts(p, c, top))
         if "consent" in contacts:
             add_split("consent_share", parts, lambda p: _mean_flag(p["consent"]))
         add("with_contact_record_share", lambda p: isin(p["customer_id"], contacts["customer_id"]).mean()
@@ -222,12 +218,12 @@ def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, purchases: pd.DataF
     return table
 
 
-def _top_shares(frame: pd.DataFrame, column: str, weight: str | None, top: int) -> str:
-    """'Coffee 41%, Tea 22%, Gifts 12%': the top values of ``column`` by weight (or by count)."""
+def _top_counts(frame: pd.DataFrame, column: str, top: int) -> str:
+    """'Moscow 41%, Kazan 22%, Omsk 12%': the top values of ``column`` by count."""
     values = frame[column].dropna()
     if values.empty:
         return ""
-    sizes = frame.loc[values.index, weight].groupby(values).sum() if weight else values.value_counts()
+    sizes = values.value_counts()
     sizes = sizes.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
     shares = sizes / sizes.sum()
     return ", ".join(f"{name} {share:.0%}" for name, share in shares.head(top).items())

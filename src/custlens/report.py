@@ -45,6 +45,8 @@ def build(purchases: pd.DataFrame, summary, *, load_notes: list[str] | None = No
     from . import rfm as rfm_mod
     from . import segments as segments_mod
     from . import touchpoints as touchpoints_mod
+    from .labels import value_by_label
+    from .schema import LABEL_ROLES
 
     config = config or {}
     table = summary.customers
@@ -59,7 +61,8 @@ def build(purchases: pd.DataFrame, summary, *, load_notes: list[str] | None = No
     # Pareto
     ranked = pareto_mod.rank(table, pareto_mod.customer_values(table), name="revenue")
     pareto_summary, headline = pareto_mod.summarize(ranked, name="revenue")
-    portrait = pareto_mod.portrait(table, ranked, purchases=purchases, contacts=contacts, as_of=summary.as_of)
+    values = {role: value_by_label(purchases, role, summary.as_of) for role in LABEL_ROLES if role in purchases}
+    portrait = pareto_mod.portrait(table, ranked, values=values, contacts=contacts)
     section = Section("pareto", "Key clients (Pareto 80/20)", tables={"Pareto": pareto_summary,
                                                                        "Key-client portrait": portrait})
     section.text = pareto_mod.headline_text(headline)
@@ -82,11 +85,11 @@ def build(purchases: pd.DataFrame, summary, *, load_notes: list[str] | None = No
     # k-means segments (a data set too small for them gets a note instead)
     section = Section("segments", "Behavioural segments (k-means)")
     try:
-        fitted = segments_mod.fit(table, purchases, k=k, seed=seed, as_of=summary.as_of)
+        fitted = segments_mod.fit(table, values, k=k, seed=seed)
     except CustlensError as e:
         section.text = [f"No segments: {e}"]
     else:
-        profile = segments_mod.profile(fitted.customers, fitted.model, purchases=purchases, as_of=summary.as_of,
+        profile = segments_mod.profile(fitted.customers, fitted.model, categories=values.get("category"),
                                        silhouettes=fitted.sample_silhouettes)
         section.tables = {"Segments": profile}
         section.text = [fitted.reason]

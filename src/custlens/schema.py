@@ -177,6 +177,9 @@ COSTS = TableSpec(
 
 SPECS = {spec.kind: spec for spec in (PURCHASES, CONTACTS, INTERACTIONS, COSTS)}
 
+#: The purchase roles whose values label a line, added up per customer by custlens.labels.
+LABEL_ROLES = ("category", "channel", "region")
+
 #: Status words that mean an interaction is still open (folded with normalize_header).
 OPEN_STATUSES = {"open", "opened", "new", "pending", "inprogress", "waiting", "reopened", "открыто", "открыт",
                  "открыта", "новое", "новый", "вработе", "ожидает", "відкрито", "відкритий", "нове", "вроботі"}

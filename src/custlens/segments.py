@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import CustlensError, count
+from .fast import isin
+from .labels import top_shares
+from .labels import totals as label_totals
 
 FORMAT = "custlens-segments"
 VERSION = 1
@@ -157,20 +160,19 @@ def feature_columns(features: list[str], levels: dict[str, list[str]]) -> list[s
     return columns
 
 
-def share_levels(purchases: pd.DataFrame, column: str) -> list[str]:
-    """The 10 values of ``column`` with the most purchase value (then name), plus "other" when
-    there are more."""
-    bought = purchases[(purchases["amount"] > 0).to_numpy()]
-    totals = bought.groupby(column, observed=True)["amount"].sum()
-    totals = totals.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
-    levels = [str(v) for v in totals.index[:MAX_SHARE_COLUMNS]]
-    return levels + (["other"] if len(totals) > MAX_SHARE_COLUMNS else [])
+def share_levels(values: pd.DataFrame) -> list[str]:
+    """The 10 labels with the most purchase value (then name) in a :mod:`custlens.labels` table,
+    plus "other" when there are more."""
+    sizes = label_totals(values)
+    return [str(v) for v in sizes.index[:MAX_SHARE_COLUMNS]] + (["other"] if len(sizes) > MAX_SHARE_COLUMNS else [])
 
 
-def raw_features(summary: pd.DataFrame, purchases: pd.DataFrame | None, features: list[str], *,
-                 levels: dict[str, list[str]] | None = None, as_of=None) -> tuple[pd.DataFrame, dict]:
+def raw_features(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None, features: list[str], *,
+                 levels: dict[str, list[str]] | None = None) -> tuple[pd.DataFrame, dict]:
     """The untransformed feature matrix, one row per customer of ``summary`` (same order), and
-    the share levels used. Shares are of each customer's purchase value up to ``as_of``."""
+    the share levels used. ``values`` holds the :mod:`custlens.labels` table of each label
+    column (category, channel) up to the as-of date; a share is a customer's value (in cents)
+    under the level over their value under all levels."""
     levels = dict(levels or {})
     out = pd.DataFrame(index=summary.index)
     for feature in features:
@@ -178,20 +180,18 @@ def raw_features(summary: pd.DataFrame, purchases: pd.DataFrame | None, features
             out[BASE_FEATURES[feature]] = summary[BASE_FEATURES[feature]].astype("float64").to_numpy()
             continue
         column = SHARE_FEATURES[feature]
-        if purchases is None or column not in purchases:
+        if values is None or column not in values:
             raise ModelError(f"--features {feature} needs a {column} column in the purchases; map one with "
                              f"--map {column}=COLUMN or leave {feature} out")
-        lines = purchases[(purchases["amount"] > 0).to_numpy()]
-        if as_of is not None:
-            lines = lines[(lines["order_date"].dt.normalize() <= as_of).to_numpy()]
+        table = values[column]
         if feature not in levels:
-            levels[feature] = share_levels(lines, column)
+            levels[feature] = share_levels(table)
         known = [lv for lv in levels[feature] if lv != "other"]
-        value = lines[column].astype("string")
-        value = value.where(value.isin(known), "other") if "other" in levels[feature] else value
-        spend = lines.assign(level=value).groupby(["customer_id", "level"], observed=True)["amount"].sum().unstack(
-            fill_value=0.0)
-        spend = spend.reindex(columns=levels[feature], fill_value=0.0)
+        level = table["label"].where(isin(table["label"], known), "other") if "other" in levels[feature] \
+            else table["label"]
+        spend = table.assign(level=level).groupby(["customer_id", "level"], observed=True)["cents"].sum().unstack(
+            fill_value=0)
+        spend = spend.reindex(columns=levels[feature], fill_value=0).astype("float64")
         total = spend.sum(axis=1).replace(0, np.nan)
         shares = spend.div(total, axis=0).fillna(0.0)
         shares = shares.reindex(summary["customer_id"].to_numpy()).fillna(0.0)
@@ -218,13 +218,13 @@ class Fit:
     sample_silhouettes: pd.Series  # mean silhouette per segment (index 0 = segment 1), on the sample
 
 
-def fit(summary: pd.DataFrame, purchases: pd.DataFrame | None = None, *, features: list[str] | None = None,
-        k: int | str = "auto", seed: int = 0, k_range=range(2, 11), as_of=None, fitted_on: dict | None = None) -> Fit:
+def fit(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None, *, features: list[str] | None = None,
+        k: int | str = "auto", seed: int = 0, k_range=range(2, 11), fitted_on: dict | None = None) -> Fit:
     """Fit k-means on the customers of ``summary``; see the module docstring."""
     from sklearn.metrics import davies_bouldin_score, silhouette_samples
 
     features = features or list(DEFAULT_FEATURES)
-    raw, levels = raw_features(summary, purchases, features, as_of=as_of)
+    raw, levels = raw_features(summary, values, features)
     matrix = transform(raw)
     mean = matrix.mean(axis=0)
     scale = matrix.std(axis=0)
@@ -343,12 +343,11 @@ def name_segments(centroids: np.ndarray, columns: list[str], raw: pd.DataFrame, 
     return unique
 
 
-def assign(model: SegmentModel, summary: pd.DataFrame, purchases: pd.DataFrame | None = None, *,
-           as_of=None) -> pd.DataFrame:
+def assign(model: SegmentModel, summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Each customer's nearest saved centroid, without refitting: customer_id, segment,
     segment_name, distance (Euclidean, standardised space) and the raw feature values."""
     levels = {f: _share_levels(model.columns, f) for f in model.features if f in SHARE_FEATURES}
-    raw, _ = raw_features(summary, purchases, model.features, levels=levels, as_of=as_of)
+    raw, _ = raw_features(summary, values, model.features, levels=levels)
     x = (transform(raw) - model.mean) / model.scale
     distances = np.sqrt(((x[:, None, :] - model.centroids[None, :, :]) ** 2).sum(axis=2)) if len(x) \
         else np.zeros((0, model.k))
@@ -370,20 +369,15 @@ def _per_customer(summary, raw, labels, distance, names) -> pd.DataFrame:
     return out
 
 
-def profile(assigned: pd.DataFrame, model: SegmentModel, *, purchases: pd.DataFrame | None = None, as_of=None,
+def profile(assigned: pd.DataFrame, model: SegmentModel, *, categories: pd.DataFrame | None = None,
             silhouettes: pd.Series | None = None) -> pd.DataFrame:
     """One row per segment: segment, segment_name, customers, share, revenue_share, the median
-    of each raw feature, top categories (by purchase value) and the segment's mean silhouette
-    (on the fit's sample; empty when the model was only applied)."""
+    of each raw feature, top categories (by purchase value in the :mod:`custlens.labels` table
+    ``categories``) and the segment's mean silhouette (on the fit's sample; empty when the model
+    was only applied)."""
     total_customers = len(assigned)
     total_revenue = assigned["monetary"].sum() if "monetary" in assigned else np.nan
     base = [c for c in model.columns if c in BASE_FEATURES.values()]
-    lines = None
-    if purchases is not None and "category" in purchases:
-        lines = purchases[(purchases["amount"] > 0).to_numpy()]
-        if as_of is not None:
-            lines = lines[(lines["order_date"].dt.normalize() <= as_of).to_numpy()]
-        lines = lines.merge(assigned[["customer_id", "segment"]], on="customer_id", how="inner")
     rows = []
     for number, name in enumerate(model.names, start=1):
         part = assigned[assigned["segment"] == number]
@@ -393,12 +387,8 @@ def profile(assigned: pd.DataFrame, model: SegmentModel, *, purchases: pd.DataFr
             row["revenue_share"] = part["monetary"].sum() / total_revenue if total_revenue else np.nan
         for column in base:
             row[f"median_{column}"] = float(part[column].median()) if len(part) else np.nan
-        if lines is not None:
-            mine = lines[lines["segment"] == number]
-            totals = mine.groupby("category", observed=True)["amount"].sum()
-            totals = totals.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
-            share = totals / totals.sum() if len(totals) else totals
-            row["top_categories"] = ", ".join(f"{k} {v:.0%}" for k, v in share.head(3).items())
+        if categories is not None:
+            row["top_categories"] = top_shares(categories, part["customer_id"])
         row["silhouette"] = float(silhouettes.get(number - 1, np.nan)) if silhouettes is not None else np.nan
         rows.append(row)
     out = pd.DataFrame(rows)
