@@ -172,9 +172,11 @@ def test_both_engines_write_the_same_workbook(run, tmp_path, args):
     """Every section from the DuckDB engine (the lines aggregated there) equals the pandas one."""
     books, said = {}, {}
     for engine in ("duckdb", "pandas"):
-        result = run("report", *args, "--engine", engine, "-o", tmp_path / f"{engine}.xlsx")
+        (tmp_path / engine).mkdir()
+        path = tmp_path / engine / "report.xlsx"  # the same name, for the same words
+        result = run("report", *[str(a).replace(str(tmp_path), ".") for a in args], "--engine", engine, "-o", path)
         assert result.exit_code == 0, result.stderr
-        books[engine], said[engine] = workbook_values(tmp_path / f"{engine}.xlsx"), result.stderr
+        books[engine], said[engine] = workbook_values(path), result.stderr.replace(f"/{engine}/", "/")
     assert "using the pandas engine" not in said["duckdb"] and "DuckDB engine" in said["duckdb"]
     assert said["duckdb"].replace("; DuckDB engine", "") == said["pandas"]
     assert books["duckdb"].keys() == books["pandas"].keys() and {"Win-back", "KPI", "Cohorts"} <= books["duckdb"].keys()
@@ -184,7 +186,7 @@ def test_both_engines_write_the_same_workbook(run, tmp_path, args):
 
 
 def test_a_blank_product_column_costs_the_report_only_its_offers(run, tmp_path):
-    raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False).assign(product="")
+    raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False).assign(product="").drop_duplicates()
     path = tmp_path / "lines.csv"
     raw.to_csv(path, index=False)
     for engine in ("duckdb", "pandas"):

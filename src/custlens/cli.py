@@ -1218,20 +1218,31 @@ def report(inputs, as_of, contacts_paths, interactions_paths, before_text, after
             raise click.UsageError("give both --before and --after")
         periods = (kpi_mod.parse_period(before_text, option="--before"),
                    kpi_mod.parse_period(after_text, option="--after"))
-    from .summary import customers
+    from . import engine
+    from .schema import LABEL_ROLES
 
-    say_pandas_reads_lines(inputs)
-    purchases, loaded = load_purchases(inputs)  # reports on stderr and writes --rejects, as every command
-    result = customers(purchases, as_of=as_of)
-    say(inputs, result.messages())
+    # DuckDB aggregates the lines for each section where it reads the products and labels as pandas does
+    fast = summarize_fast(inputs, as_of, days=True, needs_lines=lambda source: not (
+        engine.reads_products(source) and labels_readable(source, LABEL_ROLES)))
+    if fast is not None:
+        result = engine.to_pandas(fast)
+        lines = report_mod.Lines(as_of=result.as_of, fast=fast)
+        loaded = fast.load_messages()[1:]  # after the line on the files read
+    else:
+        from .summary import customers
+
+        purchases, report = load_purchases(inputs)  # reports on stderr and writes --rejects, as every command
+        result = customers(purchases, as_of=as_of)
+        say(inputs, result.messages())
+        lines = report_mod.Lines(as_of=result.as_of, purchases=purchases)
+        loaded = report.messages()[len(report.sources):]
     if periods is not None:
-        for warning in kpi_mod.check_periods(*periods, purchases):
+        for warning in lines.periods(*periods)[0]:
             warn(f"warning: {warning}")
     contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
-    notes = [text.strip() for _, text in loaded.messages()[len(loaded.sources):]] + \
-        [text for _, text in result.messages()[1:]]
-    sections = report_mod.build(purchases, result, load_notes=notes, contacts=contacts, interactions=interactions,
+    notes = [text.strip() for _, text in loaded] + [text for _, text in result.messages()[1:]]
+    sections = report_mod.build(lines, result, load_notes=notes, contacts=contacts, interactions=interactions,
                                 periods=periods, config=inputs.config, k=k, seed=seed, charts=kind != ".xlsx")
     if kind == ".xlsx":
         output.write_atomic(path, lambda fh: report_mod.write_workbook(sections, fh))

@@ -783,6 +783,17 @@ def cohort_counts(result: Result, *, period: str, metric: str):
                                  result.return_only_customers))
 
 
+def line_span(result: Result):
+    """(net amount of the customers' lines up to the as-of date, the first and the last day of
+    any of their lines), as pandas Timestamps for the days."""
+    import pandas as pd
+
+    revenue, first, last = result.con.execute(
+        f"SELECT coalesce(fsum(amount) FILTER (day <= {_date(result.as_of)}), 0.0), min(day), max(day) "
+        f"FROM ({_customer_lines_sql(result.source)})").fetchall()[0]
+    return float(revenue), pd.Timestamp(first), pd.Timestamp(last)
+
+
 def kpi_periods(result: Result, before, after, *, label: str | None = None):
     """``(span, before_data, after_data)`` for :func:`custlens.kpi.compare_periods`: ``span`` is what
     :func:`custlens.kpi.check_span` needs (the first and last day of the customers' lines, the lines

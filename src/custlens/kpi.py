@@ -272,17 +272,22 @@ def period_data(purchases: pd.DataFrame, orders: pd.DataFrame, customer_ids: np.
                       new_customers=new, retained=retained, previous_customers=len(previous), value_to_date=value)
 
 
+def both_periods(purchases: pd.DataFrame, before: Period, after: Period) -> tuple[PeriodData, PeriodData]:
+    """The two periods' :class:`PeriodData` from the purchase lines (pandas), orders as in the
+    summary up to the later period's end."""
+    orders, customer_ids, _ = order_table(purchases, max(before.end, after.end))
+    firsts = orders[orders["counted"].to_numpy()].groupby("customer")["day"].min()
+    first_day = pd.Series(firsts.to_numpy(), index=customer_ids[firsts.index.to_numpy()])
+    return (period_data(purchases, orders, customer_ids, first_day, before),
+            period_data(purchases, orders, customer_ids, first_day, after))
+
+
 def compare(purchases: pd.DataFrame, before: Period, after: Period, *, interactions: pd.DataFrame | None = None,
             costs: pd.DataFrame | None = None, thresholds=None, resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per KPI: kpi, before, after, change, pct_change (percent), ci_low, ci_high,
     p_value, verdict, test. See the module docstring for every definition and test.
     ``thresholds`` (lifecycle :class:`~custlens.lifecycle.Thresholds`) adds the stage counts."""
-    end = max(before.end, after.end)
-    orders, customer_ids, _ = order_table(purchases, end)
-    firsts = orders[orders["counted"].to_numpy()].groupby("customer")["day"].min()
-    first_day = pd.Series(firsts.to_numpy(), index=customer_ids[firsts.index.to_numpy()])
-    b = period_data(purchases, orders, customer_ids, first_day, before)
-    a = period_data(purchases, orders, customer_ids, first_day, after)
+    b, a = both_periods(purchases, before, after)
     stage_table = None
     if thresholds is not None:
         stage_table = tuple(stage_counts(purchases, p.end, thresholds) for p in (before, after))
