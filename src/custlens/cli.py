@@ -1128,8 +1128,11 @@ def touchpoints(paths, purchase_paths, by, period, config_path, quiet, out):
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), help="Default: table on a terminal, else json.")
 @click.option("-o", "--output", "path", type=click.Path(dir_okay=False), help="Write the card as JSON to FILE.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
+@click.option("--engine", type=click.Choice(ENGINES),
+              help="duckdb reads only this customer's lines besides the summary; pandas reads them all; "
+                   "auto (default): duckdb when it can.")
 def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email, phone, name_part, as_of,
-         config_path, fmt, path, quiet):
+         config_path, fmt, path, quiet, engine):
     """One customer at a glance: details, value, last purchases, open questions, what to offer.
 
     \b
@@ -1151,21 +1154,35 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
 
     if sum(x is not None for x in (customer_id, email, phone, name_part)) != 1:
         raise click.UsageError("give one of: CUSTOMER_ID, --email, --phone, --name")
+    from . import engine as engine_mod
+
     config = load_config(config_path)
+    load = config.get("load", {})
     inputs = Inputs(paths=tuple(purchase_paths), options=LoadOptions(columns=columns_for(config, "purchases")),
-                    rejects=None, quiet=quiet, config=config)
-    purchases, result = load_summary(inputs, as_of)
+                    rejects=None, quiet=quiet, config=config, engine=engine or load.get("engine", "auto"),
+                    memory_limit=load.get("memory_limit"))
+    # DuckDB: the summary and the baskets from aggregates, then the lines of the one customer shown
+    fast = summarize_fast(inputs, as_of, days=True, needs_lines=lambda source: not engine_mod.reads_products(source))
+    purchases, result = load_summary(inputs, as_of, fast=fast)
     contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
     interactions = load_other(interactions_paths, inputs, "load_interactions") if interactions_paths else None
-    who = card_mod.find_customer(purchases["customer_id"], contacts, customer_id=customer_id, email=email, phone=phone, name=name_part)
+    known = engine_mod.customer_ids(fast) if fast is not None else purchases["customer_id"]
+    who = card_mod.find_customer(known, contacts, customer_id=customer_id, email=email, phone=phone, name=name_part)
     stages = lifecycle_mod.stages(result, contacts=contacts,
                                   thresholds=lifecycle_mod.Thresholds.from_config(config))
     scored = rfm_mod.Settings.from_config(config).apply(result.customers)
-    offers = None
-    if "product" in purchases or "product_id" in purchases:
-        basket = rec.baskets(purchases, as_of=result.as_of)
-        offers = rec.recommend(basket, top=3, customers=[who], explain=True)
-    content = card_mod.build(who, purchases=purchases, summary=result, stages=stages, rfm=scored, contacts=contacts,
+    try:
+        if fast is not None:
+            lines = engine_mod.product_lines(fast)
+            basket = engine_mod.basket(lines) if lines.key else None
+        else:
+            basket = rec.purchase_basket(purchases, as_of=result.as_of)
+    except rec.NoProductLines as e:  # the card does not need them
+        warn(f"warning: {e}: the card recommends nothing")
+        basket = None
+    offers = rec.recommend(basket, top=3, customers=[who], explain=True) if basket is not None else None
+    mine = engine_mod.customer_lines(fast, who) if fast is not None else purchases
+    content = card_mod.build(who, purchases=mine, summary=result, stages=stages, rfm=scored, contacts=contacts,
                              interactions=interactions, recommendations=offers)
     if path or fmt == "json" or (fmt is None and not sys.stdout.isatty()):
         text = json.dumps(content, ensure_ascii=False, indent=1) + "\n"

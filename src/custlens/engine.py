@@ -794,6 +794,46 @@ def line_span(result: Result):
     return float(revenue), pd.Timestamp(first), pd.Timestamp(last)
 
 
+def customer_ids(result: Result):
+    """Every customer id with a line (those with returns only too), as pandas strings."""
+    return sql_frame(result.con, f"SELECT customer_id FROM {result.groups} WHERE NOT guest")["customer_id"]
+
+
+def customer_lines(result: Result, customer_id: str):
+    """One customer's purchase lines as the pandas loader reads them from the whole files: DuckDB
+    selects their raw rows (file by file, in file order), and :func:`custlens.io.load.load_tables`
+    parses them with the choices made on the whole files (the column roles, the decimal mark, the
+    date format), not choices of its own on these few rows. Empty (with the summary's columns)
+    for a customer without lines."""
+    import pandas as pd
+
+    from .io.load import load_tables
+    from .io.read import RawTable
+
+    source, con = result.source, result.con
+    columns = ", ".join(f"coalesce({_ident(c)}, '') AS {_ident(c)}" if source.format == "csv" else _ident(c)
+                        for c in source.all_columns)
+    where = f"{_text_sql(source, 'customer_id')} = {_literal(customer_id)}"
+    tables = []
+    con.execute("SET preserve_insertion_order = true")  # the rows in file order
+    try:
+        for f in source.files:
+            frame = con.sql(f"SELECT {columns} FROM {source.scan(files=[f])} WHERE {where}").to_arrow_table().to_pandas()
+            if len(frame):
+                tables.append(RawTable(source=f, format=source.format, frame=frame, encoding=source.encoding,
+                                       delimiter=source.delimiter, header_names=list(source.all_columns)))
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    if not tables:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="string"), "order_date": pd.Series(dtype="datetime64[ns]"),
+                             "amount": pd.Series(dtype="float64")})
+    one_format = source.text_dates and len(source.date_formats) == 1
+    options = LoadOptions(columns=dict(source.mapped), decimal=source.decimal if source.types["amount"] == "VARCHAR"
+                          else source.options.decimal,
+                          date_format=source.options.date_format or (source.date_formats[0] if one_format else None))
+    return load_tables(tables, PURCHASES, options)[0]
+
+
 def kpi_periods(result: Result, before, after, *, label: str | None = None):
     """``(span, before_data, after_data)`` for :func:`custlens.kpi.compare_periods`: ``span`` is what
     :func:`custlens.kpi.check_span` needs (the first and last day of the customers' lines, the lines

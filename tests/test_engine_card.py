@@ -1,0 +1,133 @@
+"""`custlens card` on the DuckDB engine: the summary and baskets from aggregates, then only the
+one customer's lines (engine.customer_lines), parsed as the pandas loader parses the whole file.
+Each case compares the card from both engines.
+"""
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import EXAMPLES
+
+from custlens import engine
+from custlens.io import LoadOptions, load_purchases
+
+PURCHASES = EXAMPLES / "purchases.csv"
+CONTACTS = EXAMPLES / "contacts.csv"
+RU = EXAMPLES / "ru"
+PANDAS_READS = "this report reads the purchase lines: using the pandas engine"
+
+
+def both_cards(run, *args):
+    cards = {}
+    for name in ("duckdb", "pandas"):
+        result = run("card", *args, "--format", "json", "--engine", name)
+        assert result.exit_code == 0, result.stderr
+        cards[name] = (json.loads(result.stdout), result.stderr)
+    (fast, fast_said), (slow, slow_said) = cards["duckdb"], cards["pandas"]
+    assert PANDAS_READS not in fast_said and "DuckDB engine" in fast_said
+    assert fast_said.replace("; DuckDB engine", "") == slow_said
+    assert fast == slow
+    return fast
+
+
+@pytest.mark.parametrize("who", ["C000147", "C001488", "C000001", "C002150"])
+def test_cards_of_the_examples_are_the_same_from_both_engines(run, who):
+    """A regular customer, the first line's, another, and a contact who never bought."""
+    card = both_cards(run, who, "--purchases", PURCHASES, "--contacts", CONTACTS, "--interactions",
+                      EXAMPLES / "interactions.csv")
+    assert card["customer_id"] == who
+
+
+def test_cards_found_by_email_or_phone_and_at_an_as_of_date(run):
+    contacts = pd.read_csv(CONTACTS, dtype=str)
+    row = contacts[contacts["customer_id"] == "C000147"].iloc[0]
+    for how in (["--email", row["email"].upper()], ["--phone", row["phone"]]):
+        card = both_cards(run, *how, "--purchases", PURCHASES, "--contacts", CONTACTS, "--as-of", "2025-03-31")
+        assert card["customer_id"] == "C000147" and card["as_of"] == "2025-03-31"
+        assert all(p["date"] <= "2025-03-31" for p in card["last_purchases"]) and card["last_purchases"]
+
+
+@pytest.mark.parametrize("who", ["C000147", "C000009"])
+def test_cards_of_a_russian_export_are_the_same_from_both_engines(run, who):
+    """cp1251, ';', decimal commas and spaces in amounts, dd.mm.yyyy dates."""
+    card = both_cards(run, who, "--purchases", RU / "purchases.csv", "--contacts", RU / "contacts.csv",
+                      "--interactions", RU / "interactions.csv")
+    assert card["last_purchases"] and card["favourite_categories"] and card["recommendations"]
+
+
+def test_a_card_from_parquet_with_integer_product_ids(run, tmp_path):
+    raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False)
+    raw.insert(3, "sku", raw["product"].map({n: 1000 + i for i, n in enumerate(sorted(raw["product"].unique()))}))
+    raw = raw.astype({"quantity": int, "unit_price": float, "amount": float})
+    raw["date"] = pd.to_datetime(raw["date"])
+    path = tmp_path / "lines.parquet"
+    raw.to_parquet(path, index=False)
+    card = both_cards(run, "C000147", "--purchases", path)
+    assert card["recommendations"] and card["last_purchases"][0]["quantity"] >= 1
+
+
+def test_times_within_a_day_order_the_last_purchases(run, tmp_path):
+    """The later time of a day comes first, whatever the order of the file; equal times keep it."""
+    path = tmp_path / "lines.csv"
+    path.write_text("customer_id;date;product;quantity;amount\n"
+                    "A;05.01.2025 09:00;Tea;1;1,50\nB;25.01.2025 10:00;Mug;2;3,00\n"
+                    "A;05.01.2025 18:30;Cups;1,5;2,25\nA;05.01.2025 09:00;Pot;1;4,00\nA;03.01.2025 12:00;Tea;1;1,50\n",
+                    encoding="utf-8")
+    card = both_cards(run, "A", "--purchases", path)
+    assert [(p["date"], p["product"], p["quantity"], p["amount"]) for p in card["last_purchases"]] == [
+        ("2025-01-05", "Cups", 1.5, 2.25), ("2025-01-05", "Tea", 1, 1.5), ("2025-01-05", "Pot", 1, 4),
+        ("2025-01-03", "Tea", 1, 1.5)]
+
+
+@pytest.mark.parametrize("dates, shown", [
+    (("05.03.2025", "07.04.2025", "25.03.2025"), ["2025-04-07", "2025-03-05"]),  # B's 25th: day first
+    (("03/05/2025", "04/07/2025", "03/25/2025"), ["2025-04-07", "2025-03-05"]),  # B's 25th: month first
+])
+def test_a_customer_s_dates_are_read_in_the_file_s_order_of_day_and_month(run, tmp_path, dates, shown):
+    """A's own dates could be read either way; the whole file decides, on both engines."""
+    path = tmp_path / "lines.csv"
+    path.write_text(f"customer_id,date,amount\nA,{dates[0]},10\nA,{dates[1]},20\nB,{dates[2]},30\n", encoding="utf-8")
+    card = both_cards(run, "A", "--purchases", path)
+    assert [p["date"] for p in card["last_purchases"]] == shown
+
+
+def test_a_customer_with_returns_only(run, tmp_path):
+    path = tmp_path / "lines.csv"
+    path.write_text("customer_id,date,category,amount\nA,2025-01-02,Tea,10\nR,2025-01-03,Tea,-5\nA,2025-02-01,Cups,4\n",
+                    encoding="utf-8")
+    card = both_cards(run, "R", "--purchases", path)
+    assert card["orders"] is None and card["last_purchases"] == [{"date": "2025-01-03", "category": "Tea", "amount": -5}]
+
+
+def test_customer_lines_are_the_loader_s(tmp_path):
+    """engine.customer_lines gives the rows and values the pandas loader gives on the whole file."""
+    for path in (PURCHASES, RU / "purchases.csv"):
+        result = engine.summarize(engine.open_source([str(path)], LoadOptions()), keep_days=True)
+        everything = load_purchases([str(path)])[0]
+        for who in ("C000147", "C000009", "C001999"):
+            expected = everything[everything["customer_id"] == who].reset_index(drop=True)
+            got = engine.customer_lines(result, who)
+            pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+            assert len(got) > 0
+        assert engine.customer_lines(result, "nobody").empty
+
+
+def test_a_blank_product_column_costs_the_card_its_recommendations(run, tmp_path):
+    raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False).assign(product="").drop_duplicates()
+    path = tmp_path / "lines.csv"
+    raw.to_csv(path, index=False)
+    card = both_cards(run, "C000147", "--purchases", path)
+    assert card["recommendations"] == [] and card["last_purchases"]
+
+
+def test_lines_of_one_day_keep_the_file_s_order_from_a_parquet_file_of_many_row_groups(run, tmp_path):
+    """DuckDB reads row groups in parallel; the card's lines still come in file order."""
+    n = 20_000
+    frame = pd.DataFrame({"customer_id": ["A" if i % 100 == 0 else f"C{i % 97}" for i in range(n)],
+                          "order_date": pd.Timestamp("2025-01-05 10:00"), "product": [f"P{i:05d}" for i in range(n)],
+                          "amount": 1.0})
+    path = tmp_path / "lines.parquet"
+    frame.to_parquet(path, index=False, row_group_size=500)
+    card = both_cards(run, "A", "--purchases", path)
+    assert [p["product"] for p in card["last_purchases"]] == [f"P{i:05d}" for i in range(0, 1000, 100)]
