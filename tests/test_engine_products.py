@@ -276,3 +276,15 @@ def test_random_exports_give_the_same_evaluation(tmp_path, frame, cut):
             engine.basket(lines)
         return
     pd.testing.assert_frame_equal(rec.evaluate_basket(engine.basket(lines), truth, top=2), slow)
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "pandas"])
+def test_evaluate_without_a_repeat_customer_says_there_is_nothing_to_evaluate(run, tmp_path, engine_name):
+    """It failed with an internal error on the pandas engine (no customer with two purchase days)."""
+    path = tmp_path / "lines.csv"
+    path.write_text("customer_id,date,product,amount\nA,2025-01-01,Tea,5\nB,2025-01-02,Cups,3\nA,2025-01-01,Mug,2\n",
+                    encoding="utf-8")
+    result = run("recommend", path, "--evaluate", "--format", "csv", "--engine", engine_name)
+    assert result.exit_code == 0, result.stderr
+    assert "no hidden last order to evaluate on, so no hit rate" in result.stderr and "nan" not in result.stderr
+    assert result.stdout.splitlines()[1:] == ["item-to-item (lift),0,3,,0.0", "most popular,0,3,,0.0"]

@@ -1056,15 +1056,24 @@ def recommend(inputs, as_of, top, method, min_support, customers_file, category,
     from . import engine, output
     from . import recommend as rec
 
-    # the DuckDB engine builds the baskets where the lines are; --evaluate hides lines with pandas
-    fast = summarize_fast(inputs, as_of, gaps=False,
-                          needs_lines=True if evaluate else lambda source: not engine.reads_products(source))
+    # the DuckDB engine builds the baskets where the lines are
+    fast = summarize_fast(inputs, as_of, gaps=False, needs_lines=lambda source: not engine.reads_products(source))
     purchases, result = load_summary(inputs, as_of, fast=fast)
     if evaluate:
-        table = rec.evaluate(purchases[(purchases["order_date"].dt.normalize() <= result.as_of).to_numpy()],
-                             top=top, method=method if method != "popular" else "lift", min_support=min_support)
+        options = {"top": top, "method": method if method != "popular" else "lift", "min_support": min_support}
+        if fast is not None:  # each repeat customer's last day taken out of the lines in DuckDB
+            lines = engine.product_lines(fast)
+            truth = engine.hide_last_days(lines)
+            table = rec.evaluate_basket(engine.basket(lines), truth, **options)
+        else:
+            table = rec.evaluate(purchases[(purchases["order_date"].dt.normalize() <= result.as_of).to_numpy()],
+                                 **options)
         best, baseline = table["hit_rate"].iloc[0], table["hit_rate"].iloc[1]
-        info(inputs, f"hit rate@{top}: {best:.1%} against {baseline:.1%} for the most popular products")
+        if table["customers"].iloc[0]:
+            info(inputs, f"hit rate@{top}: {best:.1%} against {baseline:.1%} for the most popular products")
+        else:
+            warn("warning: no customer with a product bought on two days or more: no hidden last order to "
+                 "evaluate on, so no hit rate")
         out.emit(table, title=f"Recommendations: hit rate@{top} on each customer's hidden last order")
         return
     wanted = None

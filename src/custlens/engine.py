@@ -1002,6 +1002,29 @@ def product_lines(result: Result, *, as_of: date | None = None) -> ProductLines:
     return ProductLines(result=result, roles=tuple(roles))
 
 
+def hide_last_days(lines: ProductLines) -> dict:
+    """For :func:`custlens.recommend.evaluate_basket`: takes each repeat customer's last day (of
+    those with positive lines on two days or more) out of the :func:`product_lines`, so that
+    :func:`basket` learns without it, and returns what they bought on it (customer id → the set
+    of product keys; empty when no line of that day has one)."""
+    from .errors import MissingColumnError
+
+    con, key = lines.result.con, lines.key
+    if key is None:
+        raise MissingColumnError("--evaluate needs a product (or product_id) column; add --map product=COLUMN")
+    con.execute("""CREATE OR REPLACE TEMP TABLE hidden_days AS SELECT customer_id, max(day) AS day
+                   FROM product_lines GROUP BY customer_id HAVING count(DISTINCT day) >= 2""")
+    hidden = sql_frame(con, f"""SELECT customer_id, {key} AS key FROM product_lines
+                                SEMI JOIN hidden_days USING (customer_id, day)""")
+    con.execute("DELETE FROM product_lines USING hidden_days AS h "
+                "WHERE product_lines.customer_id = h.customer_id AND product_lines.day = h.day")
+    truth: dict = {customer: set() for customer in hidden["customer_id"]}
+    bought = hidden.dropna(subset=["key"])
+    for customer, product in zip(bought["customer_id"], bought["key"]):
+        truth[customer].add(product)
+    return truth
+
+
 def basket(lines: ProductLines):
     """:func:`custlens.recommend.baskets` of the :func:`product_lines`, aggregated here and built
     by :func:`custlens.recommend.basket_from` (the same rules for both engines)."""

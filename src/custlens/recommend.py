@@ -268,13 +268,17 @@ def evaluate(purchases: pd.DataFrame, *, top: int = 3, method: str = "lift", min
     if key not in lines:
         raise MissingColumnError("--evaluate needs a product (or product_id) column; add --map product=COLUMN")
     lines["day"] = lines["order_date"].dt.normalize()
-    days = lines.groupby("customer_id")["day"].agg(["max", "nunique"])
-    repeat = days[days["nunique"] >= 2]
-    last = lines["customer_id"].map(repeat["max"])
-    hidden_mask = (lines["day"] == last).to_numpy()
+    days = lines.groupby("customer_id")["day"]
+    hidden_mask = ((days.transform("nunique") >= 2) & (lines["day"] == days.transform("max"))).to_numpy()
     train, hidden = lines[~hidden_mask], lines[hidden_mask]
-    basket = baskets(train)
-    truth = {c: set(g) for c, g in hidden[key].astype("string").groupby(hidden["customer_id"].astype("string"))}
+    truth = {c: set(g.dropna()) for c, g in hidden[key].astype("string").groupby(hidden["customer_id"].astype("string"))}
+    return evaluate_basket(baskets(train), truth, top=top, method=method, min_support=min_support)
+
+
+def evaluate_basket(basket: Basket, truth: dict, *, top: int = 3, method: str = "lift",
+                    min_support: int = 2) -> pd.DataFrame:
+    """The table of :func:`evaluate` from the basket learnt without the hidden days and ``truth``
+    (customer id → the products of their hidden day), whichever engine built them."""
     known = set(basket.customers)
     evaluated = sorted(c for c in truth if c in known)
     rows = []
