@@ -5,7 +5,6 @@ Heavy libraries (pandas, pyarrow) are imported inside the commands, so ``--help`
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
@@ -529,7 +528,9 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
         out.emit(table, title=f"Pareto by {by} as of {result.as_of:%Y-%m-%d} · Gini {headline['gini']:.3f}")
     elif portrait:
         contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
-        values = label_values(purchases, fast, LABEL_ROLES, as_of=result.as_of)
+        from .lines import Lines
+
+        values = Lines.of(purchases, fast, result).label_values()
         out.emit(pareto_mod.portrait(result.customers, ranked, values=values, contacts=contacts),
                  title="Key clients and the rest")
     else:
@@ -543,18 +544,6 @@ def labels_readable(source, roles) -> bool:
     from .engine import can_label
 
     return all(can_label(source, role) for role in roles if role in source.mapped)
-
-
-def label_values(purchases, fast, roles, *, as_of) -> dict:
-    """The :mod:`custlens.labels` table of each of ``roles`` the purchases have, up to ``as_of``:
-    from the lines in memory (pandas engine), else added up in DuckDB from ``fast``'s lines."""
-    if fast is None:
-        from .labels import value_by_label
-
-        return {role: value_by_label(purchases, role, as_of) for role in roles if role in purchases}
-    from .engine import value_by_label
-
-    return value_by_label(fast, roles)
 
 
 def threshold_options(fn):
@@ -584,21 +573,6 @@ def threshold_options(fn):
 
 contacts_option = click.option("--contacts", "contacts_paths", multiple=True, type=click.Path(),
                                help="Contacts file(s): names, e-mails, phones, consent, prospects. Repeatable.")
-
-
-@contextlib.contextmanager
-def summary_then(purchases, fast, day):
-    """The summary as of another ``day`` (for the stages then): from the purchases in memory
-    (pandas engine), else by the DuckDB engine from ``fast``'s lines, valid inside the block."""
-    if fast is None:
-        from .summary import customers
-
-        yield customers(purchases, as_of=day)
-        return
-    from . import engine
-
-    with engine.summary_at(fast, day) as then:
-        yield then
 
 
 def lifecycle_stages(inputs: Inputs, as_of, thresholds: dict, contacts_paths, *, needs_lines=True, fast=NOT_TRIED):
@@ -658,7 +632,9 @@ def lifecycle(inputs, as_of, contacts_paths, thresholds, view_summary, from_date
     elif from_date is not None:
         if pd_timestamp(from_date) >= result.as_of:
             raise click.UsageError(f"--from {from_date} must be before the as-of date {result.as_of:%Y-%m-%d}")
-        with summary_then(purchases, fast, from_date) as then:
+        from .lines import Lines
+
+        with Lines.of(purchases, fast, result).summary_at(from_date) as then:
             earlier = lifecycle_mod.stages(then, contacts=contacts, thresholds=settings)
         out.emit(lifecycle_mod.transitions(earlier, table, shares=shares),
                  title=f"Stage on {from_date} (rows) → on {result.as_of:%Y-%m-%d} (columns)")
@@ -708,6 +684,7 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
     from . import engine, output
     from . import lifecycle as lifecycle_mod
     from . import rfm as rfm_mod
+    from .lines import Lines
 
     # the DuckDB engine keeps the lines for the offers, favourite categories and last products
     fast = summarize_fast(inputs, as_of, days=True, needs_lines=lambda source: not engine.reads_products(source))
@@ -717,13 +694,14 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         raise click.ClickException(
             "--require-consent needs contacts with a consent column: pass --contacts FILE "
             "(or map the column with [columns] consent = \"…\" in custlens.toml); no list was written")
+    lines = Lines.of(purchases, fast, result)
     previous = listed = previously_listed = alive = None
     earlier = result.as_of - pd_timedelta(new_since) if new_since else None
     if rule == "probability":
         from . import clv as clv_mod
 
         def below_cut(day):
-            cal = calibration_at(purchases, fast, day, unit="week")
+            cal = lines.calibration(day, unit="week")
             bgnbd = clv_mod.fit_bgnbd(cal)
             probability = pd_series(clv_mod.p_alive(bgnbd.params, cal["x"], cal["t_x"], cal["T"]), cal["customer_id"])
             return probability, set(probability.index[probability < below])
@@ -733,27 +711,16 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         if earlier is not None:
             previously_listed = sorted(below_cut(earlier)[1])
     elif earlier is not None:
-        with summary_then(purchases, fast, earlier) as then:
+        with lines.summary_at(earlier) as then:
             previous = lifecycle_mod.stages(then, contacts=contacts, thresholds=settings)
     scored = rfm_mod.Settings.from_config(inputs.config).apply(result.customers)
     segments = scored.set_index("customer_id")["segment"]
-    from .recommend import NoProductLines, purchase_basket, top_offers
-
     candidates = table.loc[table["stage"].isin(["lapsed", "at_risk", "lost"]), "customer_id"]
-    favourites = last_products = None
-    lines = engine.product_lines(fast) if purchases is None else None  # with a progress bar of its own
+    lines.read_products()  # with a progress bar of its own
     with output.status(f"choosing offers for {count(len(candidates), 'customer')}"):
-        try:
-            basket = (purchase_basket(purchases, as_of=result.as_of) if lines is None
-                      else engine.basket(lines) if lines.key else None)
-        except NoProductLines as e:  # the list does not need them: a cron job still gets it
-            warn(f"warning: {e}: the suggestions name no product")
-            basket = None
-        offers = top_offers(basket, candidates)
-        if lines is not None:
-            by_category, last_day = engine.winback_lines(lines, candidates)
-            favourites = lifecycle_mod.favourite(by_category, "category")
-            last_products = lifecycle_mod.last_product(last_day)
+        offers, favourites, last_products, note = lines.winback_details(candidates)
+    if note:  # the list does not need the products: a cron job still gets it
+        warn(f"warning: {note}")
     table = lifecycle_mod.winback(table, purchases, as_of=result.as_of, contacts=contacts, rfm_segments=segments,
                                   include_at_risk=include_at_risk, previous=previous,
                                   require_consent=require_consent, min_orders=min_orders, min_spend=min_spend,
@@ -763,18 +730,6 @@ def lapsed(inputs, as_of, contacts_paths, thresholds, include_at_risk, rule, bel
         table = table.head(top)
     info(inputs, f"{count(len(table), 'customer')} on the win-back list as of {result.as_of:%Y-%m-%d}")
     out.emit(table, title=f"Win-back list as of {result.as_of:%Y-%m-%d}")
-
-
-def calibration_at(purchases, fast, day, *, unit: str):
-    """:func:`custlens.clv.calibration` of the lines up to ``day``: from the purchases in memory
-    (pandas engine), else by the DuckDB engine from ``fast``'s lines."""
-    if fast is None:
-        from .clv import calibration
-
-        return calibration(purchases, end=day, unit=unit)
-    from .engine import calibration_table
-
-    return calibration_table(fast, unit=unit, end=day.date())
 
 
 def pd_series(values, index):
@@ -907,8 +862,9 @@ def kpi_groups_fast(fast, everybody, before, after, *, column, segments, interac
 def stage_counts_fast(fast, day, thresholds):
     """:func:`custlens.kpi.stage_counts` on ``day`` by the DuckDB engine (the lines were checked already)."""
     from .kpi import count_stages
+    from .lines import Lines
 
-    with summary_then(None, fast, day) as then:
+    with Lines.of(None, fast, fast).summary_at(day) as then:
         return count_stages(then, thresholds)
 
 
@@ -985,15 +941,18 @@ def clv(inputs, as_of, horizon, discount, time_unit, holdout, show_params, out):
         purchases, _ = load_purchases(inputs)
         end = pd_timestamp(as_of) if as_of else purchases["order_date"].max().normalize()
 
+    from .lines import Lines
+
+    lines = Lines(as_of=end, purchases=purchases, fast=fast)
     if not holdout:
         info(inputs, f"calibration up to {end:%Y-%m-%d}, in {time_unit}s")
-        cal = calibration_at(purchases, fast, end, unit=time_unit)
+        cal = lines.calibration(end, unit=time_unit)
         return _clv_report(clv_mod.fit_calibration(cal, end=end, unit=time_unit), cal, show_params, horizon,
                            discount, out)
     calibration_end = end - pd_timedelta(holdout)
     info(inputs, f"calibration up to {calibration_end:%Y-%m-%d}, holdout to {end:%Y-%m-%d} "
                  f"({count(holdout, 'day')})")
-    cal = calibration_at(purchases, fast, calibration_end, unit=time_unit)
+    cal = lines.calibration(calibration_end, unit=time_unit)
     model = clv_mod.fit_calibration(cal, end=calibration_end, unit=time_unit)
     if fast is not None:
         actual = engine.purchase_days(fast, cal["customer_id"], after=calibration_end.date(), end=end.date())
@@ -1250,9 +1209,9 @@ def report(inputs, as_of, contacts_paths, interactions_paths, before_text, after
     # DuckDB aggregates the lines for each section where it reads the products and labels as pandas does
     fast = summarize_fast(inputs, as_of, days=True, needs_lines=lambda source: not (
         engine.reads_products(source) and labels_readable(source, LABEL_ROLES)))
+    purchases = None
     if fast is not None:
         result = engine.to_pandas(fast)
-        lines = report_mod.Lines(as_of=result.as_of, fast=fast)
         loaded = fast.load_messages()[1:]  # after the line on the files read
     else:
         from .summary import customers
@@ -1260,8 +1219,10 @@ def report(inputs, as_of, contacts_paths, interactions_paths, before_text, after
         purchases, report = load_purchases(inputs)  # reports on stderr and writes --rejects, as every command
         result = customers(purchases, as_of=as_of)
         say(inputs, result.messages())
-        lines = report_mod.Lines(as_of=result.as_of, purchases=purchases)
         loaded = report.messages()[len(report.sources):]
+    from .lines import Lines
+
+    lines = Lines.of(purchases, fast, result)
     if periods is not None:
         for warning in lines.periods(*periods)[0]:
             warn(f"warning: {warning}")
@@ -1322,10 +1283,12 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
     chosen = seg.parse_features(features)
     model = seg.read_model(model_path) if model_path else None
     wanted = {seg.SHARE_FEATURES[f] for f in (model.features if model else chosen) if f in seg.SHARE_FEATURES}
+    from .lines import Lines
+
     roles = sorted(wanted | {"category"})
     fast = summarize_fast(inputs, as_of, needs_lines=lambda source: not labels_readable(source, roles))
     purchases, result = load_summary(inputs, as_of, fast=fast)
-    values = label_values(purchases, fast, roles, as_of=result.as_of)
+    values = Lines.of(purchases, fast, result).label_values(roles)
     if model_path:
         table = seg.assign(model, result.customers, values)
         silhouettes = None

@@ -32,101 +32,11 @@ class Section:
     charts: list[str] = field(default_factory=list)  # SVG documents
 
 
-@dataclass
-class Lines:
-    """What the report reads of the purchase lines beyond the summary, from either engine: the
-    purchases in memory (``purchases``, pandas) or the lines DuckDB aggregates (``fast``, the
-    engine's :class:`~custlens.engine.Result` of the same summary). Each method gives the same
-    values from both (tests/test_report.py)."""
-
-    as_of: pd.Timestamp
-    purchases: pd.DataFrame | None = None
-    fast: object = None
-    _periods: dict = field(default_factory=dict, repr=False)
-
-    def span(self) -> tuple[float, pd.Timestamp, pd.Timestamp]:
-        """(net amount of the lines up to the as-of date, first and last day of any line)."""
-        if self.fast is not None:
-            from .engine import line_span
-
-            return line_span(self.fast)
-        days = self.purchases["order_date"].dt.normalize()
-        revenue = float(self.purchases.loc[(days <= self.as_of).to_numpy(), "amount"].sum())
-        return revenue, days.min(), days.max()
-
-    def label_values(self) -> dict[str, pd.DataFrame]:
-        """The :mod:`custlens.labels` table of each label column the purchases have."""
-        from .schema import LABEL_ROLES
-
-        if self.fast is not None:
-            from .engine import value_by_label
-
-            return value_by_label(self.fast, LABEL_ROLES)
-        from .labels import value_by_label
-
-        return {role: value_by_label(self.purchases, role, self.as_of) for role in LABEL_ROLES
-                if role in self.purchases}
-
-    def winback(self, stages: pd.DataFrame, **options) -> tuple[pd.DataFrame, str | None]:
-        """(the win-back list of :func:`custlens.lifecycle.winback` with its offers, a note when
-        the products teach nothing)."""
-        from . import lifecycle as lifecycle_mod
-        from .recommend import NoProductLines, purchase_basket, top_offers
-
-        candidates = stages.loc[stages["stage"] == "lapsed", "customer_id"]
-        favourites = last_products = note = None
-        lines = None
-        if self.fast is not None:
-            from . import engine
-
-            lines = engine.product_lines(self.fast)
-        try:
-            basket = (purchase_basket(self.purchases, as_of=self.as_of) if lines is None
-                      else engine.basket(lines) if lines.key else None)
-        except NoProductLines as e:
-            basket, note = None, f"{e}: the suggestions name no product"
-        if lines is not None:
-            by_category, last_day = engine.winback_lines(lines, candidates)
-            favourites = lifecycle_mod.favourite(by_category, "category")
-            last_products = lifecycle_mod.last_product(last_day)
-        table = lifecycle_mod.winback(stages, self.purchases, as_of=self.as_of, offers=top_offers(basket, candidates),
-                                      favourites=favourites, last_products=last_products, **options)
-        return table, note
-
-    def cohorts(self) -> pd.DataFrame:
-        """The monthly retention matrix of ``custlens cohorts``."""
-        from .cohorts import build_matrix, cohort_matrix
-
-        if self.fast is None:
-            return cohort_matrix(self.purchases, period="month", as_of=self.as_of)
-        from .engine import cohort_counts
-
-        return build_matrix(cohort_counts(self.fast, period="month", metric="retention"), period="month",
-                            metric="retention", as_of=self.as_of)
-
-    def periods(self, before, after) -> tuple[list[str], tuple]:
-        """(the warnings on the periods, the two periods' :class:`~custlens.kpi.PeriodData`),
-        computed once."""
-        from . import kpi as kpi_mod
-
-        if (before, after) not in self._periods:
-            if self.fast is not None:
-                from .engine import kpi_periods
-
-                span, *data = kpi_periods(self.fast, before, after)
-                found = kpi_mod.check_span(before, after, *span), tuple(data)
-            else:
-                found = (kpi_mod.check_periods(before, after, self.purchases),
-                         kpi_mod.both_periods(self.purchases, before, after))
-            self._periods[(before, after)] = found
-        return self._periods[(before, after)]
-
-
-def build(lines: Lines, summary, *, load_notes: list[str] | None = None,
+def build(lines, summary, *, load_notes: list[str] | None = None,
           contacts: pd.DataFrame | None = None, interactions: pd.DataFrame | None = None,
           periods=None, config: dict | None = None, k="auto", seed: int = 0, charts: bool = True) -> list[Section]:
     """All sections, in reading order; KPI and touchpoint sections only when periods and
-    interactions are given. ``lines``: what is read of the purchase lines, by either engine."""
+    interactions are given. ``lines``: the :class:`custlens.lines.Lines` behind the summary."""
     from . import kpi as kpi_mod
     from . import lifecycle as lifecycle_mod
     from . import pareto as pareto_mod
@@ -193,8 +103,11 @@ def build(lines: Lines, summary, *, load_notes: list[str] | None = None,
         section.charts.append(bar_chart(stage_summary["stage"], stage_summary["customers"], "Customers per stage",
                                         "customers"))
     sections.append(section)
-    winback, note = lines.winback(stages, contacts=contacts, rfm_segments=scored.set_index("customer_id")["segment"])
-    winback = winback.head(20)
+    offers, favourites, last_products, note = lines.winback_details(stages.loc[stages["stage"] == "lapsed",
+                                                                              "customer_id"])
+    winback = lifecycle_mod.winback(stages, lines.purchases, as_of=summary.as_of, contacts=contacts,
+                                    rfm_segments=scored.set_index("customer_id")["segment"], offers=offers,
+                                    favourites=favourites, last_products=last_products).head(20)
     sections.append(Section("winback", "Win-back list (top 20)", tables={"Win-back": winback},
                             text=[f"{len(winback)} lapsed customers with the most value at risk; "
                                   "custlens lapsed gives the whole list", *([note] if note else [])]))
@@ -225,7 +138,7 @@ def build(lines: Lines, summary, *, load_notes: list[str] | None = None,
     return sections
 
 
-def overview_table(lines: Lines, summary) -> pd.DataFrame:
+def overview_table(lines, summary) -> pd.DataFrame:
     """measure, value: customers, revenue (net, up to the as-of date), orders, AOV, repeat rate,
     first and last day of any line, as-of."""
     customers = summary.customers
