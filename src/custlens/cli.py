@@ -861,10 +861,10 @@ def kpi_groups_fast(fast, everybody, before, after, *, column, segments, interac
 
 def stage_counts_fast(fast, day, thresholds):
     """:func:`custlens.kpi.stage_counts` on ``day`` by the DuckDB engine (the lines were checked already)."""
+    from .engine import summary_at
     from .kpi import count_stages
-    from .lines import Lines
 
-    with Lines.of(None, fast, fast).summary_at(day) as then:
+    with summary_at(fast, day) as then:
         return count_stages(then, thresholds)
 
 
