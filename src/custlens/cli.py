@@ -803,10 +803,10 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     segments = load_segment_file(by) if by and os.path.exists(by) else None
     column = by if by and segments is None else None
 
-    def needs_pandas(source) -> bool:  # per-group stages, or a column DuckDB does not label as pandas
+    def needs_pandas(source) -> bool:  # a column DuckDB does not label as pandas
         from .engine import can_label
 
-        return bool(by and stages) or (column is not None and not can_label(source, column))
+        return column is not None and not can_label(source, column)
 
     fast = summarize_fast(inputs, None, orders=False, needs_lines=needs_pandas)
     if fast is not None:  # the DuckDB engine computes both periods where it read the lines
@@ -830,7 +830,7 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
                                         **options)
         if by:
             table, skipped = kpi_groups_fast(fast, table, before, after, column=column, segments=segments,
-                                             interactions=interactions, **options)
+                                             interactions=interactions, thresholds=thresholds, **options)
     else:
         options.update(interactions=interactions, costs=costs, thresholds=thresholds)
         if by:
@@ -843,9 +843,10 @@ def kpi(inputs, before_text, after_text, split, window, interactions_paths, cost
     out.emit(table, title=f"KPIs: {before} → {after}")
 
 
-def kpi_groups_fast(fast, everybody, before, after, *, column, segments, interactions, **options):
+def kpi_groups_fast(fast, everybody, before, after, *, column, segments, interactions, thresholds=None, **options):
     """:func:`custlens.kpi.compare_by` by the DuckDB engine: ``everybody``'s table, then each
-    group's (its lines labelled in SQL, its customers' interactions)."""
+    group's (its lines labelled in SQL, its customers' interactions, with ``thresholds`` the stages
+    of a summary of its lines alone)."""
     from . import kpi as kpi_mod
     from .engine import kpi_periods, label_customers, label_lines
 
@@ -853,18 +854,22 @@ def kpi_groups_fast(fast, everybody, before, after, *, column, segments, interac
         span, *periods = kpi_periods(fast, before, after, label=name)
         kpi_mod.check_span(before, after, *span)
         talk = kpi_mod.interactions_of(interactions, label_customers(fast, name))
-        return kpi_mod.compare_periods(*periods, interactions=talk, **options)
+        stages = None
+        if thresholds is not None:
+            stages = tuple(stage_counts_fast(fast, p.end, thresholds, label=name) for p in (before, after))
+        return kpi_mod.compare_periods(*periods, interactions=talk, stages=stages, **options)
 
     labels = label_lines(fast, role=column, segments=segments)
     return kpi_mod.combine_groups(everybody, ((name, lambda name=name: group(name)) for name in labels))
 
 
-def stage_counts_fast(fast, day, thresholds):
-    """:func:`custlens.kpi.stage_counts` on ``day`` by the DuckDB engine (the lines were checked already)."""
+def stage_counts_fast(fast, day, thresholds, *, label: str | None = None):
+    """:func:`custlens.kpi.stage_counts` on ``day`` by the DuckDB engine (the lines were checked
+    already); with ``label``, of the lines of that group only."""
     from .engine import summary_at
     from .kpi import count_stages
 
-    with summary_at(fast, day) as then:
+    with summary_at(fast, day, label=label) as then:
         return count_stages(then, thresholds)
 
 

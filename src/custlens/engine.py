@@ -406,7 +406,8 @@ def default_memory_limit() -> str:
 
 
 def summarize(source: Source, as_of: date | None = None, *, progress: str | None = None, keep_days: bool = False,
-              strict: bool = False, gaps: bool = True, orders: bool = True, name: str = "") -> Result:
+              strict: bool = False, gaps: bool = True, orders: bool = True, name: str = "",
+              lines: str | None = None) -> Result:
     """The per-customer summary of :func:`custlens.summary.customers`, computed by DuckDB.
 
     One pass groups the lines by raw customer id into one row per customer: the checks (line
@@ -420,25 +421,27 @@ def summarize(source: Source, as_of: date | None = None, *, progress: str | None
     customer counts are None. With a ``progress`` label, long statements show a progress bar on a
     terminal (:func:`run_with_progress`): the summary's under that label, later ones (:meth:`Result.run`)
     under their own. ``name`` ends the names of its tables ("groups", "summary"), so that summaries
-    at several as-of dates can live on one connection (:func:`summary_at`).
+    at several as-of dates can live on one connection (:func:`summary_at`). ``lines`` (SQL with the
+    columns of :func:`_lines_sql`) summarises those lines instead of the files', lines whose files
+    were checked already: the checks that read the files again are skipped.
     """
     import duckdb
 
     try:
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
-                          orders=orders, name=name)
+                          orders=orders, name=name, lines=lines)
     except duckdb.Error as e:  # a line it cannot read (wrong number of fields, bad UTF-8 further in…)
         raise Unsupported(f"DuckDB cannot read it: {str(e).splitlines()[0]}") from e
 
 
 def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool, gaps: bool,
-               orders: bool, name: str) -> Result:
+               orders: bool, name: str, lines: str | None) -> Result:
     con = source.con
     table, view = f"groups{name}", f"summary{name}"
     read_text_values(source, *_unplain_columns(source), progress=progress is not None)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
-    groups = _customer_sql(_group_sql(source, window, orders=orders), keep_days=keep_days, gaps=gaps)
+    groups = _customer_sql(_group_sql(source, window, orders=orders, lines=lines), keep_days=keep_days, gaps=gaps)
     _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS {groups}", progress)
     checks = con.execute(f"""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
@@ -455,7 +458,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     if retry_dates or retry_amounts:  # text the first lines did not show: read as the pandas loader does
         read_text_values(source, retry_dates, retry_amounts, progress=progress is not None)
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
-                          orders=orders, name=name)
+                          orders=orders, name=name, lines=lines)
     problems = {"ids with spaces around them": padded,
                 f"dates that are blank or {'unreadable' if source.text_dates else 'not ISO'}": bad_dates,
                 "blank or non-numeric amounts": bad_amounts, "amounts with '_'": odd_amounts}
@@ -466,13 +469,13 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         raise Unsupported("no row has a customer id")
     if not (date.fromisoformat(PANDAS_DAYS[0]) <= first_day and last_day <= date.fromisoformat(PANDAS_DAYS[1])):
         raise Unsupported("dates outside 1677–2262")
-    if "currency" in source.columns:
+    if "currency" in source.columns and lines is None:
         column = source.column("currency")
         currencies = con.execute(f"""SELECT count(DISTINCT trim(CAST({column} AS VARCHAR))) FROM {source.scan()}
                                  WHERE NOT {_guest_sql(column)}""").fetchall()[0][0]
         if currencies > 1:
             raise Unsupported("amounts in several currencies")
-    if "order_id" in source.columns:
+    if "order_id" in source.columns and lines is None:
         duplicates = con.execute(f"""SELECT count(*) FROM (SELECT h FROM (SELECT hash(*COLUMNS(*)) AS h
                                  FROM {source.scan()}) GROUP BY h HAVING count(*) > 1)""").fetchall()[0][0]
         if duplicates:
@@ -663,14 +666,15 @@ def _first_texts(source: Source, role: str, file: str, n: int) -> list[str]:
     return list(seen)[:n]
 
 
-def _group_sql(source: Source, window: str, *, orders: bool = True) -> str:
+def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str | None = None) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date (these three NULL without ``orders``); see :func:`summarize`.
     Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. Money is added
-    with ``fsum`` (compensated, as pandas' groupby sums are), here and in every engine query."""
+    with ``fsum`` (compensated, as pandas' groupby sums are), here and in every engine query.
+    ``lines``: other lines than the files' (see :func:`summarize`)."""
     odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
-    lines = _lines_sql(source)
+    lines = lines or _lines_sql(source)
     odd = "count(*) FILTER (odd_amount)" if odd_amount else "0"
     checks = f"""count(*) AS lines, count(*) - count(day) AS bad_dates, count(*) - count(amount) AS bad_amounts,
                  {odd} AS odd_amounts, min(day) AS min_day, max(day) AS max_day"""
@@ -1424,15 +1428,19 @@ def to_pandas(result: Result):
 
 
 @contextlib.contextmanager
-def summary_at(result: Result, day):
+def summary_at(result: Result, day, *, label: str | None = None):
     """The summary of the same lines as of another ``day`` (a date or timestamp), as
     :func:`to_pandas` gives it, with the order days lifecycle stages need: for the stages at an
-    earlier date (``lapsed --new-since``, ``lifecycle --from``, ``kpi --stages``). Its tables sit
-    next to ``result``'s on the same connection (the UTF-8 copies and text values are reused) and
-    are dropped on leaving the block; read the summary inside it."""
+    earlier date (``lapsed --new-since``, ``lifecycle --from``, ``kpi --stages``); with ``label``,
+    of the lines :func:`label_lines` labelled so (``kpi --by … --stages``). Its tables sit next to
+    ``result``'s on the same connection (the UTF-8 copies and text values are reused) and are
+    dropped on leaving the block; read the summary inside it."""
     day = day.date() if callable(getattr(day, "date", None)) else day
-    label = f"summarising as of {day:%Y-%m-%d}" if result.progress else None
-    then = summarize(result.source, day, keep_days=True, progress=label, name="_then")
+    progress = f"summarising as of {day:%Y-%m-%d}" if result.progress else None
+    # the labelled lines were checked with the files: no padded order ids, no odd amounts
+    lines = None if label is None else (f"SELECT *, FALSE AS padded_order, FALSE AS odd_amount FROM kpi_labelled "
+                                        f"WHERE label = {_literal(label)}")
+    then = summarize(result.source, day, keep_days=True, progress=progress, name="_then", lines=lines)
     try:
         yield to_pandas(then)
     finally:
