@@ -1019,6 +1019,7 @@ def recommend(inputs, as_of, top, method, min_support, customers_file, category,
     """
     from . import engine, output
     from . import recommend as rec
+    from .lines import Lines
 
     # the DuckDB engine builds the baskets where the lines are
     fast = summarize_fast(inputs, as_of, gaps=False, needs_lines=lambda source: not engine.reads_products(source))
@@ -1047,9 +1048,10 @@ def recommend(inputs, as_of, top, method, min_support, customers_file, category,
         raw = read_table(customers_file, ReadOptions()).frame
         column = next((c for c in raw.columns if c.strip().lower() in ("customer_id", "customer")), raw.columns[0])
         wanted = raw[column].astype("string").str.strip()
-    lines = engine.product_lines(fast) if fast is not None else None  # with a progress bar of its own
+    lines = Lines.of(purchases, fast, result)
+    lines.read_products()  # with a progress bar of its own
     with output.status("recommending"):
-        basket = rec.baskets(purchases, as_of=result.as_of) if lines is None else engine.basket(lines)
+        basket = lines.basket(required=True)
         table = rec.recommend(basket, top=top, method=method, min_support=min_support, customers=wanted,
                               category=category, explain=explain)
     out.emit(table, title="Recommendations")
@@ -1124,6 +1126,7 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
     from . import rfm as rfm_mod
     from .config import load_config
     from .io import LoadOptions
+    from .lines import Lines
 
     if sum(x is not None for x in (customer_id, email, phone, name_part)) != 1:
         raise click.UsageError("give one of: CUSTOMER_ID, --email, --phone, --name")
@@ -1145,11 +1148,7 @@ def card(customer_id, purchase_paths, contacts_paths, interactions_paths, email,
                                   thresholds=lifecycle_mod.Thresholds.from_config(config))
     scored = rfm_mod.Settings.from_config(config).apply(result.customers)
     try:
-        if fast is not None:
-            lines = engine_mod.product_lines(fast)
-            basket = engine_mod.basket(lines) if lines.key else None
-        else:
-            basket = rec.purchase_basket(purchases, as_of=result.as_of)
+        basket = Lines.of(purchases, fast, result).basket()
     except rec.NoProductLines as e:  # the card does not need them
         warn(f"warning: {e}: the card recommends nothing")
         basket = None

@@ -1012,21 +1012,20 @@ def hide_last_days(lines: ProductLines) -> dict:
     :func:`basket` learns without it, and returns what they bought on it (customer id → the set
     of product keys; empty when no line of that day has one)."""
     from .errors import MissingColumnError
+    from .recommend import EVALUATE_NEEDS_PRODUCTS
 
     con, key = lines.result.con, lines.key
     if key is None:
-        raise MissingColumnError("--evaluate needs a product (or product_id) column; add --map product=COLUMN")
+        raise MissingColumnError(EVALUATE_NEEDS_PRODUCTS)
     con.execute("""CREATE OR REPLACE TEMP TABLE hidden_days AS SELECT customer_id, max(day) AS day
                    FROM product_lines GROUP BY customer_id HAVING count(DISTINCT day) >= 2""")
     hidden = sql_frame(con, f"""SELECT customer_id, {key} AS key FROM product_lines
                                 SEMI JOIN hidden_days USING (customer_id, day)""")
     con.execute("DELETE FROM product_lines USING hidden_days AS h "
                 "WHERE product_lines.customer_id = h.customer_id AND product_lines.day = h.day")
-    truth: dict = {customer: set() for customer in hidden["customer_id"]}
     bought = hidden.dropna(subset=["key"])
-    for customer, product in zip(bought["customer_id"], bought["key"]):
-        truth[customer].add(product)
-    return truth
+    return {**dict.fromkeys(hidden["customer_id"].unique(), frozenset()),
+            **{customer: set(keys) for customer, keys in bought["key"].groupby(bought["customer_id"])}}
 
 
 def basket(lines: ProductLines):

@@ -63,24 +63,33 @@ class Lines:
 
             self._products = product_lines(self.fast)
 
+    def basket(self, *, required: bool = False):
+        """The co-purchase :class:`~custlens.recommend.Basket` of the lines up to the as-of date;
+        without a product column None, or with ``required`` the error saying which to map.
+        Raises :class:`~custlens.recommend.NoProductLines` when no line has a product."""
+        from .recommend import baskets, purchase_basket
+
+        self.read_products()
+        lines = self._products
+        if lines is None:
+            return (baskets if required else purchase_basket)(self.purchases, as_of=self.as_of)
+        from .engine import basket
+
+        return basket(lines) if required or lines.key else None
+
     def winback_details(self, candidates) -> tuple:
         """For :func:`custlens.lifecycle.winback` of ``candidates``: (the top offer per customer or
         None without products, their favourite categories and last products or None to take them
         from the purchases, a note when the product column teaches nothing)."""
         from . import lifecycle
-        from .recommend import NoProductLines, purchase_basket, top_offers
+        from .recommend import NoProductLines, top_offers
 
-        self.read_products()
-        lines, note = self._products, None
+        note = None
         try:
-            if lines is None:
-                basket = purchase_basket(self.purchases, as_of=self.as_of)
-            else:
-                from .engine import basket as engine_basket
-
-                basket = engine_basket(lines) if lines.key else None
+            basket = self.basket()
         except NoProductLines as e:  # the list does not need them: a cron job still gets it
             basket, note = None, f"{e}: the suggestions name no product"
+        lines = self._products
         favourites = last_products = None
         if lines is not None:
             from .engine import winback_lines

@@ -26,6 +26,7 @@ import pandas as pd
 from .errors import CustlensError, MissingColumnError
 
 METHODS = ("lift", "cosine", "popular")
+EVALUATE_NEEDS_PRODUCTS = "--evaluate needs a product (or product_id) column; add --map product=COLUMN"
 
 
 class NoProductLines(CustlensError):
@@ -266,7 +267,7 @@ def evaluate(purchases: pd.DataFrame, *, top: int = 3, method: str = "lift", min
     lines = purchases[(purchases["amount"] > 0).to_numpy()].copy()
     key = "product_id" if "product_id" in lines else "product"
     if key not in lines:
-        raise MissingColumnError("--evaluate needs a product (or product_id) column; add --map product=COLUMN")
+        raise MissingColumnError(EVALUATE_NEEDS_PRODUCTS)
     lines["day"] = lines["order_date"].dt.normalize()
     days = lines.groupby("customer_id")["day"]
     hidden_mask = ((days.transform("nunique") >= 2) & (lines["day"] == days.transform("max"))).to_numpy()
