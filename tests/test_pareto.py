@@ -112,10 +112,14 @@ def test_by_orders_and_margin():
                               "cost": [60.0, np.nan, 90.0],
                               "order_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01"])})
     summary = pd.DataFrame({"customer_id": ["a", "b"], "monetary": [150.0, 80.0], "frequency": [2, 1]})
-    margin = pareto.customer_values(summary, by="margin", purchases=purchases)
+    margin = pareto.customer_values(summary, by="margin", margins=pareto.margins(purchases))
     assert margin.tolist() == [90.0, -10.0]  # 100 − 60 + 50 − 0; 80 − 90
+    as_of = pd.Timestamp("2024-01-01")  # a's second line is later
+    assert pareto.margins(purchases, as_of).to_dict() == {"a": 40.0, "b": -10.0}
     with pytest.raises(Exception, match="--map cost="):
-        pareto.customer_values(summary, by="margin", purchases=purchases.drop(columns="cost"))
+        pareto.margins(purchases.drop(columns="cost"))
+    with pytest.raises(Exception, match="--map cost="):
+        pareto.customer_values(summary, by="margin")
 
 
 def test_portrait_against_direct_computation():

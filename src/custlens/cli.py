@@ -13,7 +13,7 @@ from datetime import date
 
 import click
 
-from .errors import CustlensError, count
+from .errors import CustlensError, MissingColumnError, count
 from .formats import ENGINES, FORMATS
 
 ROLE_HELP = "customer_id, order_date, amount, order_id, quantity, unit_price, product, category, channel…"
@@ -357,11 +357,13 @@ def emit_fast(fast, table: str, out: Output, *, title: str) -> None:
         out.emit(engine.fetch(fast, table), title=title)
 
 
-def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True, orders=True):
+def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True, orders=True, costs=False):
     """The summary by the DuckDB engine (an :class:`custlens.engine.Result`, messages said), or None
-    when the pandas engine is to be used: chosen, needed for the lines, or required by the input.
+    when the pandas engine is to be used: chosen, needed for the lines (``needs_lines``: True, or
+    a test of the :class:`custlens.engine.Source`), or required by the input.
     ``orders=False`` only checks the lines and says what loading them says (for reports that
-    compute from the lines in DuckDB, such as kpi)."""
+    compute from the lines in DuckDB, such as kpi); ``costs`` also reads the cost column, and says
+    what the loader says of it (for margins)."""
     if inputs.engine == "pandas" or needs_lines is True:
         say_pandas_reads_lines(inputs)
         return None
@@ -376,6 +378,8 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
             return None
         result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps,
                                   orders=orders, progress=f"summarising {', '.join(inputs.paths)}")
+        if costs:
+            engine.read_costs(source)
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
@@ -513,13 +517,20 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     settings = inputs.config.get("pareto", {})
     share = share or settings.get("share", 0.8)
     abc = abc or tuple(settings.get("abc", (0.8, 0.95)))
-    # the portrait's categories, channels and regions are added up per customer in DuckDB; margins need every line
+    # the margins and the portrait's categories, channels and regions are added up per customer in DuckDB
+    from .engine import can_cost
+    from .lines import Lines
     from .schema import LABEL_ROLES
 
-    fast = summarize_fast(inputs, as_of, needs_lines=True if by == "margin" else
-                          lambda source: portrait and not labels_readable(source, LABEL_ROLES))
+    def needs_lines(source) -> bool:
+        if by == "margin" and "cost" not in source.mapped:
+            raise MissingColumnError(pareto_mod.MARGIN_NEEDS_COST)  # before reading every line
+        return (by == "margin" and not can_cost(source)) or (portrait and not labels_readable(source, LABEL_ROLES))
+
+    fast = summarize_fast(inputs, as_of, needs_lines=needs_lines, costs=by == "margin")
     purchases, result = load_summary(inputs, as_of, fast=fast)
-    values = pareto_mod.customer_values(result.customers, by=by, purchases=purchases, as_of=result.as_of)
+    lines = Lines.of(purchases, fast, result)
+    values = pareto_mod.customer_values(result.customers, by=by, margins=lines.margins() if by == "margin" else None)
     ranked = pareto_mod.rank(result.customers, values, share=share, abc=abc, name=by)
     table, headline = pareto_mod.summarize(ranked, share=share, name=by)
     for line in pareto_mod.headline_text(headline, by):
@@ -528,9 +539,7 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
         out.emit(table, title=f"Pareto by {by} as of {result.as_of:%Y-%m-%d} · Gini {headline['gini']:.3f}")
     elif portrait:
         contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
-        from .lines import Lines
-
-        values = Lines.of(purchases, fast, result).label_values()
+        values = lines.label_values()
         out.emit(pareto_mod.portrait(result.customers, ranked, values=values, contacts=contacts),
                  title="Key clients and the rest")
     else:

@@ -90,6 +90,7 @@ class Source:
     read_as: dict[str, str] = field(default_factory=dict)  # a file not in UTF-8 -> the UTF-8 copy DuckDB reads
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
+    text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
@@ -367,7 +368,11 @@ class Result:
             out = [("info", f"{len(self.source.files)} files: {count(self.rows, 'row')} ({self.source.rows_label})")]
         if self.guest_rows:
             out += exclusion_lines({"no customer id": (self.guest_rows, self.guest_samples)}, self.rows)
-        out += [("warning", f"warning: {w}") for w in self.source.warnings]
+        # the loader warns file by file, each file's columns in turn
+        files = {f"{f}: ": i for i, f in enumerate(self.source.files)}
+        warnings = sorted(self.source.warnings, key=lambda w: min((i for f, i in files.items() if w.startswith(f)),
+                                                                  default=len(files)))
+        out += [("warning", f"warning: {w}") for w in warnings]
         return out
 
 
@@ -614,22 +619,32 @@ def read_text_values(source: Source, dates: bool, amounts: bool, *, progress: bo
             _load_table(con, "custlens_dates", tables, {"text": "custlens_date_text", "day": "custlens_day"})
             source.text_dates = True
         if amounts:
-            tables = []
-            for f in source.files:
-                values = by_file.get(("amount", f), [])
-                first = values if len(values) <= textvalues.DECIMAL_SAMPLE or options.decimal else \
-                    _first_texts(source, "amount", f, textvalues.DECIMAL_SAMPLE)
-                decimal = textvalues.decimal_mark(first, decimal=options.decimal, delimiter=source.delimiter)
-                if f == source.files[0]:
-                    source.decimal = decimal
-                table = textvalues.amount_table(values, decimal=decimal, delimiter=source.delimiter)
-                tables.append(table.assign(file=source.read_as.get(f, f)))
-            _load_table(con, "custlens_amounts", tables, {"text": "custlens_amount_text", "amount": "custlens_amount"})
+            tables = [_number_table(source, source.column("amount"), f, by_file.get(("amount", f), []))
+                      for f in source.files]
+            source.decimal = tables[0].attrs["decimal"]
+            _load_table(con, "custlens_amounts", [t.drop(columns="bad") for t in tables],
+                        {"text": "custlens_amount_text", "value": "custlens_amount"})
             source.text_amounts = True
     except textvalues.DifferentChoice as e:
         raise Unsupported(str(e)) from None
     except CustlensError as e:  # the loader refuses the column: it says so itself, with the fix
         raise Unsupported(f"the pandas loader refuses these values ({str(e).splitlines()[0]})") from None
+
+
+def _number_table(source: Source, column: str, file: str, texts: list[str]):
+    """:func:`custlens.textvalues.number_table` of one file's distinct texts of a number column,
+    with the decimal mark the loader would choose for it there (``attrs["decimal"]``) and the
+    file's name as DuckDB reads it (column ``file``)."""
+    from . import textvalues
+
+    options = source.options
+    first = texts if len(texts) <= textvalues.DECIMAL_SAMPLE or options.decimal else \
+        _first_texts(source, column, file, textvalues.DECIMAL_SAMPLE)
+    decimal = textvalues.decimal_mark(first, decimal=options.decimal, delimiter=source.delimiter)
+    table = textvalues.number_table(texts, decimal=decimal, delimiter=source.delimiter)
+    table = table.assign(file=source.read_as.get(file, file))
+    table.attrs["decimal"] = decimal
+    return table
 
 
 def _load_table(con, name: str, tables, names: dict[str, str]) -> None:
@@ -644,22 +659,24 @@ def _load_table(con, name: str, tables, names: dict[str, str]) -> None:
         con.unregister("custlens_frame")
 
 
-def _first_texts(source: Source, role: str, file: str, n: int) -> list[str]:
-    """The first ``n`` distinct texts of a column in one file, in file order (what the pandas
-    loader looks at to choose the decimal mark), read in order until there are ``n``."""
+def _first_texts(source: Source, column: str, file: str, n: int, among: set[str] | None = None) -> list[str]:
+    """The first ``n`` distinct present texts of a column (a quoted name) in one file, in file
+    order (what the pandas loader looks at to choose the decimal mark, or shows as samples), read
+    in order until there are ``n``; only those in ``among`` when given."""
     from .io.parse import blank_mask
 
     con = source.con
     seen: dict[str, None] = {}
     con.execute("SET preserve_insertion_order = true")
     try:
-        con.execute(f"SELECT {source.column(role)} AS v FROM {source.scan(row_numbers=True, files=[file])}")
+        con.execute(f"SELECT {column} AS v FROM {source.scan(row_numbers=True, files=[file])}")
         while len(seen) < n:
             chunk = con.fetch_df_chunk()
             if chunk.empty:
                 break
             text = chunk["v"].dropna().astype("str")
-            for value in text[~blank_mask(text)].drop_duplicates():
+            text = text[~blank_mask(text)] if among is None else text[text.isin(among)]
+            for value in text.drop_duplicates():
                 seen.setdefault(value, None)
     finally:
         con.execute("SET preserve_insertion_order = false")
@@ -724,7 +741,8 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None) -> str:
                       {_order_sql('order_id') if has_orders else ''} {''.join(', ' + n for n in extra)}
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
                             {source.column('amount')} AS amount_text {order} {computed}
-                     FROM {source.scan(filename=len(source.files) > 1 and (source.text_dates or source.text_amounts))}
+                     FROM {source.scan(filename=len(source.files) > 1 and (source.text_dates or source.text_amounts
+                                                                               or source.text_costs))}
                           AS lines {_text_joins(source)})"""
 
 
@@ -966,6 +984,75 @@ def value_by_label(result: Result, roles) -> dict:
         result.con.execute("DROP TABLE label_values")
 
 
+def can_cost(source: Source) -> bool:
+    """Whether :func:`margins` reads the files' cost column as the pandas loader does: numbers,
+    or text (parsed by the loader's parser, :func:`read_costs`)."""
+    column = source.mapped.get("cost")
+    kind = source.column_types.get(column, "")
+    return column is not None and (kind in NUMBER_TYPES or kind == "VARCHAR" or kind.startswith("DECIMAL"))
+
+
+def read_costs(source: Source) -> None:
+    """Make the cost column readable by :func:`margins`. Text goes through the table
+    ``custlens_costs`` (text → cost, per file), each distinct text parsed by the pandas loader's
+    parser with the decimal mark the loader would choose for the column in that file; texts that
+    are not numbers are left empty, with the loader's warning (count and the first three in file
+    order). Raises :class:`Unsupported` where the loader refuses the column (most of a file's
+    values are not numbers: it says so, with the fix) or a column of another type."""
+    from . import textvalues
+    from .errors import sample_text
+    from .io.load import WRONG_TYPE_SHARE
+    from .io.parse import blank_mask
+
+    if not can_cost(source):
+        raise Unsupported("the cost column is not numbers or text")
+    column = source.mapped["cost"]
+    if source.column_types[column] != "VARCHAR" or source.text_costs:
+        return
+    con, name = source.con, _ident(column)
+    original = {source.read_as.get(f, f): f for f in source.files}
+    texts = con.execute(f"""SELECT filename, {name}, count(*) FROM {source.scan(filename=True)}
+                            WHERE {name} IS NOT NULL GROUP BY ALL""").fetchall()
+    if len(texts) > textvalues.MOST_TEXTS:
+        raise Unsupported(f"{len(texts):,} distinct costs, too many to read one by one")
+    by_file: dict[str, dict[str, int]] = {}
+    for f, text, n in texts:
+        by_file.setdefault(original.get(f, f), {})[text] = n
+    tables = []
+    for f in source.files:
+        lines = by_file.get(f, {})
+        table = _number_table(source, name, f, list(lines))
+        n = table["text"].map(lines).astype("int64")
+        bad, present = int(n[table["bad"]].sum()), int(n[~blank_mask(table["text"])].sum())
+        if bad and bad >= present * WRONG_TYPE_SHARE:
+            raise Unsupported(f"the pandas loader refuses the cost column of {f} ({bad:,} of {present:,} values "
+                              "are not numbers)")
+        if bad:
+            samples = _first_texts(source, name, f, 3, among=set(table.loc[table["bad"], "text"]))
+            source.warnings.append(f"{f}: column {column!r} (cost): {bad:,} values not numbers left empty, "
+                                   f"e.g. {sample_text(samples)}")
+        tables.append(table.drop(columns="bad"))
+    _load_table(con, "custlens_costs", tables, {"text": "custlens_cost_text", "value": "custlens_cost"})
+    source.text_costs = True
+
+
+def margins(result: Result):
+    """:func:`custlens.pareto.margins` by DuckDB: per customer, Σ(amount − cost) over their lines
+    up to the as-of date, a missing cost counting as 0 (the cost column read by :func:`read_costs`)."""
+    source = result.source
+    read_costs(source)
+    if source.text_costs:
+        cost = "custlens_cost"
+    else:
+        number = f"CAST({_ident(source.mapped['cost'])} AS DOUBLE)"
+        cost = f"CASE WHEN isnan({number}) THEN NULL ELSE {number} END"
+    frame = sql_frame(result.con, f"""SELECT customer_id, fsum(amount - coalesce(cost, 0)) AS margin
+                                     FROM ({_customer_lines_sql(source, {'cost': cost})})
+                                     WHERE amount IS NOT NULL AND day <= {_date(result.as_of)}
+                                     GROUP BY customer_id""")
+    return frame.set_index("customer_id")["margin"]
+
+
 #: the purchase roles the win-back list and recommendations read from the lines
 PRODUCT_ROLES = ("product_id", "product", "category")
 
@@ -1191,10 +1278,11 @@ def _text_joins(source: Source) -> str:
     """The joins of the lines with the tables of :func:`read_text_values` (per file, for several)."""
     joins = ""
     for on, table, text, role in ((source.text_dates, "custlens_dates", "custlens_date_text", "order_date"),
-                                  (source.text_amounts, "custlens_amounts", "custlens_amount_text", "amount")):
+                                  (source.text_amounts, "custlens_amounts", "custlens_amount_text", "amount"),
+                                  (source.text_costs, "custlens_costs", "custlens_cost_text", "cost")):
         if on:
             same_file = f" AND {table}.custlens_file = lines.filename" if len(source.files) > 1 else ""
-            joins += f" LEFT JOIN {table} ON {table}.{text} = lines.{source.column(role)}{same_file}"
+            joins += f" LEFT JOIN {table} ON {table}.{text} = lines.{_ident(source.mapped[role])}{same_file}"
     return joins
 
 

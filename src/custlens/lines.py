@@ -55,6 +55,16 @@ class Lines:
 
         return {role: value_by_label(self.purchases, role, self.as_of) for role in roles if role in self.purchases}
 
+    def margins(self) -> pd.Series:
+        """:func:`custlens.pareto.margins`: per customer, Σ(amount − cost) up to the as-of date."""
+        if self.fast is not None:
+            from .engine import margins
+
+            return margins(self.fast)
+        from .pareto import margins
+
+        return margins(self.purchases, self.as_of)
+
     def read_products(self) -> None:
         """On the DuckDB engine, the table of the lines with their products (a pass over the files,
         with a progress bar of its own): before a spinner, so that the two do not overlap."""

@@ -27,24 +27,34 @@ BY = ("revenue", "orders", "margin")
 NONE_CLASS = "none"
 
 
-def customer_values(summary: pd.DataFrame, *, by: str = "revenue", purchases: pd.DataFrame | None = None,
-                    as_of=None) -> pd.Series:
+def customer_values(summary: pd.DataFrame, *, by: str = "revenue", margins: pd.Series | None = None) -> pd.Series:
     """The value each customer is ranked by, indexed like ``summary``.
 
-    revenue = net monetary value; orders = frequency; margin = Σ(amount − cost) over the
-    customer's lines up to the as-of date (needs a ``cost`` column in the purchases).
+    revenue = net monetary value; orders = frequency; margin = the customer's margin in
+    ``margins`` (customer_id → Σ(amount − cost), :func:`margins`; 0 for a customer with no line
+    in it), rounded to cents.
     """
     if by == "revenue":
         return summary["monetary"].astype("float64")
     if by == "orders":
         return summary["frequency"].astype("float64")
     if by == "margin":
-        if purchases is None or "cost" not in purchases:
-            raise MissingColumnError("--by margin needs a cost column in the purchases; add --map cost=COLUMN")
-        lines = purchases if as_of is None else purchases[purchases["order_date"].dt.normalize() <= as_of]
-        margin = (lines["amount"] - lines["cost"].fillna(0)).groupby(lines["customer_id"]).sum()
-        return summary["customer_id"].map(margin).fillna(0.0).astype("float64").round(2)
+        if margins is None:
+            raise MissingColumnError(MARGIN_NEEDS_COST)
+        return summary["customer_id"].map(margins).fillna(0.0).astype("float64").round(2)
     raise CustlensError(f"unknown --by {by!r}; use one of {', '.join(BY)}")
+
+
+MARGIN_NEEDS_COST = "--by margin needs a cost column in the purchases; add --map cost=COLUMN"
+
+
+def margins(purchases: pd.DataFrame, as_of=None) -> pd.Series:
+    """Per customer: Σ(amount − cost) over their lines up to the as-of date, a missing cost
+    counting as 0 (needs a ``cost`` column in the purchases)."""
+    if "cost" not in purchases:
+        raise MissingColumnError(MARGIN_NEEDS_COST)
+    lines = purchases if as_of is None else purchases[purchases["order_date"].dt.normalize() <= as_of]
+    return (lines["amount"] - lines["cost"].fillna(0)).groupby(lines["customer_id"]).sum()
 
 
 def rank(summary: pd.DataFrame, values: pd.Series, *, share: float = 0.8,

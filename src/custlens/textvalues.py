@@ -2,7 +2,7 @@
 the pandas loader's own parsers (:mod:`custlens.io.parse`), so both engines read ``01.02.2025``
 and ``1 234,50 ₽`` alike.
 
-DuckDB lists a column's distinct texts; :func:`date_table` and :func:`amount_table` turn them
+DuckDB lists a column's distinct texts; :func:`date_table` and :func:`number_table` turn them
 into the values the loader would give every line holding that text; DuckDB joins them back
 onto the lines. The loader chooses a column's format from its values, so the values passed
 here are chosen to make the same choice:
@@ -12,12 +12,12 @@ here are chosen to make the same choice:
   which sample, so it is the loader's; nor does it when every value is ISO (``2025-01-02T10:00+03:00``:
   the loader reads ISO text as ISO). Beyond that, only ``--date-format`` (no choice) is taken
   here, and the rest is left to the loader (:class:`DifferentChoice`).
-- amounts: the loader chooses the decimal mark from the first 20,000 distinct amounts in file
-  order (:func:`custlens.io.parse.detect_decimal`); the caller passes exactly those. With the
+- amounts and costs: the loader chooses a column's decimal mark from its first 20,000 distinct
+  texts in file order (:func:`custlens.io.parse.detect_decimal`); the caller passes exactly those. With the
   mark chosen, each value is parsed on its own.
 
 Imports pandas: used only for files whose dates or amounts are not plain ISO and decimal-point
-text.
+text, and for text costs.
 """
 
 from __future__ import annotations
@@ -69,9 +69,10 @@ def decimal_mark(first_texts, *, decimal: str | None, delimiter: str | None) -> 
     return detect_decimal(present, delimiter)
 
 
-def amount_table(texts, *, decimal: str, delimiter: str | None) -> pd.DataFrame:
-    """``text`` and ``amount`` for an amount column's distinct texts, as the loader parses them
-    with this decimal mark (NaN where it finds no number)."""
+def number_table(texts, *, decimal: str, delimiter: str | None) -> pd.DataFrame:
+    """``text``, ``value`` and ``bad`` for a number column's distinct texts (amounts, costs), as
+    the loader parses them with this decimal mark: ``value`` is NaN where it finds no number,
+    ``bad`` is True where the text is present but not a number."""
     text = _texts(texts)
-    values, _, _ = parse_numbers(text, decimal=decimal, delimiter=delimiter)
-    return pd.DataFrame({"text": text, "amount": values.astype("float64")})
+    values, bad, _ = parse_numbers(text, decimal=decimal, delimiter=delimiter)
+    return pd.DataFrame({"text": text, "value": values.astype("float64"), "bad": bad.to_numpy(dtype=bool)})
