@@ -200,6 +200,30 @@ def test_lookup_failures():
         card_mod.find_customer(pd.Series(["a"]), CONTACTS, email="nobody@x")
 
 
+ID_TEXT = st.text(st.sampled_from("C0123ab Жж-\u00e9"), max_size=8)
+
+
+@given(word=ID_TEXT, ids=st.lists(ID_TEXT, max_size=60), n=st.integers(1, 6),
+       cutoff=st.sampled_from([0.0, 0.3, 0.5, 0.8, 1.0]))
+def test_closest_ids_are_difflibs(word, ids, n, cutoff):
+    """The same ids in the same order as difflib.get_close_matches (ties: the larger id first),
+    duplicates, Cyrillic, accents and empty ids included."""
+    import difflib
+
+    assert card_mod.closest(word, ids, n=n, cutoff=cutoff) == difflib.get_close_matches(word, ids, n=n, cutoff=cutoff)
+
+
+def test_closest_ids_among_many():
+    """Where scoring stops early: 200,000 ids of one shape, as an export has them."""
+    import difflib
+
+    ids = [f"C{i:06d}" for i in range(200_000)]
+    # one digit fewer: 7 of 8 characters match (score 14/15), and 'C001234' is the larger id of the tie
+    assert card_mod.closest("C0001234", ids) == ["C001234", "C000234", "C000134", "C000124", "C000123"]
+    for word in ("C12345", "c0199999", "C-000042", "Z"):
+        assert card_mod.closest(word, ids) == difflib.get_close_matches(word, ids, n=5, cutoff=0.5)
+
+
 def test_card_content_by_hand():
     from custlens import lifecycle, rfm
 

@@ -35,6 +35,44 @@ def normalize_phone(value) -> str:
     return digits
 
 
+def closest(word: str, candidates, n: int = 5, cutoff: float = 0.5) -> list[str]:
+    """:func:`difflib.get_close_matches` (the same list, in the same order) in a time that does
+    not grow with millions of ids as difflib's does (15 s for 1.65 million).
+
+    difflib's ratio is 2·M / (len(a) + len(b)), M the matched characters; M is at most the
+    characters the two have in common, counted with repeats, which pyarrow counts for every
+    candidate at once. Candidates are then scored by difflib in the order of that bound, until
+    the bound falls below the n-th best score found."""
+    import heapq
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        texts = pa.array(pd.Index(candidates, dtype="object").astype("string"))
+    except (pa.ArrowException, UnicodeError):  # text that is not valid Unicode (a lone surrogate)
+        texts = None
+    if texts is None or len(texts) == 0 or not word:
+        return difflib.get_close_matches(word, [str(c) for c in candidates], n=n, cutoff=cutoff)
+    common = np.zeros(len(texts), dtype=np.int64)
+    for char in set(word):
+        found = pc.count_substring(texts, char).to_numpy(zero_copy_only=False)
+        common += np.minimum(found, word.count(char))
+    bound = 2 * common / (pc.utf8_length(texts).to_numpy(zero_copy_only=False) + len(word))
+    order = np.argsort(-bound, kind="stable")
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(word)
+    best: list[tuple[float, str]] = []
+    for i in order:
+        if bound[i] < cutoff or (len(best) == n and bound[i] < best[0][0]):
+            break
+        matcher.set_seq1(texts[int(i)].as_py())
+        score = matcher.ratio()
+        if score >= cutoff:
+            (heapq.heappush if len(best) < n else heapq.heappushpop)(best, (score, matcher.a))
+    return [x for _, x in heapq.nlargest(n, best)]
+
+
 def find_customer(known_ids: pd.Series, contacts: pd.DataFrame | None = None, *, customer_id: str | None = None,
                   email: str | None = None, phone: str | None = None, name: str | None = None) -> str:
     """The one customer id the lookup names (buyers in ``known_ids`` and everyone in the
@@ -44,7 +82,7 @@ def find_customer(known_ids: pd.Series, contacts: pd.DataFrame | None = None, *,
     if customer_id is not None:
         if customer_id in ids:
             return customer_id
-        close = difflib.get_close_matches(customer_id, list(ids), n=5, cutoff=0.5)
+        close = closest(customer_id, ids)
         hint = f"; the closest ids are {', '.join(close)}" if close else ""
         raise CustomerLookupError(f"no customer {customer_id!r} in the purchases or contacts{hint}")
     if contacts is None:
