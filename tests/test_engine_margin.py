@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from custlens import engine, pareto, textvalues
+from custlens.errors import CustlensError
 from custlens.io import LoadOptions, load_purchases
 
 PURCHASES = EXAMPLES / "purchases.csv"
@@ -23,8 +24,8 @@ RU = EXAMPLES / "ru" / "purchases.csv"
 PANDAS_READS = "this report reads the purchase lines: using the pandas engine"
 
 
-def fast_margins(path, as_of=None, options=LoadOptions()):
-    result = engine.summarize(engine.open_source([str(path)], options), as_of)
+def fast_margins(path, as_of=None):
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions()), as_of)
     return engine.margins(result), result
 
 
@@ -67,8 +68,8 @@ def test_bad_cost_samples_come_in_file_order(tmp_path):
     path.write_text("customer_id,date,amount,cost\n" + "".join(f"C{i},2025-01-{1 + i:02d},10,{c}\n"
                                                               for i, c in enumerate(costs)), encoding="utf-8")
     _, result = fast_margins(path)
-    assert result.source.warnings == [f"{path}: column 'cost' (cost): 5 values not numbers left empty, "
-                                      "e.g. 'zz', 'aa', 'mm'"]
+    assert result.source.warnings == [(f"{path}: column 'cost' (cost): 5 values not numbers left empty, "
+                                       "e.g. 'zz', 'aa', 'mm'")]
     assert load_purchases([str(path)])[1].warnings == result.source.warnings
 
 
@@ -114,7 +115,7 @@ def test_random_exports_give_the_same_margins_and_warnings(tmp_path, frame, cut,
     as_of = (pd.Timestamp("2025-01-01") + pd.Timedelta(days=cut)).date()
     try:
         reference, report = load_purchases([str(path)])
-    except Exception as e:  # the loader refuses the cost column: the engine hands it to pandas
+    except CustlensError as e:  # the loader refuses the cost column: the engine hands it to pandas
         with pytest.raises(engine.Unsupported):
             fast_margins(path, as_of)
         assert "cost" in str(e)
