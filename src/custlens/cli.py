@@ -379,7 +379,7 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
         result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps,
                                   orders=orders, progress=f"summarising {', '.join(inputs.paths)}")
         if costs:
-            engine.read_costs(source)
+            engine.read_costs(source, progress=result.progress)
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "

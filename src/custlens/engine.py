@@ -992,13 +992,14 @@ def can_cost(source: Source) -> bool:
     return column is not None and (kind in NUMBER_TYPES or kind == "VARCHAR" or kind.startswith("DECIMAL"))
 
 
-def read_costs(source: Source) -> None:
+def read_costs(source: Source, *, progress: bool = False) -> None:
     """Make the cost column readable by :func:`margins`. Text goes through the table
     ``custlens_costs`` (text → cost, per file), each distinct text parsed by the pandas loader's
     parser with the decimal mark the loader would choose for the column in that file; texts that
     are not numbers are left empty, with the loader's warning (count and the first three in file
     order). Raises :class:`Unsupported` where the loader refuses the column (most of a file's
-    values are not numbers: it says so, with the fix) or a column of another type."""
+    values are not numbers: it says so, with the fix) or a column of another type. ``progress``
+    shows the pass over the lines on a terminal."""
     from . import textvalues
     from .errors import sample_text
     from .io.load import WRONG_TYPE_SHARE
@@ -1011,8 +1012,11 @@ def read_costs(source: Source) -> None:
         return
     con, name = source.con, _ident(column)
     original = {source.read_as.get(f, f): f for f in source.files}
-    texts = con.execute(f"""SELECT filename, {name}, count(*) FROM {source.scan(filename=True)}
-                            WHERE {name} IS NOT NULL GROUP BY ALL""").fetchall()
+    _run(con, f"""CREATE OR REPLACE TEMP TABLE custlens_texts AS SELECT filename, {name}, count(*)
+                  FROM {source.scan(filename=True)} WHERE {name} IS NOT NULL GROUP BY ALL""",
+         "reading the costs" if progress else None)
+    texts = con.execute("SELECT * FROM custlens_texts").fetchall()
+    con.execute("DROP TABLE custlens_texts")
     if len(texts) > textvalues.MOST_TEXTS:
         raise Unsupported(f"{len(texts):,} distinct costs, too many to read one by one")
     by_file: dict[str, dict[str, int]] = {}
@@ -1040,17 +1044,21 @@ def margins(result: Result):
     """:func:`custlens.pareto.margins` by DuckDB: per customer, Σ(amount − cost) over their lines
     up to the as-of date, a missing cost counting as 0 (the cost column read by :func:`read_costs`)."""
     source = result.source
-    read_costs(source)
+    read_costs(source, progress=result.progress)
     if source.text_costs:
         cost = "custlens_cost"
     else:
         number = f"CAST({_ident(source.mapped['cost'])} AS DOUBLE)"
         cost = f"CASE WHEN isnan({number}) THEN NULL ELSE {number} END"
-    frame = sql_frame(result.con, f"""SELECT customer_id, fsum(amount - coalesce(cost, 0)) AS margin
-                                     FROM ({_customer_lines_sql(source, {'cost': cost})})
-                                     WHERE amount IS NOT NULL AND day <= {_date(result.as_of)}
-                                     GROUP BY customer_id""")
-    return frame.set_index("customer_id")["margin"]
+    result.run(f"""CREATE OR REPLACE TEMP TABLE custlens_margins AS
+                   SELECT customer_id, fsum(amount - coalesce(cost, 0)) AS margin
+                   FROM ({_customer_lines_sql(source, {'cost': cost})})
+                   WHERE amount IS NOT NULL AND day <= {_date(result.as_of)} GROUP BY customer_id""",
+               label="adding up the margins")
+    try:
+        return sql_frame(result.con, "SELECT * FROM custlens_margins").set_index("customer_id")["margin"]
+    finally:
+        result.con.execute("DROP TABLE custlens_margins")
 
 
 #: the purchase roles the win-back list and recommendations read from the lines
