@@ -60,6 +60,42 @@ def test_k_scores_table():
     assert bool(best["chosen"])
 
 
+def silhouettes_by_hand(x, labels):
+    """s(i) = (b − a) / max(a, b): a the mean distance to the others of i's cluster, b the
+    smallest mean distance to another cluster; 0 for a customer alone in its cluster."""
+    distance = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2))
+    out = np.zeros(len(x))
+    for i in range(len(x)):
+        own = labels == labels[i]
+        if own.sum() == 1:
+            continue
+        a = distance[i, own].sum() / (own.sum() - 1)
+        b = min(distance[i, labels == c].mean() for c in set(labels) if c != labels[i])
+        out[i] = (b - a) / max(a, b)
+    return out
+
+
+@pytest.mark.parametrize("k", [4, "auto"])
+def test_silhouettes_against_a_hand_computation(k):
+    """The model's silhouette, each segment's and the k table's, from the standardised features."""
+    summary = known_groups(n=60)
+    fit = seg.fit(summary, k=k, seed=0)
+    raw, _ = seg.raw_features(summary, None, list(seg.DEFAULT_FEATURES))
+    matrix = seg.transform(raw)
+    scale = matrix.std(axis=0)
+    x = (matrix - matrix.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    labels = fit.customers["segment"].to_numpy()
+    expected = silhouettes_by_hand(x, labels)
+    assert fit.model.silhouette == pytest.approx(expected.mean(), abs=1e-12)
+    per_segment = pd.Series(expected).groupby(labels).mean()
+    assert fit.sample_silhouettes.to_numpy() == pytest.approx(per_segment.to_numpy(), abs=1e-12)
+    chosen = fit.k_scores.set_index("k").loc[fit.model.k, "silhouette"]
+    if k == 4:  # the one fit is the model
+        assert chosen == pytest.approx(expected.mean(), abs=1e-12)
+    else:  # the model is refitted on everyone: the same clusters here, so the same silhouette
+        assert chosen == pytest.approx(expected.mean(), abs=1e-3)
+
+
 def test_fixed_k_and_unique_names():
     fit = seg.fit(known_groups(), k=6, seed=0)
     assert fit.model.k == 6 and len(set(fit.model.names)) == 6

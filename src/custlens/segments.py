@@ -221,7 +221,7 @@ class Fit:
 def fit(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None, *, features: list[str] | None = None,
         k: int | str = "auto", seed: int = 0, k_range=range(2, 11), fitted_on: dict | None = None) -> Fit:
     """Fit k-means on the customers of ``summary``; see the module docstring."""
-    from sklearn.metrics import davies_bouldin_score, silhouette_samples
+    from sklearn.metrics import davies_bouldin_score, pairwise_distances, silhouette_samples
 
     features = features or list(DEFAULT_FEATURES)
     raw, levels = raw_features(summary, values, features)
@@ -245,11 +245,14 @@ def fit(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None, *,
     # k is then fitted on every customer (with fewer customers than the sample, that is all of them).
     rows, fits = [], {}
     xs = x[sample]
+    # the scored customers' distances, computed once for every k's silhouette (the same numbers
+    # silhouette_samples computes from the points; 200 MB at 5,000 customers)
+    distances = pairwise_distances(xs[scored])
     for candidate in candidates:
         estimator = _estimator(candidate, seed, len(xs), n_init=3 if len(candidates) > 1 else 10)
         labels = estimator.fit_predict(xs)
         distinct = len(np.unique(labels))
-        silhouette = float(silhouette_samples(xs[scored], labels[scored]).mean()) \
+        silhouette = float(silhouette_samples(distances, labels[scored], metric="precomputed").mean()) \
             if 1 < len(np.unique(labels[scored])) < len(scored) else float("nan")
         db = float(davies_bouldin_score(xs, labels)) if distinct > 1 else float("nan")
         rows.append({"k": candidate, "silhouette": silhouette, "davies_bouldin": db,
@@ -282,8 +285,8 @@ def fit(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None, *,
     labels = remap[labels]
     centroids = centroids[order]
     names = name_segments(centroids, list(raw.columns), raw, labels)
-    measured = sample[scored]
-    sample_scores = silhouette_samples(x[measured], labels[measured]) \
+    measured = sample[scored]  # the customers of ``distances``
+    sample_scores = silhouette_samples(distances, labels[measured], metric="precomputed") \
         if 1 < len(np.unique(labels[measured])) < len(measured) else np.full(len(measured), np.nan)
     per_segment = pd.Series(sample_scores).groupby(labels[measured]).mean()
     model = SegmentModel(features=features, columns=list(raw.columns), mean=mean, scale=scale, centroids=centroids,
