@@ -59,7 +59,7 @@ def test_cards_of_a_russian_export_are_the_same_from_both_engines(run, who):
 def test_a_card_from_parquet_with_integer_product_ids(run, tmp_path):
     raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False)
     raw.insert(3, "sku", raw["product"].map({n: 1000 + i for i, n in enumerate(sorted(raw["product"].unique()))}))
-    raw = raw.astype({"quantity": int, "unit_price": float, "amount": float})
+    raw = raw.astype({"quantity": int, "unit_price": float, "amount": float, "cost": float})
     raw["date"] = pd.to_datetime(raw["date"])
     path = tmp_path / "lines.parquet"
     raw.to_parquet(path, index=False)

@@ -121,7 +121,7 @@ def with_integer_labels(tmp_path):
     raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False)
     raw["channel"] = raw["channel"].map({n: i for i, n in enumerate(sorted(raw["channel"].unique()))})
     raw["region"] = raw["customer_id"].str[-1].where(raw["customer_id"].str[-1] != "7", "")
-    raw = raw.astype({"quantity": int, "unit_price": float, "amount": float})
+    raw = raw.astype({"quantity": int, "unit_price": float, "amount": float, "cost": float})
     path = tmp_path / "lines.parquet"
     raw.to_parquet(path, index=False)
     return path
@@ -159,7 +159,7 @@ def test_float_labels_go_to_pandas(run, tmp_path):
     """pandas writes a float label its own way (1.0), so the lines go to pandas, and it says so."""
     raw = pd.read_csv(PURCHASES, dtype=str, keep_default_na=False)
     raw["category"] = raw["category"].map({n: i + 0.5 for i, n in enumerate(sorted(raw["category"].unique()))})
-    raw = raw.astype({"quantity": int, "unit_price": float, "amount": float})
+    raw = raw.astype({"quantity": int, "unit_price": float, "amount": float, "cost": float})
     path = tmp_path / "lines.parquet"
     raw.to_parquet(path, index=False)
     fast = run("segment", path, "--summary", "--format", "csv", "--engine", "duckdb")

@@ -136,7 +136,7 @@ def parquet_copy(tmp_path, kind):
     raw = pd.read_csv(PURCHASES)
     rng = np.random.default_rng(7)
     cost = (raw["amount"] * rng.uniform(0.3, 0.9, len(raw))).round(2).mask(rng.random(len(raw)) < 0.05)
-    raw["cost"] = cost if kind == "float" else cost.round().astype("Int64")
+    raw["cost"] = cost if kind == "float" else cost.round().astype("Int64")  # in place of the examples' own
     path = tmp_path / f"{kind}.parquet"
     raw.to_parquet(path, index=False)
     return path
@@ -153,17 +153,22 @@ def russian_copy(tmp_path, name="ru.csv", bad=("нет данных", "—?", "a
         cost[first + 17 * (i + 1)] = text
     for i in range(first + 5, len(cost), 97):
         cost[i] = ""
-    raw["Себестоимость"] = cost
+    raw["Себестоимость"] = cost  # in place of the example's own
     path = tmp_path / name
     raw.to_csv(path, sep=";", index=False, encoding="cp1251")
     return path
 
 
-@pytest.mark.parametrize("source", ["examples", "float parquet", "integer parquet", "russian"])
+@pytest.mark.parametrize("source", ["examples", "examples, --map cost=unit_price", "russian example", "float parquet",
+                                    "integer parquet", "russian"])
 @pytest.mark.parametrize("options", [[], ["--as-of", "2025-06-30"], ["--summary"], ["--key-clients-only"]])
 def test_pareto_by_margin_is_the_same_bytes_from_both_engines(run, tmp_path, source, options):
-    if source == "examples":
+    if source == "examples":  # with its own cost column, and with another mapped as the cost
+        path, extra = PURCHASES, []
+    elif source == "examples, --map cost=unit_price":
         path, extra = PURCHASES, ["--map", "cost=unit_price"]
+    elif source == "russian example":
+        path, extra = RU, []
     elif source == "russian":
         path, extra = russian_copy(tmp_path), []
     else:
@@ -213,8 +218,10 @@ def test_a_cost_column_of_words_is_refused_as_the_loader_refuses_it(run, tmp_pat
 
 
 @pytest.mark.parametrize("engine_name", ["auto", "duckdb", "pandas"])
-def test_no_cost_column_says_which_option_to_use(run, engine_name):
-    result = run("pareto", PURCHASES, "--by", "margin", "--engine", engine_name)
+def test_no_cost_column_says_which_option_to_use(run, tmp_path, engine_name):
+    path = tmp_path / "no-cost.csv"
+    pd.read_csv(PURCHASES, dtype=str, keep_default_na=False).drop(columns="cost").to_csv(path, index=False)
+    result = run("pareto", path, "--by", "margin", "--engine", engine_name)
     assert result.exit_code == 1 and "--map cost=" in result.stderr
     if engine_name != "pandas":  # said before any line is read
         assert "rows" not in result.stderr, result.stderr

@@ -1,5 +1,6 @@
 """The demo data has what the reports need: a heavy tail, churn, returns, a mid-period change."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -31,6 +32,26 @@ def test_returns_are_about_two_percent_and_negative(data):
     returns = p[p["amount"] < 0]
     assert 0.01 < len(returns) / len(p) < 0.03
     assert returns["order_id"].str.startswith("R").all() and (returns["quantity"] < 0).all()
+
+
+def test_costs_are_a_share_of_the_amount_by_product(data):
+    """45–75% of the amount (rounding to cents aside), the same share for a product everywhere,
+    and negative on returns."""
+    p = data.purchases
+    share = p["cost"] / p["amount"]
+    assert share.between(0.45 - 0.005, 0.75 + 0.005).all() and (p.loc[p["amount"] < 0, "cost"] < 0).all()
+    big = p[p["amount"].abs() > 100]  # where a cent of rounding moves the share by less than 1e-4
+    assert (big.assign(share=share).groupby(["category", "product"])["share"].agg(lambda s: s.max() - s.min())
+            < 1e-4).all()
+
+
+def test_the_costs_leave_the_other_columns_as_they_were(monkeypatch):
+    """Costs come from a random stream of their own: other shares change the costs only."""
+    before = sampledata.generate(300, seed=5).purchases
+    monkeypatch.setattr(sampledata, "_cost_shares", lambda seed, shape: np.full(shape, 0.5))
+    after = sampledata.generate(300, seed=5).purchases
+    pd.testing.assert_frame_equal(before.drop(columns="cost"), after.drop(columns="cost"))
+    assert (after["cost"] == (after["amount"] * 0.5).round(2)).all() and not before["cost"].equals(after["cost"])
 
 
 def test_some_customers_stop_buying(data):

@@ -508,6 +508,7 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     \b
         custlens pareto examples/purchases.csv
         custlens pareto examples/purchases.csv --share 0.9 --summary
+        custlens pareto examples/purchases.csv --by margin --key-clients-only
         custlens pareto examples/purchases.csv --portrait --contacts examples/contacts.csv
         custlens pareto examples/purchases.csv --key-clients-only -o key-clients.xlsx
     """

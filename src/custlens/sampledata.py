@@ -9,7 +9,8 @@ report has something to find:
 - on the *change date* (a loyalty programme) every customer's buying rate rises by
   ``uplift`` and support quality (CSAT) improves, so before/after comparisons move;
 - about 2% of lines are returned later (negative lines on a separate return document),
-  and a few guest checkouts have no customer id.
+  and a few guest checkouts have no customer id;
+- each line has its cost of goods (45–75% of its amount, by product), for margins.
 
 ``locale="ru"`` writes what Russian accounting/CRM systems export: cp1251, ``;``,
 decimal commas, ``dd.mm.yyyy`` dates and Russian headers and texts.
@@ -81,7 +82,7 @@ TEXT = {
 HEADERS_RU = {
     "purchases": {"order_id": "Номер заказа", "customer_id": "Клиент", "date": "Дата", "product": "Товар",
                   "category": "Категория", "channel": "Канал", "quantity": "Количество", "unit_price": "Цена",
-                  "amount": "Сумма"},
+                  "amount": "Сумма", "cost": "Себестоимость"},
     "contacts": {"customer_id": "Клиент", "name": "ФИО", "email": "Email", "phone": "Телефон",
                  "signup_date": "Дата регистрации", "source": "Источник", "consent": "Согласие на рассылку",
                  "city": "Город"},
@@ -151,6 +152,7 @@ def generate(customers: int = 2000, *, seed: int = 7, locale: str = "en", uplift
     quantity = 1 + rng.poisson(0.25 * value[line_owner])
     quantity = np.minimum(quantity, 20)
     amount = np.round(quantity * unit_price, 2)
+    cost = np.round(amount * _cost_shares(seed, price_table.shape)[category, product_index], 2)
     seconds = rng.integers(8 * 3600, 22 * 3600, owner.size)
     order_time = START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(seconds, unit="s")
     channel = np.where(rng.random(owner.size) < 0.8, preferred_channel[owner],
@@ -168,6 +170,7 @@ def generate(customers: int = 2000, *, seed: int = 7, locale: str = "en", uplift
         "quantity": quantity.astype(np.int64),
         "unit_price": unit_price.astype(float),
         "amount": amount,
+        "cost": cost,
     })
 
     # Returns: ~2% of lines come back 3–30 days later on a return document of their own.
@@ -178,6 +181,7 @@ def generate(customers: int = 2000, *, seed: int = 7, locale: str = "en", uplift
     back["order_id"] = [f"R{k:07d}" for k in range(1, len(back) + 1)]
     back["quantity"] = -back["quantity"]
     back["amount"] = -back["amount"]
+    back["cost"] = -back["cost"]
     # Guest checkouts: a few orders with no customer id.
     guests = purchases.sample(frac=0.003, random_state=seed).copy()
     guests["customer_id"] = ""
@@ -191,6 +195,12 @@ def generate(customers: int = 2000, *, seed: int = 7, locale: str = "en", uplift
     contacts = _contacts(rng, ids, first_day, text, locale)
     interactions = _interactions(rng, ids, first_day, last_day, orders_count, text, span)
     return SampleData(purchases=purchases, contacts=contacts, interactions=interactions)
+
+
+def _cost_shares(seed: int, shape) -> np.ndarray:
+    """Each product's cost of goods as a share of its price, 45–75%: drawn from a random stream
+    of its own, so that the other columns are what they were before costs were added."""
+    return np.random.default_rng([seed, 1]).uniform(0.45, 0.75, shape)
 
 
 def _prices(rng) -> np.ndarray:
@@ -304,7 +314,7 @@ def _en_text(frame: pd.DataFrame) -> pd.DataFrame:
         out["date"] = out["date"].dt.strftime("%Y-%m-%d %H:%M:%S")
     if "signup_date" in out:
         out["signup_date"] = out["signup_date"].dt.strftime("%Y-%m-%d")
-    for name in ("unit_price", "amount"):
+    for name in ("unit_price", "amount", "cost"):
         if name in out:
             out[name] = out[name].map(lambda v: f"{v:.2f}")
     return out
@@ -316,7 +326,7 @@ def _ru_text(frame: pd.DataFrame) -> pd.DataFrame:
         out["date"] = out["date"].dt.strftime("%d.%m.%Y" if "order_id" in out else "%d.%m.%Y %H:%M")
     if "signup_date" in out:
         out["signup_date"] = out["signup_date"].dt.strftime("%d.%m.%Y")
-    for name in ("unit_price", "amount"):
+    for name in ("unit_price", "amount", "cost"):
         if name in out:
             out[name] = out[name].map(_ru_number)
     return out
