@@ -1,5 +1,5 @@
 """Time `custlens summary`, `rfm`, `pareto`, `lapsed`, `recommend` and `kpi` end to end, as whole processes, on
-generated exports.
+generated exports (with `--locale ru`, also `pareto --by margin` on the export's text costs).
 
     .venv/bin/python bench/bench_reports.py                 # 1e5 and 1e6 lines, 3 runs each
     .venv/bin/python bench/bench_reports.py --sizes 1e5 --runs 5
@@ -68,6 +68,8 @@ def regional_tasks(csv: Path) -> dict[str, list[str]]:
             *custlens, "lapsed", str(csv), "-o", str(OUT / "l.csv"), "-q", "--engine", engine]
         tasks[f"custlens recommend (Russian CSV), --engine {engine}"] = [
             *custlens, "recommend", str(csv), "-o", str(OUT / "c.csv"), "-q", "--engine", engine]
+        tasks[f"custlens pareto --by margin (Russian CSV, text costs), --engine {engine}"] = [
+            *custlens, "pareto", str(csv), "--by", "margin", "-o", str(OUT / "m.csv"), "-q", "--engine", engine]
     return tasks
 
 
