@@ -736,14 +736,15 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None) -> str:
     order = f", {_text_sql(source, 'order_id')} AS order_id" if has_orders else ""
     extra = extra or {}
     computed = "".join(f", {expression} AS {name}" for name, expression in extra.items())
+    costs = source.text_costs and COST_TEXT_VALUE in extra.values()  # joined only where they are read
     return f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
                       {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
                       {_order_sql('order_id') if has_orders else ''} {''.join(', ' + n for n in extra)}
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
                             {source.column('amount')} AS amount_text {order} {computed}
                      FROM {source.scan(filename=len(source.files) > 1 and (source.text_dates or source.text_amounts
-                                                                               or source.text_costs))}
-                          AS lines {_text_joins(source)})"""
+                                                                               or costs))}
+                          AS lines {_text_joins(source, costs=costs)})"""
 
 
 #: a day's period as the ordinal of pandas' Period (custlens.cohorts.FREQUENCIES), by period
@@ -984,6 +985,10 @@ def value_by_label(result: Result, roles) -> dict:
         result.con.execute("DROP TABLE label_values")
 
 
+#: a line's cost read through the table of read_costs (the lines join that table only when asked for it)
+COST_TEXT_VALUE = "custlens_cost"
+
+
 def can_cost(source: Source) -> bool:
     """Whether :func:`margins` reads the files' cost column as the pandas loader does: numbers,
     or text (parsed by the loader's parser, :func:`read_costs`)."""
@@ -1046,7 +1051,7 @@ def margins(result: Result):
     source = result.source
     read_costs(source, progress=result.progress)
     if source.text_costs:
-        cost = "custlens_cost"
+        cost = COST_TEXT_VALUE
     else:
         number = f"CAST({_ident(source.mapped['cost'])} AS DOUBLE)"
         cost = f"CASE WHEN isnan({number}) THEN NULL ELSE {number} END"
@@ -1282,12 +1287,13 @@ def _iso_day_sql(column: str) -> str:
     return f"CAST(try_strptime({column}, {formats}) AS DATE)"
 
 
-def _text_joins(source: Source) -> str:
-    """The joins of the lines with the tables of :func:`read_text_values` (per file, for several)."""
+def _text_joins(source: Source, *, costs: bool = False) -> str:
+    """The joins of the lines with the tables of :func:`read_text_values` (per file, for several),
+    and with ``costs`` the table of :func:`read_costs`."""
     joins = ""
     for on, table, text, role in ((source.text_dates, "custlens_dates", "custlens_date_text", "order_date"),
                                   (source.text_amounts, "custlens_amounts", "custlens_amount_text", "amount"),
-                                  (source.text_costs, "custlens_costs", "custlens_cost_text", "cost")):
+                                  (costs, "custlens_costs", "custlens_cost_text", "cost")):
         if on:
             same_file = f" AND {table}.custlens_file = lines.filename" if len(source.files) > 1 else ""
             joins += f" LEFT JOIN {table} ON {table}.{text} = lines.{_ident(source.mapped[role])}{same_file}"

@@ -181,9 +181,9 @@ def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, values: dict[str, p
     revenue); avg_orders; avg_order_value (group revenue / group orders); avg_tenure_days;
     avg_recency_days; bought_last_90_days_share (recency ≤ 90 days); top categories,
     channels and regions (share of the group's purchase value in cents, returns not subtracted)
-    from the :mod:`custlens.labels` tables in ``values``, when the purchases have them; top cities and acquisition sources (share of the group's
-    customers with a contact record), consent_share and with_contact_record_share when
-    contacts are given.
+    from the :mod:`custlens.labels` tables in ``values``, when the purchases have them; top
+    cities and acquisition sources (share of the group's customers with a contact record),
+    consent_share and with_contact_record_share when contacts are given.
     """
     key_ids = ranked.loc[ranked["key_client"], "customer_id"]
     is_key = isin(summary["customer_id"], key_ids)
