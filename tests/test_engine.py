@@ -4,12 +4,14 @@ Every case runs both engines on the same file and compares; the cases the DuckDB
 not take are checked to fall back to pandas (auto) or to fail with the reason (--engine duckdb).
 """
 
+import importlib.util
 import io
 import os
 import re
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -510,14 +512,41 @@ def test_importing_the_cli_imports_no_heavy_library():
     assert out.stdout.strip() == "[]"
 
 
-def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path):
+@pytest.mark.parametrize("example", ["examples/purchases.csv", "parquet"])
+def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path, example):
+    """Nor the Python layer of the duckdb package, where its compiled core can be imported alone
+    (engine.duckdb_core): CSV and Parquet inputs."""
+    if example == "parquet":
+        example = str(tmp_path / "lines.parquet")
+        pd.read_csv(ROOT / "examples/purchases.csv", parse_dates=["date"]).to_parquet(example)
+    core_alone = importlib.util.find_spec("_duckdb") is not None
     out = run_python(
         "import sys; from custlens.cli import cli\n"
-        f"try: cli(['summary', 'examples/purchases.csv', '-q', '-o', {str(tmp_path / 'x.parquet')!r}])\n"
+        f"try: cli(['summary', {example!r}, '-q', '--engine', 'duckdb', '-o', {str(tmp_path / 'x.parquet')!r}])\n"
         "except SystemExit as e: assert e.code in (0, None), e\n"
-        "print('pandas' in sys.modules, 'pyarrow' in sys.modules)")
-    assert out.stdout.strip() == "False False"
+        "print('pandas' in sys.modules, 'pyarrow' in sys.modules, 'duckdb' in sys.modules)")
+    assert out.stdout.strip() == f"False False {not core_alone}"
     assert (tmp_path / "x.parquet").stat().st_size > 0
+
+
+def test_the_duckdb_package_gives_what_its_core_gives(tmp_path, monkeypatch, run):
+    """Where the compiled core cannot be imported alone (DuckDB 1.3 names it otherwise), the
+    engine runs on the package: the same summary, rfm and lapsed bytes, and the same words."""
+    outputs = {}
+    for core in (True, False):
+        if not core:
+            monkeypatch.setitem(sys.modules, "_duckdb", None)  # import _duckdb raises ImportError
+            assert engine.duckdb_core().__name__ == "duckdb"
+        (tmp_path / str(core)).mkdir()
+        monkeypatch.chdir(tmp_path / str(core))
+        for command in (["summary"], ["rfm", "--summary"], ["lapsed", "--as-of", "2025-06-30"]):
+            out = Path(f"{command[0]}.csv")
+            result = run(*command, ROOT / "examples/purchases.csv", "--engine", "duckdb", "-o", out)
+            assert result.exit_code == 0, result.output
+            assert "DuckDB engine" in result.stderr
+            outputs.setdefault(command[0], []).append((out.read_bytes(), result.stderr))
+    for name, (with_core, with_package) in outputs.items():
+        assert with_core == with_package, name
 
 
 @pytest.mark.parametrize("dtype, label_ok", [("Int64", True), ("float64", False), ("datetime64[ns]", False)])

@@ -19,8 +19,9 @@ auto`` hands the input to pandas, which reports it row by row.
 Both engines give the same summary (``tests/test_engine.py``): counts and dates exactly,
 money to 1e-9.
 
-Imports only duckdb: ``custlens summary big.parquet -o out.parquet`` never loads pandas (text
-dates and amounts in other formats than ISO and plain numbers do, for the loader's parsers).
+Imports only DuckDB's compiled core (:func:`duckdb_core`): ``custlens summary big.parquet -o
+out.parquet`` never loads pandas (text dates and amounts in other formats than ISO and plain
+numbers do, for the loader's parsers), nor the Python layer of the ``duckdb`` package.
 """
 
 from __future__ import annotations
@@ -251,8 +252,8 @@ def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
     schemas = []
     for f in files:
         try:
-            rows = con.sql(f"DESCRIBE SELECT * FROM read_parquet({_literal(f)})").fetchall()
-        except Exception as e:
+            rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(f)})").fetchall()
+        except duckdb_core().Error as e:
             raise Unsupported(f"{f}: {str(e).splitlines()[0]}") from e
         schemas.append([(r[0], r[1]) for r in rows])
     if any(s != schemas[0] for s in schemas):
@@ -376,17 +377,39 @@ class Result:
         return out
 
 
+def duckdb_core():
+    """DuckDB's compiled engine module. ``import duckdb`` (2.x) also loads the package's Python
+    layer of relations and expressions: 65–90 ms, a seventh of a summary of a million lines.
+    custlens runs SQL text on a connection and fetches rows, tuples, NumPy arrays or pandas
+    frames, which the core does alone; the few places that want an Arrow table or a relation
+    call :func:`with_relations`. Builds whose core has another name (DuckDB 1.3) get the package."""
+    try:
+        import _duckdb
+
+        return _duckdb
+    except ImportError:
+        import duckdb
+
+        return duckdb
+
+
+def with_relations(con):
+    """``con`` with DuckDB's Python layer (``con.sql``, Arrow results): importing the package adds
+    them to every connection, those opened by the core too."""
+    import duckdb  # noqa: F401
+
+    return con
+
+
 def connect(memory_limit: str | None = None):
     """A fresh in-memory DuckDB database that spills to a private temporary folder (removed at
     exit) beyond ``memory_limit`` (e.g. "2GB"; default :func:`default_memory_limit`), and draws no
     progress bar of DuckDB's own."""
     import atexit
 
-    import duckdb
-
     spill = tempfile.mkdtemp(prefix="custlens-duckdb-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
-    con = duckdb.connect(config={"threads": os.cpu_count() or 1, "temp_directory": spill,
+    con = duckdb_core().connect(config={"threads": os.cpu_count() or 1, "temp_directory": spill,
                                  "memory_limit": memory_limit or default_memory_limit(), "preserve_insertion_order": False})
     # DuckDB draws its own bar on stdout when it thinks the session is interactive (python -c,
     # notebooks), where it would land in a piped report; run_with_progress draws ours on stderr
@@ -430,12 +453,10 @@ def summarize(source: Source, as_of: date | None = None, *, progress: str | None
     columns of :func:`_lines_sql`) summarises those lines instead of the files', lines whose files
     were checked already: the checks that read the files again are skipped.
     """
-    import duckdb
-
     try:
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
                           orders=orders, name=name, lines=lines)
-    except duckdb.Error as e:  # a line it cannot read (wrong number of fields, bad UTF-8 further in…)
+    except duckdb_core().Error as e:  # a line it cannot read (wrong number of fields, bad UTF-8 further in…)
         raise Unsupported(f"DuckDB cannot read it: {str(e).splitlines()[0]}") from e
 
 
@@ -791,13 +812,13 @@ def cohort_counts(result: Result, *, period: str, metric: str):
     _order_tables(result, result.as_of)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE cohort_of AS
                     SELECT customer_id, min({ordinal}) AS cohort FROM orders WHERE counted GROUP BY customer_id""")
-    size = con.sql("SELECT cohort, count(*) AS n FROM cohort_of GROUP BY cohort").df()
+    size = con.execute("SELECT cohort, count(*) AS n FROM cohort_of GROUP BY cohort").df()
     if metric == "retention":
-        values = con.sql(f"""SELECT cohort, {ordinal} - cohort AS k,
+        values = con.execute(f"""SELECT cohort, {ordinal} - cohort AS k,
                                     count(DISTINCT customer_id)::DOUBLE AS v
                              FROM orders JOIN cohort_of USING (customer_id) WHERE counted GROUP BY ALL""").df()
     else:
-        values = con.sql(f"""SELECT cohort, {ordinal} - cohort AS k, fsum(amount) AS v
+        values = con.execute(f"""SELECT cohort, {ordinal} - cohort AS k, fsum(amount) AS v
                              FROM order_lines JOIN cohort_of USING (customer_id) GROUP BY ALL""").df()
     index = pd.MultiIndex.from_arrays([values["cohort"].astype("int64"), values["k"].astype("int64")])
     return CohortCounts(size=pd.Series(size["n"].to_numpy(), index=size["cohort"].astype("int64").to_numpy()),
@@ -841,7 +862,8 @@ def customer_lines(result: Result, customer_id: str):
     con.execute("SET preserve_insertion_order = true")  # the rows in file order
     try:
         for f in source.files:
-            frame = con.sql(f"SELECT {columns} FROM {source.scan(files=[f])} WHERE {where}").to_arrow_table().to_pandas()
+            query = f"SELECT {columns} FROM {source.scan(files=[f])} WHERE {where}"
+            frame = with_relations(con).sql(query).to_arrow_table().to_pandas()
             if len(frame):
                 tables.append(RawTable(source=f, format=source.format, frame=frame, encoding=source.encoding,
                                        delimiter=source.delimiter, header_names=list(source.all_columns)))
@@ -892,13 +914,13 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
     in_before, in_after = con.execute("SELECT sum(lines_b), sum(lines_a) FROM kpi_customers").fetchall()[0]
 
     def data(k: str, period) -> PeriodData:
-        per = con.sql(f"""SELECT customer_id, orders_{k} AS orders, coalesce(revenue_{k}, 0.0) AS revenue
+        per = con.execute(f"""SELECT customer_id, orders_{k} AS orders, coalesce(revenue_{k}, 0.0) AS revenue
                           FROM kpi_customers WHERE orders_{k} > 0 ORDER BY customer_id""").df()
         revenue, new, retained, previous = con.execute(f"""
             SELECT coalesce(fsum(revenue_{k}), 0.0), count(*) FILTER ({_between(period, 'first')}),
                    count(*) FILTER (previous_{k} > 0 AND orders_{k} > 0), count(*) FILTER (previous_{k} > 0)
             FROM kpi_customers""").fetchall()[0]
-        value = con.sql(f"""SELECT coalesce(value_{k}, 0.0) AS value FROM kpi_customers
+        value = con.execute(f"""SELECT coalesce(value_{k}, 0.0) AS value FROM kpi_customers
                             WHERE first <= {_date(period.end)} ORDER BY customer_id""").fetchnumpy()["value"]
         per["orders"] = per["orders"].astype("int64")
         return PeriodData(period=period, revenue=float(revenue), per_customer=per, new_customers=int(new),
@@ -1201,7 +1223,7 @@ def calibration_table(result: Result, *, unit: str, end: date | None = None):
     from .clv import calibration_frame
 
     end = end or result.as_of
-    frame = result.con.sql(f"""
+    frame = result.con.execute(f"""
         SELECT customer_id, count(*) AS days, min(n) AS first, max(n) AS last, fsum(spend) AS total,
                arg_min(spend, n) AS first_spend
         FROM (SELECT customer_id, {EPOCH_DAY} AS n, fsum(amount) AS spend
@@ -1216,7 +1238,7 @@ def purchase_days(result: Result, customer_ids, *, after: date, end: date):
     :func:`custlens.clv.purchase_days` counts them in pandas): a float array, 0 for none."""
     import pandas as pd
 
-    counts = result.con.sql(f"""
+    counts = result.con.execute(f"""
         SELECT customer_id, count(DISTINCT day) AS n FROM ({_customer_lines_sql(result.source)})
         WHERE day > {_date(after)} AND day <= {_date(end)} GROUP BY customer_id""").df()
     days = pd.Series(counts["n"].to_numpy(), index=counts["customer_id"].astype("string"))
@@ -1350,7 +1372,7 @@ def _guest_samples(con, source: Source, guests: int) -> list[str]:
     order: the first lines of the first file first, which usually hold the three."""
     column = _text_sql(source, "customer_id")
     if source.format == "parquet":
-        rows = con.sql(f"""SELECT filename, file_row_number FROM {source.scan(row_numbers=True)}
+        rows = con.execute(f"""SELECT filename, file_row_number FROM {source.scan(row_numbers=True)}
                            WHERE {_guest_sql(column)} ORDER BY filename, file_row_number LIMIT 3""").fetchall()
         order = {f: i for i, f in enumerate(source.files)}
         return [f"row {n + 2}" for _, n in sorted(rows, key=lambda r: (order.get(r[0], 0), r[1]))]
@@ -1396,7 +1418,7 @@ def inspect(source: Source) -> dict:
                                  f"FROM ({_customer_lines_sql(source)})").fetchall()[0]
     con.execute("SET preserve_insertion_order = true")  # the first lines, in file order
     try:
-        head = con.sql(f"SELECT {', '.join(_ident(c) for c in source.all_columns)} "
+        head = con.execute(f"SELECT {', '.join(_ident(c) for c in source.all_columns)} "
                        f"FROM {source.scan(row_numbers=True, files=source.files[:1])} LIMIT {SAMPLE_LINES}").df()
     finally:
         con.execute("SET preserve_insertion_order = false")
@@ -1434,8 +1456,6 @@ def count_rows(result: Result, table: str, where: str = "TRUE") -> int:
 def write_parquet(result: Result, path: str, *, table: str | None = None, sort: str | None = None,
                   limit: int | None = None) -> None:
     """A table (default: the summary) straight from DuckDB to a Parquet file, atomically."""
-    import duckdb
-
     from .errors import OutputError
     from .sink import write_atomic_path
 
@@ -1444,7 +1464,7 @@ def write_parquet(result: Result, path: str, *, table: str | None = None, sort: 
     def copy(tmp: str) -> None:
         try:
             result.con.execute(f"COPY ({query}) TO {_literal(tmp)} (FORMAT PARQUET)")
-        except duckdb.Error as e:
+        except duckdb_core().Error as e:
             raise OutputError(f"{path}: cannot be written ({str(e).splitlines()[0]})") from e
 
     write_atomic_path(path, copy)
@@ -1476,7 +1496,7 @@ def sql_frame(con, sql: str):
     import pyarrow as pa
 
     text = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype(), pa.string_view(): pd.StringDtype()}
-    return con.sql(sql).to_arrow_table().to_pandas(types_mapper=text.get)
+    return with_relations(con).sql(sql).to_arrow_table().to_pandas(types_mapper=text.get)
 
 
 def fetch(result: Result, table: str):
@@ -1507,7 +1527,7 @@ def to_pandas(result: Result):
     from .summary import Summary
 
     def order_days():
-        days = result.con.sql(f"""SELECT customer_id, {EPOCH} + day AS day FROM (SELECT customer_id,
+        days = result.con.execute(f"""SELECT customer_id, {EPOCH} + day AS day FROM (SELECT customer_id,
                                       unnest(list_distinct(days)) AS day FROM {result.groups} WHERE counted AND NOT guest)
                                   ORDER BY customer_id, day""").df()
         return pd.DataFrame({"customer_id": days["customer_id"].astype("string"),
@@ -1515,7 +1535,7 @@ def to_pandas(result: Result):
 
     gap_table = population = None
     if result.keep_days:
-        gap_table = result.con.sql(f"""SELECT customer_id, median_gap_days AS own_median, last_gap_days,
+        gap_table = result.con.execute(f"""SELECT customer_id, median_gap_days AS own_median, last_gap_days,
                                           gap_before_last_days FROM {result.groups} WHERE counted AND NOT guest
                                    ORDER BY customer_id""").df()
         gap_table["customer_id"] = gap_table["customer_id"].astype("string")
