@@ -530,7 +530,7 @@ def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path, example):
 
 
 def test_the_duckdb_package_gives_what_its_core_gives(tmp_path, monkeypatch, run):
-    """Where the compiled core cannot be imported alone (DuckDB 1.3 names it otherwise), the
+    """Where the compiled core cannot be imported alone (older builds name it duckdb.duckdb), the
     engine runs on the package: the same summary, rfm and lapsed bytes, and the same words."""
     outputs = {}
     for core in (True, False):

@@ -382,7 +382,7 @@ def duckdb_core():
     layer of relations and expressions: 65–90 ms, a seventh of a summary of a million lines.
     custlens runs SQL text on a connection and fetches rows, tuples, NumPy arrays or pandas
     frames, which the core does alone; the few places that want an Arrow table or a relation
-    call :func:`with_relations`. Builds whose core has another name (DuckDB 1.3) get the package."""
+    call :func:`with_relations`. Older builds, whose core is ``duckdb.duckdb``, get the package."""
     try:
         import _duckdb
 
