@@ -382,7 +382,10 @@ def test_strict_gives_the_pandas_error(run):
 
 @pytest.mark.parametrize("command", [
     ["summary"], ["summary", "--sort", "-monetary", "--limit", "25"], ["rfm"], ["rfm", "--summary"],
-    ["pareto"], ["pareto", "--summary"], ["segment", "--k", "4"], ["lifecycle"], ["lifecycle", "--summary"],
+    ["pareto"], ["pareto", "--summary"], ["pareto", "--by", "orders", "--key-clients-only"],
+    ["pareto", "--share", "0.5", "--abc", "0.6,0.9", "--as-of", "2025-06-30"],
+    ["pareto", "--sort", "-share", "--limit", "20"], ["pareto", "--by", "orders", "--sort", "abc_class"],
+    ["segment", "--k", "4"], ["lifecycle"], ["lifecycle", "--summary"],
     ["lapsed", "--contacts", str(EXAMPLES / "contacts.csv")], ["lapsed", "--as-of", "2025-09-30"],
     ["cohorts"], ["cohorts", "--metric", "revenue", "--period", "week"],
     ["cohorts", "--metric", "ltv", "--period", "quarter", "--as-of", "2025-03-31"],
@@ -483,6 +486,21 @@ def test_summary_written_by_duckdb_reads_back_as_the_pandas_file(run, tmp_path, 
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize("extra", [[], ["--by", "orders", "--key-clients-only"], ["--sort", "-share", "--limit", "9"]])
+def test_pareto_written_by_duckdb_reads_back_as_the_pandas_file(run, tmp_path, extra):
+    """The ranking straight from DuckDB to Parquet: the same rows in the same order, every number
+    exactly (the shares are worked out in cents by both engines)."""
+    fast, slow = tmp_path / "fast.parquet", tmp_path / "slow.parquet"
+    assert run("pareto", PURCHASES, "-o", fast, "--engine", "duckdb", *extra).exit_code == 0
+    assert run("pareto", PURCHASES, "-o", slow, "--engine", "pandas", *extra).exit_code == 0
+    a, b = pd.read_parquet(fast), pd.read_parquet(slow)
+    assert len(a) == len(b) > 5 and list(a.columns) == list(b.columns)
+    for name in ("customer_id", "abc_class"):
+        a[name], b[name] = a[name].astype("string"), b[name].astype("string")
+    a["rank"] = a["rank"].astype("Int64")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
 def test_a_failed_copy_leaves_no_file(run, tmp_path):
     result = run("summary", PURCHASES, "-o", tmp_path / "missing" / "out.parquet", "--engine", "duckdb")
     assert result.exit_code == 1 and "does not exist" in result.stderr
@@ -512,17 +530,18 @@ def test_importing_the_cli_imports_no_heavy_library():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("command", ["summary", "rfm", "pareto"])
 @pytest.mark.parametrize("example", ["examples/purchases.csv", "parquet"])
-def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path, example):
+def test_summary_to_parquet_by_duckdb_never_imports_pandas(tmp_path, example, command):
     """Nor the Python layer of the duckdb package, where its compiled core can be imported alone
-    (engine.duckdb_core): CSV and Parquet inputs."""
+    (engine.duckdb_core): CSV and Parquet inputs; the summary, RFM scores and the Pareto ranking."""
     if example == "parquet":
         example = str(tmp_path / "lines.parquet")
         pd.read_csv(ROOT / "examples/purchases.csv", parse_dates=["date"]).to_parquet(example)
     core_alone = importlib.util.find_spec("_duckdb") is not None
     out = run_python(
         "import sys; from custlens.cli import cli\n"
-        f"try: cli(['summary', {example!r}, '-q', '--engine', 'duckdb', '-o', {str(tmp_path / 'x.parquet')!r}])\n"
+        f"try: cli([{command!r}, {example!r}, '-q', '--engine', 'duckdb', '-o', {str(tmp_path / 'x.parquet')!r}])\n"
         "except SystemExit as e: assert e.code in (0, None), e\n"
         "print('pandas' in sys.modules, 'pyarrow' in sys.modules, 'duckdb' in sys.modules)")
     assert out.stdout.strip() == f"False False {not core_alone}"

@@ -106,6 +106,68 @@ def test_gini_matches_mean_absolute_difference(values):
     assert 0 <= pareto.gini(values) <= 1 - 1 / len(values) + 1e-12
 
 
+def test_shares_are_worked_out_in_cents():
+    """0.7 + 0.2 is 0.8999999999999999 in floating point; 70 + 20 cents of 100 is 0.9 exactly."""
+    summary = pd.DataFrame({"customer_id": ["a", "b", "c"], "monetary": [0.1, 0.2, 0.7]})
+    table = pareto.rank(summary, summary["monetary"])
+    assert table["cumulative_share"].tolist() == [0.7, 0.9, 1.0]
+    assert table["share"].tolist() == [0.7, 0.2, 0.1]
+
+
+def rank_in_duckdb(summary: pd.DataFrame, **kw) -> pd.DataFrame:
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("s", summary)
+    by = kw.get("by", "revenue")
+    table = con.sql(f"{pareto.rank_sql('s', **kw)} ORDER BY {pareto.rank_order(by)}").df()
+    table["rank"] = table["rank"].astype("Int64")
+    for name in ("customer_id", "abc_class"):
+        table[name] = table[name].astype("string")
+    return table
+
+
+cents = st.integers(-5_000, 2_000_000).map(lambda c: c / 100)
+
+
+@given(st.lists(st.tuples(cents, st.integers(1, 40)), min_size=1, max_size=80), st.floats(0.05, 1.0),
+       st.floats(0.05, 0.9), st.floats(0.01, 0.1), st.sampled_from(["revenue", "orders"]))
+def test_rank_in_duckdb_is_rank(rows, share, first_edge, gap, by):
+    """The SQL ranking (the DuckDB engine's pareto) gives :func:`rank`'s rows exactly: ties of
+    value, zero and negative values, any share and ABC edges, by revenue or by orders."""
+    summary = pd.DataFrame({"customer_id": [f"c{i % 7}{i:03d}" for i in range(len(rows))],
+                            "monetary": [m for m, _ in rows], "frequency": [f for _, f in rows]})
+    abc = (first_edge, min(1.0, first_edge + gap))
+    expected = pareto.rank(summary, pareto.customer_values(summary, by=by), share=share, abc=abc, name=by)
+    pd.testing.assert_frame_equal(rank_in_duckdb(summary, by=by, share=share, abc=abc), expected,
+                                  check_exact=True, check_dtype=False)
+    got = rank_in_duckdb(summary, by=by, share=share, abc=abc)
+    headline = pareto.headline_of(got[by], got["key_client"], got["rank"].notna(), share=share)
+    assert nan_as_none(headline) == nan_as_none(pareto.summarize(expected, share=share, name=by)[1])
+
+
+def nan_as_none(values: dict) -> dict:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_within_1e_12_of_an_edge_counts_as_reaching_it(engine):
+    """79,999,999,999.95 of 100,000,000,000.00 is 0.7999999999995: 5e-13 short of 80%, which the
+    rule counts as reached (the tolerance that keeps a set from growing by rounding): one key client."""
+    summary = pd.DataFrame({"customer_id": ["a", "b", "c"],
+                            "monetary": [79_999_999_999.95, 10_000_000_000.00, 10_000_000_000.05]})
+    table = (pareto.rank(summary, summary["monetary"], name="revenue") if engine == "pandas"
+             else rank_in_duckdb(summary))
+    assert table["customer_id"].tolist() == ["a", "c", "b"]
+    assert table["key_client"].tolist() == [True, False, False]
+    assert table["abc_class"].tolist() == ["A", "B", "B"]  # c counts as past 80%; 0.9 before b
+
+
+def test_rank_sql_ranks_by_revenue_or_orders_only():
+    with pytest.raises(Exception, match="revenue or orders"):
+        pareto.rank_sql("s", by="margin")
+
+
 def test_by_orders_and_margin():
     assert pareto.customer_values(SUMMARY, by="orders").tolist() == SUMMARY["frequency"].astype(float).tolist()
     purchases = pd.DataFrame({"customer_id": ["a", "a", "b"], "amount": [100.0, 50.0, 80.0],

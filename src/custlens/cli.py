@@ -345,16 +345,16 @@ def load_summary(inputs: Inputs, as_of, *, needs_lines=True, days=False, fast=NO
     return purchases, result
 
 
-def emit_fast(fast, table: str, out: Output, *, title: str) -> None:
-    """A table of the DuckDB engine: to a Parquet file straight from DuckDB (no pandas), else
-    through :meth:`Output.emit` like any other."""
+def emit_fast(fast, table: str, out: Output, *, title: str, order: str = "customer_id") -> None:
+    """A table of the DuckDB engine, its rows in ``order`` (SQL): to a Parquet file straight from
+    DuckDB (no pandas), else through :meth:`Output.emit` like any other."""
     from . import engine
     from .sink import choose_format, isatty
 
     if out.path and choose_format(out.fmt, out.path, isatty(sys.stdout)) == "parquet":
-        engine.write_parquet(fast, out.path, table=table, sort=out.sort, limit=out.limit)
+        engine.write_parquet(fast, out.path, table=table, sort=out.sort, limit=out.limit, order=order)
     else:
-        out.emit(engine.fetch(fast, table), title=title)
+        out.emit(engine.fetch(fast, table, order=order), title=title)
 
 
 def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps=True, orders=True, costs=False):
@@ -518,6 +518,11 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     settings = inputs.config.get("pareto", {})
     share = share or settings.get("share", 0.8)
     abc = abc or tuple(settings.get("abc", (0.8, 0.95)))
+    if by != "margin" and not (view_summary or portrait):  # ranked where it was summarised (no median gaps)
+        fast = summarize_fast(inputs, as_of, gaps=False)
+        if fast is not None:
+            _pareto_fast(inputs, fast, by=by, share=share, abc=abc, key_clients_only=key_clients_only, out=out)
+            return
     # the margins and the portrait's categories, channels and regions are added up per customer in DuckDB
     from .engine import can_cost
     from .lines import Lines
@@ -547,6 +552,23 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
         if key_clients_only:
             ranked = ranked[ranked["key_client"]]
         out.emit(ranked, title=f"Customers by {by} as of {result.as_of:%Y-%m-%d}")
+
+
+def _pareto_fast(inputs: Inputs, fast, *, by: str, share: float, abc, key_clients_only: bool, out: Output) -> None:
+    """``pareto`` (the list) on the DuckDB engine's summary: ranked in SQL (:func:`custlens.pareto.rank_sql`),
+    the headline from three columns (:func:`custlens.pareto.headline_of`), no pandas for Parquet."""
+    from . import engine
+    from . import pareto as pareto_mod
+
+    table = engine.add_view(fast, "pareto", pareto_mod.rank_sql(fast.table, by=by, share=share, abc=abc))
+    order = pareto_mod.rank_order(by)
+    columns = fast.con.execute(f"SELECT {by}, key_client, rank IS NOT NULL FROM {table} ORDER BY {order}").fetchnumpy()
+    headline = pareto_mod.headline_of(*columns.values(), share=share)
+    for line in pareto_mod.headline_text(headline, by):
+        info(inputs, line)
+    if key_clients_only:
+        table = engine.add_view(fast, "key_clients", f"SELECT * FROM {table} WHERE key_client")
+    emit_fast(fast, table, out, title=f"Customers by {by} as of {fast.as_of:%Y-%m-%d}", order=order)
 
 
 def labels_readable(source, roles) -> bool:

@@ -1454,12 +1454,13 @@ def count_rows(result: Result, table: str, where: str = "TRUE") -> int:
 
 
 def write_parquet(result: Result, path: str, *, table: str | None = None, sort: str | None = None,
-                  limit: int | None = None) -> None:
-    """A table (default: the summary) straight from DuckDB to a Parquet file, atomically."""
+                  limit: int | None = None, order: str = "customer_id") -> None:
+    """A table (default: the summary) straight from DuckDB to a Parquet file, atomically; its rows
+    in ``order`` (SQL), or by ``--sort`` with ties in that order."""
     from .errors import OutputError
     from .sink import write_atomic_path
 
-    query = select_sql(result, table or result.table, sort=sort, limit=limit)
+    query = select_sql(result, table or result.table, sort=sort, limit=limit, order=order)
 
     def copy(tmp: str) -> None:
         try:
@@ -1470,9 +1471,11 @@ def write_parquet(result: Result, path: str, *, table: str | None = None, sort: 
     write_atomic_path(path, copy)
 
 
-def select_sql(result: Result, table: str, *, sort: str | None = None, limit: int | None = None) -> str:
-    """``--sort [-]COLUMN`` (stable: ties stay in customer order, empty values last) and ``--limit``,
-    as :func:`custlens.output.select` on a table in customer order."""
+def select_sql(result: Result, table: str, *, sort: str | None = None, limit: int | None = None,
+               order: str = "customer_id") -> str:
+    """``--sort [-]COLUMN`` (stable: ties stay in their order, empty values last) and ``--limit``,
+    as :func:`custlens.output.select` on a table whose rows come in ``order`` (SQL; customer order
+    by default)."""
     from .errors import OutputError
 
     query = f"SELECT * FROM {_ident(table)}"
@@ -1481,9 +1484,9 @@ def select_sql(result: Result, table: str, *, sort: str | None = None, limit: in
         names = [r[0] for r in result.con.execute(f"DESCRIBE {_ident(table)}").fetchall()]
         if column not in names:
             raise OutputError(f"--sort {sort}: no column {column!r}; the columns are {', '.join(names)}")
-        query += f" ORDER BY {_ident(column)} {'DESC' if sort.startswith('-') else 'ASC'} NULLS LAST, customer_id"
+        query += f" ORDER BY {_ident(column)} {'DESC' if sort.startswith('-') else 'ASC'} NULLS LAST, {order}"
     else:
-        query += " ORDER BY customer_id"
+        query += f" ORDER BY {order}"
     if limit is not None:
         query += f" LIMIT {int(limit)}"
     return query
@@ -1499,12 +1502,13 @@ def sql_frame(con, sql: str):
     return with_relations(con).sql(sql).to_arrow_table().to_pandas(types_mapper=text.get)
 
 
-def fetch(result: Result, table: str):
-    """A table as the pandas engine would have built it: in customer order, text as ``string``,
-    dates as ``datetime64[s]``, integers as int64."""
+def fetch(result: Result, table: str, *, order: str = "customer_id"):
+    """A table as the pandas engine would have built it: in ``order`` (SQL; customer order by
+    default), text as ``string``, dates as ``datetime64[s]``, integers as int64 (``Int64`` where
+    some are empty)."""
     import pandas as pd
 
-    rows = sql_frame(result.con, f"SELECT * FROM {_ident(table)} ORDER BY customer_id")
+    rows = sql_frame(result.con, f"SELECT * FROM {_ident(table)} ORDER BY {order}")
     types = {row[0]: row[1] for row in result.con.execute(f"DESCRIBE {_ident(table)}").fetchall()}
     for name, kind in types.items():
         if kind == "VARCHAR":
@@ -1512,7 +1516,7 @@ def fetch(result: Result, table: str):
         elif kind.startswith("TIMESTAMP") or kind == "DATE":
             rows[name] = pd.to_datetime(rows[name]).astype("datetime64[s]")
         elif kind in INTEGER_TYPES:
-            rows[name] = rows[name].astype("int64")
+            rows[name] = rows[name].astype("Int64" if rows[name].isna().any() else "int64")
         elif kind == "DOUBLE":
             rows[name] = rows[name].astype("float64")
     return rows

@@ -6,6 +6,8 @@ are ranked: those whose net revenue is zero or negative (returns exceeding purch
 listed after the ranked ones with class "none" and no shares, and counted separately.
 
 - ``share`` = value / total value of the ranked customers; ``cumulative_share`` = running sum.
+  Both are worked out in cents (values are money rounded to cents, or whole orders), whose sums
+  are exact below 2⁵³ cents: the same shares in every engine and whatever the order of addition.
 - Key clients: the smallest top set whose cumulative share reaches ``share`` (default 0.8):
   the first k customers, k the first rank where the cumulative share ≥ 0.8.
 - ABC: A is the smallest top set reaching the first edge (0.8), B adds customers up to the
@@ -16,12 +18,14 @@ listed after the ranked ones with class "none" and no shares, and counted separa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from .errors import CustlensError, MissingColumnError, count
-from .fast import isin
-from .labels import top_shares
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BY = ("revenue", "orders", "margin")
 NONE_CLASS = "none"
@@ -65,17 +69,20 @@ def rank(summary: pd.DataFrame, values: pd.Series, *, share: float = 0.8,
     Rows come in rank order; customers with value ≤ 0 follow, unranked (see the module
     docstring).
     """
+    import pandas as pd
+
     _check_shares(share, abc)
     frame = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy(), "value": values.to_numpy()})
     frame = frame.sort_values(["value", "customer_id"], ascending=[False, True], kind="stable", ignore_index=True)
     positive = frame["value"].to_numpy() > 0
     ranked = frame[positive].reset_index(drop=True)
     rest = frame[~positive].reset_index(drop=True)
-    total = ranked["value"].sum()
+    cents = np.rint(ranked["value"].to_numpy(dtype="float64") * 100)
+    total, running = cents.sum(), cents.cumsum()
     ranked["rank"] = np.arange(1, len(ranked) + 1)
-    ranked["share"] = ranked["value"] / total
-    ranked["cumulative_share"] = ranked["value"].cumsum() / total
-    before = ranked["cumulative_share"].shift(fill_value=0.0).to_numpy()
+    ranked["share"] = cents / total
+    ranked["cumulative_share"] = running / total
+    before = (running - cents) / total
     # A customer is inside the smallest set reaching x when the customers before them have not reached x.
     ranked["abc_class"] = np.where(before < abc[0] - 1e-12, "A", np.where(before < abc[1] - 1e-12, "B", "C"))
     ranked["key_client"] = before < share - 1e-12
@@ -121,6 +128,8 @@ def summarize(ranked: pd.DataFrame, *, share: float = 0.8, name: str = "value") 
     customers by value; Gini is over the ranked customers. The value columns are called
     ``name``, ``name_share`` and ``avg_name``.
     """
+    import pandas as pd
+
     ranked = ranked.rename(columns={name: "value"})
     positive = ranked[ranked["abc_class"] != NONE_CLASS]
     rest = ranked[ranked["abc_class"] == NONE_CLASS]
@@ -142,17 +151,62 @@ def summarize(ranked: pd.DataFrame, *, share: float = 0.8, name: str = "value") 
     table = pd.DataFrame(rows)
     table["group"] = table["group"].astype("string")
     table = table.rename(columns={"value": name, "value_share": f"{name}_share", "avg_value": f"avg_{name}"})
-    headline = {
-        "key_clients": int(positive["key_client"].sum()),
-        "key_client_customer_share": float(positive["key_client"].sum() / n_all) if n_all else float("nan"),
+    headline = headline_of(ranked["value"].to_numpy(), ranked["key_client"].to_numpy(),
+                           (ranked["abc_class"] != NONE_CLASS).to_numpy(), share=share)
+    return table, headline
+
+
+def headline_of(values, key_client, ranked, *, share: float = 0.8) -> dict:
+    """The headline of :func:`summarize` from every customer's value, key-client flag and whether
+    they are ranked, in the order of :func:`rank`'s rows (arrays): key_clients and their share of
+    all n customers, the top ⌈0.2·n⌉ customers and their share of the ranked value, Gini over the
+    ranked values, and the unranked customers and their total."""
+    values = np.asarray(values, dtype="float64")
+    key_client, ranked = np.asarray(key_client, dtype=bool), np.asarray(ranked, dtype=bool)
+    positive, rest = values[ranked], values[~ranked]
+    n_all, total, keys = len(values), positive.sum(), int(key_client[ranked].sum())
+    top = max(1, int(np.ceil(0.2 * n_all))) if n_all else 0
+    return {
+        "key_clients": keys,
+        "key_client_customer_share": keys / n_all if n_all else float("nan"),
         "share": share,
         "top20_customers": top,
-        "top20_value_share": float(positive["value"].head(top).sum() / total) if total else float("nan"),
-        "gini": gini(positive["value"]),
+        "top20_value_share": float(positive[:top].sum() / total) if total else float("nan"),
+        "gini": gini(positive),
         "nonpositive_customers": len(rest),
-        "nonpositive_value": float(rest["value"].sum()),
+        "nonpositive_value": float(rest.sum()),
     }
-    return table, headline
+
+
+def rank_sql(table: str, *, by: str = "revenue", share: float = 0.8, abc: tuple[float, float] = (0.8, 0.95)) -> str:
+    """:func:`rank` of :func:`customer_values` by revenue or orders, as one DuckDB query on a summary
+    ``table``: the same columns and numbers (shares from cents, as there), rows in no particular
+    order (``ORDER BY`` :func:`rank_order` gives :func:`rank`'s)."""
+    _check_shares(share, abc)
+    column = {"revenue": "monetary", "orders": "frequency"}.get(by)
+    if column is None:
+        raise CustlensError(f"pareto in SQL ranks by revenue or orders, not {by!r}")
+
+    def below(edge: float) -> str:  # the edge less 1e-12, the very double rank() compares with
+        return f"(running - cents) / total < '{edge - 1e-12!r}'::DOUBLE"
+
+    return f"""
+        WITH v AS (SELECT customer_id, {column}::DOUBLE AS value FROM {table}),
+             r AS (SELECT customer_id, value, round(value * 100) AS cents,
+                          row_number() OVER (ORDER BY value DESC, customer_id) AS rank FROM v WHERE value > 0),
+             c AS (SELECT *, sum(cents) OVER (ORDER BY rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                                 AS running, sum(cents) OVER () AS total FROM r)
+        SELECT customer_id, rank, value AS {by}, cents / total AS share, running / total AS cumulative_share,
+               CASE WHEN {below(abc[0])} THEN 'A' WHEN {below(abc[1])} THEN 'B' ELSE 'C' END AS abc_class,
+               {below(share)} AS key_client
+        FROM c
+        UNION ALL
+        SELECT customer_id, NULL, value, NULL, NULL, '{NONE_CLASS}', FALSE FROM v WHERE NOT value > 0"""
+
+
+def rank_order(name: str = "value") -> str:
+    """The order of :func:`rank`'s rows, as SQL on its columns: by value, highest first, then by id."""
+    return f"{name} DESC, customer_id"
 
 
 def headline_text(headline: dict, by: str = "revenue") -> list[str]:
@@ -185,6 +239,11 @@ def portrait(summary: pd.DataFrame, ranked: pd.DataFrame, *, values: dict[str, p
     cities and acquisition sources (share of the group's customers with a contact record),
     consent_share and with_contact_record_share when contacts are given.
     """
+    import pandas as pd
+
+    from .fast import isin
+    from .labels import top_shares
+
     key_ids = ranked.loc[ranked["key_client"], "customer_id"]
     is_key = isin(summary["customer_id"], key_ids)
     groups = {"key_clients": summary[is_key], "the_rest": summary[~is_key]}
