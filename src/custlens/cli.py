@@ -451,7 +451,7 @@ def rfm(inputs, as_of, bins, method, view_summary, show_bins, check_rules, out):
     if fast is not None:  # scored where it was summarised
         from . import engine
 
-        table = engine.add_view(fast, "rfm", settings.sql(fast.table))
+        table = engine.add_table(fast, "rfm", settings.sql(fast.table))
         _warn_others(engine.count_rows(fast, table, f"segment = '{rfm_mod.OTHER}'"))
         emit_fast(fast, table, out, title=f"RFM as of {fast.as_of:%Y-%m-%d}")
         return
@@ -560,7 +560,7 @@ def _pareto_fast(inputs: Inputs, fast, *, by: str, share: float, abc, key_client
     from . import engine
     from . import pareto as pareto_mod
 
-    table = engine.add_view(fast, "pareto", pareto_mod.rank_sql(fast.table, by=by, share=share, abc=abc))
+    table = engine.add_table(fast, "pareto", pareto_mod.rank_sql(fast.table, by=by, share=share, abc=abc))
     order = pareto_mod.rank_order(by)
     columns = fast.con.execute(f"SELECT {by}, key_client, rank IS NOT NULL FROM {table} ORDER BY {order}").fetchnumpy()
     headline = pareto_mod.headline_of(*columns.values(), share=share)

@@ -35,11 +35,10 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .errors import CustlensError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported inside the functions: the SQL path of `custlens rfm` needs neither
+    import numpy as np
     import pandas as pd
 
 DIMENSIONS = {"r": "recency_days", "f": "frequency", "m": "monetary"}
@@ -62,6 +61,8 @@ class Rule:
     action: str = ""
 
     def matches(self, r: np.ndarray, f: np.ndarray, m: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         ok = np.ones(len(r), dtype=bool)
         for bounds, values in ((self.r, r), (self.f, f), (self.m, m)):
             if bounds is not None:
@@ -124,6 +125,8 @@ def score(summary: pd.DataFrame, *, bins: int = 5, method: str = "quantile",
 
 def quantile_scores(values: np.ndarray, bins: int, *, lower_is_better: bool = False) -> np.ndarray:
     """``1 + floor(bins × share strictly worse)``: equal values, equal scores; monotone."""
+    import numpy as np
+
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -135,6 +138,8 @@ def quantile_scores(values: np.ndarray, bins: int, *, lower_is_better: bool = Fa
 
 def fixed_scores(values: np.ndarray, edges: list[float], bins: int, *, lower_is_better: bool = False) -> np.ndarray:
     """Scores from thresholds: 1 + number of edges ≤ value (or bins − edges < value)."""
+    import numpy as np
+
     edges_array = np.asarray(edges, dtype="float64")
     if lower_is_better:
         return (bins - np.searchsorted(edges_array, values, side="left")).astype(np.int64)
@@ -153,6 +158,8 @@ def _edges_for(edges, column: str, bins: int) -> list[float]:
 
 def to_five(scores: np.ndarray, bins: int) -> np.ndarray:
     """Map scores on 1..bins onto 1..5: ``1 + round((s − 1) × 4 / (bins − 1))``, halves up."""
+    import numpy as np
+
     if bins == 5:
         return scores
     return (1 + np.floor((scores - 1) * 4 / (bins - 1) + 0.5)).astype(np.int64)
@@ -164,6 +171,7 @@ def segment(scores: pd.DataFrame, *, rules: tuple[Rule, ...] | list[Rule] | None
     With the default rules the scores are mapped onto 1–5 first (:func:`to_five`); custom
     rules are read on the scores as they are.
     """
+    import numpy as np
     import pandas as pd
 
     out = scores.copy()
@@ -193,6 +201,7 @@ def summarize(segmented: pd.DataFrame, *, rules=None) -> pd.DataFrame:
     ``revenue`` is the sum of net monetary value; shares are of all customers / of the total
     net revenue.
     """
+    import numpy as np
     import pandas as pd
 
     actions = {rule.name: rule.action for rule in (rules or DEFAULT_RULES)}
@@ -236,6 +245,7 @@ def bin_table(scores: pd.DataFrame) -> pd.DataFrame:
 def check_rules(rules, bins: int) -> pd.DataFrame:
     """Every (r, f, m) score combination that no rule matches, or that several rules match
     (the later ones never apply there): kind, r, f, m, rules."""
+    import numpy as np
     import pandas as pd
 
     if rules is None:
