@@ -385,6 +385,7 @@ def test_strict_gives_the_pandas_error(run):
     ["pareto"], ["pareto", "--summary"], ["pareto", "--by", "orders", "--key-clients-only"],
     ["pareto", "--share", "0.5", "--abc", "0.6,0.9", "--as-of", "2025-06-30"],
     ["pareto", "--sort", "-share", "--limit", "20"], ["pareto", "--by", "orders", "--sort", "abc_class"],
+    ["pareto", "--summary", "--by", "orders", "--share", "0.7", "--as-of", "2025-06-30"],
     ["segment", "--k", "4"], ["lifecycle"], ["lifecycle", "--summary"],
     ["lapsed", "--contacts", str(EXAMPLES / "contacts.csv")], ["lapsed", "--as-of", "2025-09-30"],
     ["cohorts"], ["cohorts", "--metric", "revenue", "--period", "week"],

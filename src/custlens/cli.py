@@ -518,10 +518,11 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     settings = inputs.config.get("pareto", {})
     share = share or settings.get("share", 0.8)
     abc = abc or tuple(settings.get("abc", (0.8, 0.95)))
-    if by != "margin" and not (view_summary or portrait):  # ranked where it was summarised (no median gaps)
+    if by != "margin" and not portrait:  # ranked where it was summarised (no median gaps)
         fast = summarize_fast(inputs, as_of, gaps=False)
         if fast is not None:
-            _pareto_fast(inputs, fast, by=by, share=share, abc=abc, key_clients_only=key_clients_only, out=out)
+            _pareto_fast(inputs, fast, by=by, share=share, abc=abc, view_summary=view_summary,
+                         key_clients_only=key_clients_only, out=out)
             return
     # the margins and the portrait's categories, channels and regions are added up per customer in DuckDB
     from .engine import can_cost
@@ -542,7 +543,7 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     for line in pareto_mod.headline_text(headline, by):
         info(inputs, line)
     if view_summary:
-        out.emit(table, title=f"Pareto by {by} as of {result.as_of:%Y-%m-%d} · Gini {headline['gini']:.3f}")
+        out.emit(table, title=_pareto_summary_title(by, result.as_of, headline))
     elif portrait:
         contacts = load_contacts_file(contacts_paths, inputs) if contacts_paths else None
         values = lines.label_values()
@@ -554,14 +555,26 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
         out.emit(ranked, title=f"Customers by {by} as of {result.as_of:%Y-%m-%d}")
 
 
-def _pareto_fast(inputs: Inputs, fast, *, by: str, share: float, abc, key_clients_only: bool, out: Output) -> None:
-    """``pareto`` (the list) on the DuckDB engine's summary: ranked in SQL (:func:`custlens.pareto.rank_sql`),
-    the headline from three columns (:func:`custlens.pareto.headline_of`), no pandas for Parquet."""
+def _pareto_fast(inputs: Inputs, fast, *, by: str, share: float, abc, view_summary: bool, key_clients_only: bool,
+                 out: Output) -> None:
+    """``pareto`` and ``pareto --summary`` on the DuckDB engine's summary: ranked in SQL
+    (:func:`custlens.pareto.rank_sql`); the list's headline from three columns
+    (:func:`custlens.pareto.headline_of`), no pandas for Parquet; the summary's from the ranking."""
     from . import engine
     from . import pareto as pareto_mod
 
     table = engine.add_table(fast, "pareto", pareto_mod.rank_sql(fast.table, by=by, share=share, abc=abc))
     order = pareto_mod.rank_order(by)
+    if view_summary:  # the three columns it reads
+        import pandas as pd
+
+        ranked = pd.DataFrame(fast.con.execute(f"SELECT {by}, abc_class, key_client FROM {table} "
+                                               f"ORDER BY {order}").fetchnumpy())
+        summary, headline = pareto_mod.summarize(ranked, share=share, name=by)
+        for line in pareto_mod.headline_text(headline, by):
+            info(inputs, line)
+        out.emit(summary, title=_pareto_summary_title(by, fast.as_of, headline))
+        return
     columns = fast.con.execute(f"SELECT {by}, key_client, rank IS NOT NULL FROM {table} ORDER BY {order}").fetchnumpy()
     headline = pareto_mod.headline_of(*columns.values(), share=share)
     for line in pareto_mod.headline_text(headline, by):
@@ -569,6 +582,10 @@ def _pareto_fast(inputs: Inputs, fast, *, by: str, share: float, abc, key_client
     if key_clients_only:
         table = engine.add_view(fast, "key_clients", f"SELECT * FROM {table} WHERE key_client")
     emit_fast(fast, table, out, title=f"Customers by {by} as of {fast.as_of:%Y-%m-%d}", order=order)
+
+
+def _pareto_summary_title(by: str, as_of, headline: dict) -> str:
+    return f"Pareto by {by} as of {as_of:%Y-%m-%d} · Gini {headline['gini']:.3f}"
 
 
 def labels_readable(source, roles) -> bool:
