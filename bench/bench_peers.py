@@ -8,8 +8,8 @@ Data (bench/generate.py, written once to bench/data/lines-N/): N order lines of 
 (string, ~N/20 customers, Pareto-skewed), order_date (timestamp), amount (log-normal, 2% negative
 returns), as Parquet and CSV. Every task reads the file and writes a per-customer table to
 Parquet; each is timed as a fresh process (interpreter start-up included), peak RSS included.
-The runs are interleaved (run 1 of every task, then run 2…), so that a slow minute of a shared
-machine hits every task alike; the table shows the median with min–max, and each task's median
+The runs are interleaved (run 1 of every task, then run 2…, each round in a seeded shuffled
+order: :func:`round_order`), so that a slow minute of a shared machine hits every task alike; the table shows the median with min–max, and each task's median
 divided by the fastest hand-written baseline's. ``--lifetimes``/``--pymc`` name Python
 interpreters where lifetimes / pymc-marketing are installed (``make bench-peers`` makes them);
 tasks whose interpreter lacks the package are reported as not installable. ``--only`` keeps the
@@ -19,6 +19,7 @@ tasks whose name contains one of the comma-separated texts. Prints Markdown for 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import subprocess
 import sys
@@ -102,6 +103,17 @@ rfm_summary(f, "customer_id", "order_date", monetary_value_col="amount").to_parq
 """
 
 
+def round_order(names: list[str], round_: int) -> list[str]:
+    """The tasks of round ``round_`` in an order shuffled with the round as seed (the same on every
+    machine), so that no task always runs right after the same one. In the table's order `custlens
+    summary` always came first, right after pymc-marketing had freed 2.5 GiB, and such a run
+    sometimes took twice its time: 6.3 s on 1e7 Parquet lines, 2.6 s right after `custlens rfm`
+    (session 9)."""
+    shuffled = list(names)
+    random.Random(round_).shuffle(shuffled)
+    return shuffled
+
+
 def has_module(python: str, module: str) -> bool:
     return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
 
@@ -154,8 +166,8 @@ def main() -> None:
             chosen = {name: cmd for name, cmd in tasks.items()
                       if not args.only or any(part in name for part in args.only.split(","))}
             results: dict[str, list] = {name: [] for name, cmd in chosen.items() if cmd is not None}
-            for _ in range(args.runs):  # interleaved, so that a slow minute of the machine hits every task
-                for name in results:
+            for round_ in range(args.runs):  # interleaved, so that a slow minute of the machine hits every task
+                for name in round_order(list(results), round_):
                     results[name].append(measure(chosen[name]))
             baselines = [statistics.median(s for s, _, _ in results[n]) for n in results
                          if "hand-written" in n and not any(e for _, _, e in results[n])]
