@@ -9,8 +9,9 @@ Data (bench/generate.py, written once to bench/data/lines-N/): N order lines of 
 returns), as Parquet and CSV. Every task reads the file and writes a per-customer table to
 Parquet; each is timed as a fresh process (interpreter start-up included), peak RSS included.
 The runs are interleaved (run 1 of every task, then run 2…, each round in a seeded shuffled
-order: :func:`round_order`), so that a slow minute of a shared machine hits every task alike; the table shows the median with min–max, and each task's median
-divided by the fastest hand-written baseline's. ``--lifetimes``/``--pymc`` name Python
+order: :func:`round_order`), so that a slow minute of a shared machine hits every task alike;
+the table shows the median with min–max, and each task's median divided by the fastest
+hand-written baseline's. ``--lifetimes``/``--pymc`` name Python
 interpreters where lifetimes / pymc-marketing are installed (``make bench-peers`` makes them);
 tasks whose interpreter lacks the package are reported as not installable. ``--only`` keeps the
 tasks whose name contains one of the comma-separated texts. Prints Markdown for bench/RESULTS.md.
