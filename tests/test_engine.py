@@ -502,6 +502,22 @@ def test_pareto_written_by_duckdb_reads_back_as_the_pandas_file(run, tmp_path, e
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+@pytest.mark.parametrize("extra", [[], ["--summary"]])
+def test_pareto_asks_duckdb_once_before_pandas_reads_the_file(run, tmp_path, monkeypatch, extra):
+    """A blank amount is found by the summary's pass over the lines: --engine auto then hands the
+    file to pandas, without a second DuckDB pass (the first pareto in SQL asked twice)."""
+    path = tmp_path / "blank.csv"
+    path.write_text("customer_id,date,amount\nC1,2025-01-02,\nC2,2025-01-03,7\nC3,2025-01-04,5\n")
+    passes = []
+    summarize = engine.summarize
+    monkeypatch.setattr(engine, "summarize", lambda *a, **k: passes.append(1) or summarize(*a, **k))
+    auto = run("pareto", path, *extra, "--format", "csv")
+    assert auto.exit_code == 0, auto.stderr
+    assert len(passes) == 1
+    pandas = run("pareto", path, *extra, "--format", "csv", "--engine", "pandas")
+    assert (auto.stdout, auto.stderr) == (pandas.stdout, pandas.stderr)
+
+
 def test_a_failed_copy_leaves_no_file(run, tmp_path):
     result = run("summary", PURCHASES, "-o", tmp_path / "missing" / "out.parquet", "--engine", "duckdb")
     assert result.exit_code == 1 and "does not exist" in result.stderr

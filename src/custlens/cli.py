@@ -518,6 +518,7 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
     settings = inputs.config.get("pareto", {})
     share = share or settings.get("share", 0.8)
     abc = abc or tuple(settings.get("abc", (0.8, 0.95)))
+    fast = NOT_TRIED
     if by != "margin" and not portrait:  # ranked where it was summarised (no median gaps)
         fast = summarize_fast(inputs, as_of, gaps=False)
         if fast is not None:
@@ -534,7 +535,8 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
             raise MissingColumnError(pareto_mod.MARGIN_NEEDS_COST)  # before reading every line
         return (by == "margin" and not can_cost(source)) or (portrait and not labels_readable(source, LABEL_ROLES))
 
-    fast = summarize_fast(inputs, as_of, needs_lines=needs_lines, costs=by == "margin")
+    if fast is NOT_TRIED:  # not asked above (once DuckDB has said no, pandas reads the files)
+        fast = summarize_fast(inputs, as_of, needs_lines=needs_lines, costs=by == "margin")
     purchases, result = load_summary(inputs, as_of, fast=fast)
     lines = Lines.of(purchases, fast, result)
     values = pareto_mod.customer_values(result.customers, by=by, margins=lines.margins() if by == "margin" else None)

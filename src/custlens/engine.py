@@ -410,7 +410,8 @@ def connect(memory_limit: str | None = None):
     spill = tempfile.mkdtemp(prefix="custlens-duckdb-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
     con = duckdb_core().connect(config={"threads": os.cpu_count() or 1, "temp_directory": spill,
-                                 "memory_limit": memory_limit or default_memory_limit(), "preserve_insertion_order": False})
+                                        "memory_limit": memory_limit or default_memory_limit(),
+                                        "preserve_insertion_order": False})
     # DuckDB draws its own bar on stdout when it thinks the session is interactive (python -c,
     # notebooks), where it would land in a piped report; run_with_progress draws ours on stderr
     con.execute("SET enable_progress_bar = false")
@@ -1450,8 +1451,8 @@ def add_view(result: Result, name: str, sql: str) -> str:
 
 
 def add_table(result: Result, name: str, sql: str) -> str:
-    """:func:`add_view`, computed once: for a table that is read twice (RFM scores counted, then
-    written: their window functions ran twice in a view, 0.15 s of a 3.4 s run at 1e7 lines)."""
+    """:func:`add_view`, computed once: for a table that is read more than once (RFM scores are
+    counted, then written; in a view their window functions ran for each read)."""
     result.con.execute(f"CREATE OR REPLACE TEMP TABLE {_ident(name)} AS {sql}")
     return name
 
