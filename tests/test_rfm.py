@@ -187,7 +187,7 @@ def test_no_ties_fill_bins_equally():
 
 
 SUMMARIES = st.lists(st.tuples(st.integers(0, 400), st.integers(1, 12), st.sampled_from(
-    [0.0, 5.5, 12.0, 12.0, 99.99, 250.0, 1000.0, -3.0])), min_size=1, max_size=80)
+    [0.0, -0.0, 5.5, 12.0, 12.0, 99.99, 250.0, 1000.0, -3.0])), min_size=1, max_size=80)
 CUSTOM_RULES = [
     Rule("High", r=(3, 9), f=(3, 9), action="keep"),
     Rule("O'Brien's", m=(1, 2)),  # a quote in the name: the SQL must escape it
