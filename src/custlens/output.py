@@ -103,7 +103,9 @@ def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> Non
         for record in records(frame):
             fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
     elif fmt == "parquet":
-        typed_columns(frame).to_parquet(fh, index=False)
+        typed = typed_columns(frame).copy(deep=False)
+        typed.attrs = {}  # notes for the terminal (dates, column lists), which pandas would put in the file as JSON
+        typed.to_parquet(fh, index=False)
     elif fmt == "xlsx":
         write_xlsx(frame, fh, title=title)
     elif fmt == "table":
