@@ -947,11 +947,12 @@ def cohorts(inputs, as_of, period, metric, out):
     from .summary import resolve_as_of
 
     check_options(period, metric)
-    fast = summarize_fast(inputs, as_of, gaps=False)
+    fast = summarize_fast(inputs, as_of, orders=False)
     if fast is not None:  # the DuckDB engine counts the cohorts where it read the lines
         from .engine import cohort_counts
 
         counts = cohort_counts(fast, period=period, metric=metric)
+        say(inputs, summary_lines(*counts.summary))
         table = build_matrix(counts, period=period, metric=metric, as_of=counts.summary[1])
     else:
         purchases, _ = load_purchases(inputs)

@@ -786,46 +786,63 @@ def _customer_lines_sql(source: Source, extra: dict[str, str] | None = None) -> 
                FROM ({_lines_sql(source, extra)}) WHERE NOT {_guest_sql('customer_id')}"""
 
 
-def _order_tables(result: Result, end: date, lines: str | None = None) -> None:
+def _order_tables(result: Result, end: date, lines: str | None = None, *, orders: bool = True) -> None:
     """Temp tables of the customers' lines up to ``end`` and their orders, as
     :func:`custlens.summary.order_table` makes them: ``order_lines`` (customer_id, day, amount,
-    order_key) and ``orders`` (customer_id, day = the order's first line, counted = not all returns).
-    ``lines`` is a query of such lines (default :func:`_customer_lines_sql`)."""
+    order_key) and, with ``orders``, ``orders`` (customer_id, day = the order's first line,
+    counted = not all returns). ``lines`` is a query of such lines (default :func:`_customer_lines_sql`)."""
     result.run(f"""CREATE OR REPLACE TEMP TABLE order_lines AS
                    SELECT * FROM ({lines or _customer_lines_sql(result.source)}) WHERE day <= {_date(end)}""",
                label="reading the lines")
-    result.run("""CREATE OR REPLACE TEMP TABLE orders AS
-                  SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
-                  FROM order_lines GROUP BY customer_id, order_key""", label="collecting the orders")
+    if orders:
+        result.run("""CREATE OR REPLACE TEMP TABLE orders AS
+                      SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
+                      FROM order_lines GROUP BY customer_id, order_key""", label="collecting the orders")
 
 
 def cohort_counts(result: Result, *, period: str, metric: str):
     """:class:`custlens.cohorts.CohortCounts` of the lines up to the as-of date, as
     :func:`custlens.cohorts.count_cohorts` counts them: orders as in the summary, a customer's
     cohort the period of the first counted order; retention counts the cohort's customers with a
-    counted order in each period, revenue sums the lines by their own period."""
+    counted order in each period, revenue sums the lines by their own period. ``result`` may be
+    a summary of the checks only (``orders=False``): the customer counts come from the orders.
+
+    Without an order id an order is a customer's day, counted when one of its lines is not a
+    return: a customer has a counted order in a period exactly when one of their lines in it is
+    not a return, so the periods come from the lines without collecting the orders (and for
+    retention, in one pass over the files)."""
     import pandas as pd
 
     from .cohorts import CohortCounts
 
     con = result.con
     ordinal = PERIOD_ORDINALS[period]
-    _order_tables(result, result.as_of)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE cohort_of AS
-                    SELECT customer_id, min({ordinal}) AS cohort FROM orders WHERE counted GROUP BY customer_id""")
+    with_ids = "order_id" in result.source.columns
+    if with_ids or metric != "retention":  # the lines are read again (revenue) or grouped into orders
+        _order_tables(result, result.as_of, orders=with_ids)
+        counted = "orders WHERE counted" if with_ids else "order_lines WHERE amount >= 0"
+    else:  # one pass over the files
+        counted = f"({_customer_lines_sql(result.source)}) WHERE day <= {_date(result.as_of)} AND amount >= 0"
+    result.run(f"""CREATE OR REPLACE TEMP TABLE active AS
+                   SELECT DISTINCT customer_id, {ordinal} AS period FROM {counted}""", label="finding the active periods")
+    con.execute("""CREATE OR REPLACE TEMP TABLE cohort_of AS
+                   SELECT customer_id, min(period) AS cohort FROM active GROUP BY customer_id""")
+    # the summary's customers (a counted order by the as-of date) and return-only customers (lines, none counted)
+    customers, with_lines = con.execute(f"""SELECT (SELECT count(*) FROM cohort_of),
+                                               (SELECT count(*) FROM {result.groups} WHERE NOT guest AND in_window > 0)
+                                            """).fetchall()[0]
     size = con.execute("SELECT cohort, count(*) AS n FROM cohort_of GROUP BY cohort").df()
     if metric == "retention":
-        values = con.execute(f"""SELECT cohort, {ordinal} - cohort AS k,
-                                    count(DISTINCT customer_id)::DOUBLE AS v
-                             FROM orders JOIN cohort_of USING (customer_id) WHERE counted GROUP BY ALL""").df()
+        values = con.execute("""SELECT cohort, period - cohort AS k, count(*)::DOUBLE AS v
+                                FROM active JOIN cohort_of USING (customer_id) GROUP BY ALL""").df()
     else:
         values = con.execute(f"""SELECT cohort, {ordinal} - cohort AS k, fsum(amount) AS v
                              FROM order_lines JOIN cohort_of USING (customer_id) GROUP BY ALL""").df()
     index = pd.MultiIndex.from_arrays([values["cohort"].astype("int64"), values["k"].astype("int64")])
     return CohortCounts(size=pd.Series(size["n"].to_numpy(), index=size["cohort"].astype("int64").to_numpy()),
                         values=pd.Series(values["v"].to_numpy(), index=index),
-                        summary=(result.customers, pd.Timestamp(result.as_of), result.lines_after_as_of,
-                                 result.return_only_customers))
+                        summary=(customers, pd.Timestamp(result.as_of), result.lines_after_as_of,
+                                 with_lines - customers))
 
 
 def line_span(result: Result):
