@@ -7,6 +7,8 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from custlens import output
 from custlens.errors import OutputError
@@ -156,3 +158,64 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     target.chmod(0o640)
     output.emit(FRAME, path=str(target))
     assert target.stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
+
+
+TEXT = st.text(alphabet=st.sampled_from(list("aZ09 ,;\t\"'\n\r#=+-@é Ж\\")), max_size=6) | st.sampled_from(
+    ["", "nan", "NULL", "True", " x ", "-1.5"])
+COLUMNS = {
+    "float64": st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+        [1e16, 1e15, 9999999999999998.0, 1e-5, 1e-4, -0.0, 5e-324, 0.1 + 0.2, 1e22, 123456789.125])),
+    "int64": st.lists(st.integers(-(2 ** 63), 2 ** 63 - 1)),
+    "Int64": st.lists(st.none() | st.integers(-(2 ** 40), 2 ** 40)),
+    "bool": st.lists(st.booleans()),
+    "string": st.lists(st.none() | TEXT),
+    "object": st.lists(TEXT),
+}
+
+
+@st.composite
+def frames(draw):
+    kinds = draw(st.lists(st.sampled_from(sorted(COLUMNS)), min_size=1, max_size=5))
+    rows = draw(st.integers(0, 12))
+    data = {}
+    for i, kind in enumerate(kinds):
+        values = draw(COLUMNS[kind].filter(lambda v: len(v) >= rows)) if rows else []
+        values = values[:rows]
+        name = draw(st.sampled_from([f"c{i}", f"col {i}", f"c,{i}", f"#{i}"]))
+        dtype = {"object": object, "string": "string", "Int64": "Int64"}.get(kind, kind)
+        data[name] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(data)
+
+
+@given(frame=frames(), fmt=st.sampled_from(["csv", "tsv"]))
+def test_large_csv_from_duckdb_is_the_bytes_pandas_writes(frame, fmt):
+    """Large tables are written by DuckDB: the same bytes as pandas' to_csv, or pandas writes
+    them (a cell DuckDB might write differently: quotes, line breaks, '#', mixed objects)."""
+    sep = "," if fmt == "csv" else "\t"
+    expected = output.safe_cells(frame).to_csv(index=False, sep=sep, lineterminator="\n").encode("utf-8")
+    buffer = io.BytesIO()
+    fast = output._write_csv_fast(output.safe_cells(frame), sep, buffer)
+    if fast:
+        assert buffer.getvalue() == expected
+    else:
+        assert buffer.getvalue() == b""
+    plain = all(kind != "object" for kind in frame.dtypes.astype(str)) and not any(
+        frame[c].astype("string").str.contains("[\"\n\r#,\t]").fillna(False).any()
+        for c in frame.columns if frame[c].dtype == "string") and not any(
+        ch in str(c) for c in frame.columns for ch in "\"#,\t")
+    lone_empty = frame.shape[1] == 1 and (frame.iloc[:, 0].isna() | (frame.iloc[:, 0].astype("string") == "")).any()
+    if plain and len(frame.columns) and not lone_empty:
+        assert fast, "a table of plain cells goes to DuckDB"
+
+
+def test_large_csv_goes_through_duckdb(monkeypatch):
+    """From FAST_CSV_ROWS rows, output.write hands CSV to DuckDB (which writes pandas' bytes)."""
+    calls = []
+    real = output._write_csv_fast
+    monkeypatch.setattr(output, "_write_csv_fast", lambda *a: calls.append(1) or real(*a))
+    big = pd.concat([FRAME.iloc[[0, 2, 3]]] * (output.FAST_CSV_ROWS // 3 + 1), ignore_index=True)
+    buffer = io.BytesIO()
+    output.write(big, "csv", buffer)
+    assert calls == [1]
+    assert buffer.getvalue() == output.safe_cells(big).to_csv(index=False, lineterminator="\n",
+                                                              date_format="%Y-%m-%d").encode("utf-8")
