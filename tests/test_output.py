@@ -219,3 +219,12 @@ def test_large_csv_goes_through_duckdb(monkeypatch):
     assert calls == [1]
     assert buffer.getvalue() == output.safe_cells(big).to_csv(index=False, lineterminator="\n",
                                                               date_format="%Y-%m-%d").encode("utf-8")
+
+
+def test_mixed_objects_are_left_to_pandas():
+    """A column of numbers next to text (a table of measures) is written by pandas, as it was."""
+    frame = pd.DataFrame({"measure": ["a", "b"], "value": pd.Series([1.5, "n/a"], dtype=object)})
+    buffer = io.BytesIO()
+    assert output._write_csv_fast(frame, ",", buffer) is False and buffer.getvalue() == b""
+    assert output._write_csv_fast(frame[["measure"]], ",", buffer) is True
+    assert buffer.getvalue() == b"measure\na\nb\n"

@@ -137,7 +137,7 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
     import shutil
     import tempfile
 
-    from .engine import duckdb_core
+    from .engine import _literal, duckdb_core
 
     if cells.shape[1] == 1 and (cells.iloc[:, 0].isna() | (cells.iloc[:, 0].astype("string") == "")).any():
         return False  # Python's csv writes a lone empty cell as "", so that the line is not blank
@@ -153,23 +153,26 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
         if column.dtype == "bool":
             plain[name] = column.map({True: "True", False: "False"}).astype("string")
             continue
-        if not pd.api.types.is_string_dtype(column.dtype):
+        if not pd.api.types.is_string_dtype(column.dtype) or (
+                column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty")):
             return False
-        text = column.astype("string") if column.dtype == object else column
-        if column.dtype == object and not column.dropna().map(type).eq(str).all():
-            return False
+        text = column.astype("string")
         if text.str.contains(quoted, regex=True).fillna(False).any():
             return False
         plain[name] = text.mask(text == "")
+    core = duckdb_core()
     folder = tempfile.mkdtemp(prefix="custlens-csv-")
     try:
         path = os.path.join(folder, "out.csv")
-        con = duckdb_core().connect()
-        con.register("cells", plain)
         delimiter = "\\t" if sep == "\t" else ","
-        target = path.replace("'", "''")
-        con.execute(f"COPY cells TO '{target}' (FORMAT CSV, HEADER, DELIMITER E'{delimiter}', NULLSTR '')")
-        con.close()
+        con = core.connect()
+        try:
+            con.register("cells", plain)
+            con.execute(f"COPY cells TO {_literal(path)} (FORMAT CSV, HEADER, DELIMITER E'{delimiter}', NULLSTR '')")
+        except core.Error:
+            return False  # a column DuckDB cannot take: pandas writes the table
+        finally:
+            con.close()
         with open(path, "rb") as written:
             shutil.copyfileobj(written, fh, 1 << 20)
     finally:
