@@ -62,7 +62,8 @@ def test_k_scores_table():
 
 def silhouettes_by_hand(x, labels):
     """s(i) = (b − a) / max(a, b): a the mean distance to the others of i's cluster, b the
-    smallest mean distance to another cluster; 0 for a customer alone in its cluster."""
+    smallest mean distance to another cluster; 0 for a customer alone in its cluster or with
+    a = b = 0 (all at one point)."""
     distance = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2))
     out = np.zeros(len(x))
     for i in range(len(x)):
@@ -71,8 +72,25 @@ def silhouettes_by_hand(x, labels):
             continue
         a = distance[i, own].sum() / (own.sum() - 1)
         b = min(distance[i, labels == c].mean() for c in set(labels) if c != labels[i])
-        out[i] = (b - a) / max(a, b)
+        out[i] = (b - a) / max(a, b) if max(a, b) > 0 else 0.0
     return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 40).flatmap(lambda n: st.tuples(
+    st.lists(st.tuples(st.integers(-3, 3), st.integers(-3, 3)), min_size=n, max_size=n),  # repeats: zero distances
+    st.lists(st.sampled_from([0, 2, 3, 7]), min_size=n, max_size=n))))  # labels with gaps
+def test_silhouettes_equal_the_hand_computation_and_sklearn(points_labels):
+    from sklearn.metrics import pairwise_distances, silhouette_samples
+
+    points, labels = points_labels
+    x, labels = np.array(points, dtype="float64"), np.array(labels)
+    if len(np.unique(labels)) < 2 or len(np.unique(labels)) == len(labels):
+        return  # a silhouette needs 2..n-1 clusters (fit never asks for others)
+    distances = pairwise_distances(x)
+    got = seg.silhouettes(distances, labels)
+    assert got == pytest.approx(silhouettes_by_hand(x, labels), abs=1e-12)
+    assert got == pytest.approx(silhouette_samples(distances, labels, metric="precomputed"), abs=1e-12)
 
 
 @pytest.mark.parametrize("k", [4, "auto"])
