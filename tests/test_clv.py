@@ -182,6 +182,40 @@ def test_calibration_is_a_plain_recount(lines, end_offset, unit):
             assert np.isnan(row.m)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-3.0, 3.0), min_size=4, max_size=4),
+       st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.integers(0, 40)), min_size=2, max_size=30))
+def test_bgnbd_gradient_equals_finite_differences(log_params, customers):
+    """The exact gradient against central differences of the summed log-likelihood (step 1e-6·θ),
+    on random customers (x repeat purchases, t_x ≤ T) and parameters from e^-3 to e^3."""
+    x = np.array([c[0] for c in customers], dtype="float64")
+    T = np.array([max(c[1], c[2]) + 1 for c in customers], dtype="float64")
+    t_x = np.where(x > 0, np.array([min(c[1], c[2]) for c in customers], dtype="float64"), 0.0)
+    params = np.exp(np.array(log_params))
+    value, gradient = clv._bgnbd_total_and_gradient(x, t_x, T)(params)
+    assert value == pytest.approx(clv.bgnbd_ll(params, x, t_x, T).sum(), rel=1e-12)
+    for i in range(4):
+        step = np.zeros(4)
+        step[i] = 1e-6 * params[i]
+        numeric = (clv.bgnbd_ll(params + step, x, t_x, T).sum()
+                   - clv.bgnbd_ll(params - step, x, t_x, T).sum()) / (2 * step[i])
+        assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-5 * (1 + abs(value) / params[i])), i
+
+
+def test_bgnbd_fit_with_the_gradient_finds_the_finite_difference_optimum(cdnow):
+    """The exact gradient changes the path, not the optimum: the same parameters as L-BFGS-B on
+    finite differences (to 1e-4) and a log-likelihood at least as high."""
+    _, model, cal = cdnow
+    x, t_x, T = (cal[c].to_numpy(dtype="float64") for c in ("x", "t_x", "T"))
+    total = clv._total(clv._bgnbd_of_x, lambda p: clv._bgnbd_rest(p, x, t_x, T), x)
+    numeric = clv._maximise(lambda p: -total(p), np.ones(4), ["r", "alpha", "a", "b"], len(x), "BG/NBD")
+    assert numeric.converged and model.bgnbd.converged
+    for name, value in numeric.params.items():
+        assert model.bgnbd.params[name] == pytest.approx(value, rel=1e-4), name
+    assert model.bgnbd.log_likelihood >= numeric.log_likelihood - 1e-6
+    assert model.bgnbd.iterations <= numeric.iterations * 2
+
+
 def test_summed_likelihoods_equal_the_per_customer_sums(cdnow):
     """The fits sum the terms of x once per distinct x; the totals equal the per-customer sums."""
     _, _, cal = cdnow
