@@ -78,6 +78,21 @@ def test_p_alive_and_clv_by_hand(cdnow):
                                * clv.expected_spend(gg, one["x"], one["m"]))
 
 
+def test_clv_sums_each_months_expected_purchases_for_every_customer(cdnow):
+    """clv computes the purchases if alive once per distinct (x, T): on all 2,357 CDNOW customers
+    (a few hundred distinct pairs) it equals Σ_k [E(k months) − E(k−1 months)] · spend / 1.1^(k/12)
+    with E from expected_purchases customer by customer."""
+    _, model, cal = cdnow
+    bg, gg = model.bgnbd.params, model.gamma_gamma.params
+    x, t_x, T = (cal[c].to_numpy(dtype="float64") for c in ("x", "t_x", "T"))
+    assert len(np.unique(x + 1j * T)) < len(cal) / 2
+    month = clv.MONTH_DAYS / 7
+    spend = clv.expected_spend(gg, x, cal["m"])
+    expected = sum((clv.expected_purchases(bg, k * month, x, t_x, T) - clv.expected_purchases(bg, (k - 1) * month, x, t_x, T))
+                   * spend / 1.1 ** (k / 12) for k in range(1, 13))
+    np.testing.assert_allclose(clv.clv(bg, gg, cal, horizon_months=12, discount=0.10), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_predict_table(cdnow):
     _, model, cal = cdnow
     table = clv.predict(model, cal, horizon_months=12, discount=0.1)
