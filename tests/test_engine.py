@@ -307,6 +307,35 @@ def test_random_exports_give_the_same_clv_calibration(tmp_path_factory, lines, w
             assert fast[day].dt.date.tolist() == reference[day].dt.date.tolist()
 
 
+def test_kpi_periods_without_order_ids_by_hand(tmp_path):
+    """Without an order id an order is a customer's day, counted when one of its lines is not a
+    return. Periods: before = Jan 3–4 (its previous window Jan 1–2), after = Jan 5–6 (previous Jan 3–4).
+    A: Jan 1 +20; Jan 3 +10 and −3 (one order); Jan 4 −5 only (no order); Jan 5 +7 and +2 (one order).
+    B: Jan 4 −4 only (never an order). C: Jan 6 +1 (new after). D: Jan 2 +8 (previous of before only)."""
+    rows = [("A", 1, 20.0), ("A", 3, 10.0), ("A", 3, -3.0), ("A", 4, -5.0), ("A", 5, 7.0), ("A", 5, 2.0),
+            ("B", 4, -4.0), ("C", 6, 1.0), ("D", 2, 8.0)]
+    path = tmp_path / "lines.csv"
+    pd.DataFrame({"customer_id": [c for c, _, _ in rows], "order_date": [f"2025-01-0{d}" for _, d, _ in rows],
+                  "amount": [a for _, _, a in rows]}).to_csv(path, index=False)
+    from custlens import kpi
+
+    before = kpi.Period(pd.Timestamp("2025-01-03"), pd.Timestamp("2025-01-04"))
+    after = kpi.Period(pd.Timestamp("2025-01-05"), pd.Timestamp("2025-01-06"))
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions()), None, orders=False)
+    span, got_before, got_after = engine.kpi_periods(result, before, after)
+    assert span == (date(2025, 1, 1), date(2025, 1, 6), (4, 3))  # lines dated in before / after
+    # before: A's one order (Jan 3), revenue 10 − 3 − 5 = 2; B's return-only day is no order
+    assert got_before.per_customer.to_dict("list") == {"customer_id": ["A"], "orders": [1], "revenue": [2.0]}
+    assert got_before.revenue == pytest.approx(2.0 - 4.0)
+    # new: first counted order in the period (B has none); retained: ordered in Jan 1–2 and again
+    assert (got_before.new_customers, got_before.retained, got_before.previous_customers) == (0, 1, 2)
+    assert got_before.value_to_date.tolist() == pytest.approx([20 + 2.0, 8.0])  # A, D: acquired by Jan 4
+    # after: A's Jan 5 (two lines, one order) and C's Jan 6
+    assert got_after.per_customer.to_dict("list") == {"customer_id": ["A", "C"], "orders": [1, 1], "revenue": [9.0, 1.0]}
+    assert (got_after.new_customers, got_after.retained, got_after.previous_customers) == (1, 1, 1)
+    assert got_after.value_to_date.tolist() == pytest.approx([31.0, 1.0, 8.0])  # A, C, D
+
+
 @given(lines=LINES, with_orders=st.booleans(), starts=st.tuples(st.integers(-5, 45), st.integers(-5, 45)),
        lengths=st.tuples(st.integers(1, 20), st.integers(1, 20)))
 def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_orders, starts, lengths):

@@ -912,7 +912,7 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
     lines = None
     if label is not None:
         lines = f"SELECT customer_id, day, amount, order_key FROM kpi_labelled WHERE label = {_literal(label)}"
-    _order_tables(result, max(before.end, after.end), lines)
+    end = max(before.end, after.end)
     periods = {"b": before, "a": after}
     orders = ", ".join(
         f"count(*) FILTER (counted AND {_between(p)}) AS orders_{k}, "
@@ -920,10 +920,20 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
     sums = ", ".join(
         f"count(*) FILTER ({_between(p)}) AS lines_{k}, fsum(amount) FILTER ({_between(p)}) AS revenue_{k}, "
         f"fsum(amount) FILTER (day <= {_date(p.end)}) AS value_{k}" for k, p in periods.items())
-    result.run(f"""CREATE OR REPLACE TEMP TABLE kpi_customers AS
+    if "order_id" in result.source.columns:
+        _order_tables(result, end, lines)
+        with_lines, line_table, order_table = "", "order_lines", "orders"
+    else:
+        # Without an order id an order is a customer's day, counted when one of its lines is not a
+        # return: grouped straight from the lines (read twice, not copied into a table first).
+        with_lines = f"""WITH l AS NOT MATERIALIZED (SELECT customer_id, day, amount
+                         FROM ({lines or _customer_lines_sql(result.source)}) WHERE day <= {_date(end)})"""
+        line_table = "l"
+        order_table = "(SELECT customer_id, day, bool_or(amount >= 0) AS counted FROM l GROUP BY customer_id, day)"
+    result.run(f"""CREATE OR REPLACE TEMP TABLE kpi_customers AS {with_lines}
                     SELECT * FROM (SELECT customer_id, min(day) FILTER (counted) AS first, {orders}
-                                   FROM orders GROUP BY customer_id)
-                    JOIN (SELECT customer_id, {sums} FROM order_lines GROUP BY customer_id) USING (customer_id)""",
+                                   FROM {order_table} GROUP BY customer_id)
+                    JOIN (SELECT customer_id, {sums} FROM {line_table} GROUP BY customer_id) USING (customer_id)""",
                label="counting the periods")
     if lines is None:
         first, last = con.execute(f"SELECT min(min_day), max(max_day) FROM {result.groups} WHERE NOT guest").fetchall()[0]
