@@ -322,7 +322,7 @@ def clv(bg: dict, gg: dict, cal: pd.DataFrame, *, horizon_months: int = 12, disc
     total = np.zeros(len(cal))
     previous = np.zeros(len(cal))
     alive = p_alive(bg, x, t_x, T)
-    # the purchases if alive depend on (x, T) alone: 15,000 distinct pairs among 485,000 customers
+    # the purchases if alive depend on (x, T) alone (bench data at 1e7: 15,127 pairs, 485,455 customers)
     pairs, which = np.unique(x + 1j * T, return_inverse=True)
     for k in range(1, horizon_months + 1):
         upto = _purchases_if_alive(bg, k * per_month, pairs.real, pairs.imag)[which] * alive
