@@ -217,6 +217,20 @@ def test_bgnbd_gradient_equals_finite_differences(log_params, customers):
         assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-5 * (1 + abs(value) / params[i])), i
 
 
+def test_bgnbd_gradient_at_extreme_parameters_warns_nobody():
+    """Where terms overflow (parameters near 0 or huge) the result may be non-finite, which the
+    optimiser handles; numpy's warnings do not reach the user's terminal."""
+    import warnings
+
+    x, t_x, T = np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0]), np.array([3.0, 3.0, 3.0])
+    with_gradient = clv._bgnbd_total_and_gradient(x, t_x, T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for params in ([1e-300, 1, 1e-300, 1e-300], [1e300, 1e300, 1, 1], [1, 1, 1, 1e-320]):
+            value, gradient = with_gradient(np.array(params))
+            assert gradient.shape == (4,)
+
+
 def test_bgnbd_fit_with_the_gradient_finds_the_finite_difference_optimum(cdnow):
     """The exact gradient changes the path, not the optimum: the same parameters as L-BFGS-B on
     finite differences (to 1e-4) and a log-likelihood at least as high."""

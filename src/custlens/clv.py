@@ -148,19 +148,22 @@ def _bgnbd_total_and_gradient(x, t_x, T):
 
     def total_and_gradient(params):
         r, alpha, a, b = params
-        log_a, log_b, log_alpha_T, log_alpha_t_x = _bgnbd_rest_terms(params, x, t_x, T)
-        rest = np.logaddexp(log_a, log_b)
-        w_a, w_b = np.exp(log_a - rest), np.exp(log_b - rest)
-        total = float(counts @ _bgnbd_of_x(params, values) + rest.sum())
-        psi_ab, psi_abx = digamma(a + b), counts @ digamma(a + b + values)
-        gradient = np.array([
-            counts @ digamma(r + values) - len(x) * (digamma(r) - np.log(alpha))
-            - (w_a @ log_alpha_T + w_b @ log_alpha_t_x),
-            len(x) * r / alpha - (r + x) @ (w_a / (alpha + T) + w_b / (alpha + t_x)),
-            len(x) * psi_ab - psi_abx + w_b.sum() / a,
-            len(x) * (psi_ab - digamma(b)) + counts @ digamma(b + values) - psi_abx
-            - w_b[repeat] @ (1 / (b + x[repeat] - 1)),
-        ])
+        # at extreme parameters some terms overflow: the optimiser is told so by the non-finite
+        # result (:func:`_maximise`), the user is not bothered with numpy's warnings
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            log_a, log_b, log_alpha_T, log_alpha_t_x = _bgnbd_rest_terms(params, x, t_x, T)
+            rest = np.logaddexp(log_a, log_b)
+            w_a, w_b = np.exp(log_a - rest), np.exp(log_b - rest)
+            total = float(counts @ _bgnbd_of_x(params, values) + rest.sum())
+            psi_ab, psi_abx = digamma(a + b), counts @ digamma(a + b + values)
+            gradient = np.array([
+                counts @ digamma(r + values) - len(x) * (digamma(r) - np.log(alpha))
+                - (w_a @ log_alpha_T + w_b @ log_alpha_t_x),
+                len(x) * r / alpha - (r + x) @ (w_a / (alpha + T) + w_b / (alpha + t_x)),
+                len(x) * psi_ab - psi_abx + w_b.sum() / a,
+                len(x) * (psi_ab - digamma(b)) + counts @ digamma(b + values) - psi_abx
+                - w_b[repeat] @ (1 / (b + x[repeat] - 1)),
+            ])
         return total, gradient
 
     return total_and_gradient
