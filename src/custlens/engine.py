@@ -345,7 +345,8 @@ class Result:
     return_only_customers: int
     table: str = "summary"  # the name of the DuckDB view of the summary
     groups: str = "groups"  # the table of one row per raw customer id the summary is read from
-    keep_days: bool = False  # every customer's order days are in the table of groups
+    keep_days: bool = False  # the gaps lifecycle stages need are in the table of groups
+    groups_sql: str = ""  # the aggregation the groups came from (its ``days``: every customer's order days)
     progress: bool = False  # show a progress bar on a terminal for long statements (see run)
 
     def run(self, sql: str, *, label: str) -> None:
@@ -443,7 +444,8 @@ def summarize(source: Source, as_of: date | None = None, *, progress: str | None
     count, unusable dates and amounts…), first and last order day, orders, net amount and the
     median gap (from the customer's sorted order days). The as-of date applies on that small
     table. Raises :class:`Unsupported` when a check fails (the pandas loader then reports the
-    rows). ``keep_days`` keeps every customer's order days and gaps (for lifecycle stages); ``strict``
+    rows). ``keep_days`` keeps the gaps lifecycle stages need (the order days are aggregated again
+    when asked for: :func:`to_pandas`); ``strict``
     turns excluded rows into a :class:`StrictModeError`, as in the pandas loader; ``gaps=False``
     leaves ``median_gap_days`` empty, for reports that do not show it; ``orders=False`` runs the
     checks only (for reports that read the lines themselves): the summary is then empty and the
@@ -468,7 +470,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     read_text_values(source, *_unplain_columns(source), progress=progress is not None)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
-    groups = _customer_sql(_group_sql(source, window, orders=orders, lines=lines), keep_days=keep_days, gaps=gaps)
+    aggregation = _group_sql(source, window, orders=orders, lines=lines)
+    groups = _customer_sql(aggregation, keep_days=keep_days, gaps=gaps)
     _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS {groups}", progress)
     checks = con.execute(f"""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
@@ -520,6 +523,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
                   guest_samples=samples, lines_after_as_of=0 if checks_only else after,
                   return_only_customers=return_only, table=view, groups=table, keep_days=keep_days,
+                  groups_sql=aggregation,
                   progress=progress is not None)
 
 
@@ -1290,9 +1294,9 @@ def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
 
 
 #: what lifecycle stages need besides the median gap (custlens.lifecycle.expected_gaps): the last
-#: gap, the median of the gaps before it, the first gap (for the population's median) and the days
+#: gap, the median of the gaps before it and the first gap (for the population's median)
 _LIFECYCLE_GAPS = """, gaps[-1]::DOUBLE AS last_gap_days, list_median(gaps[:-2])::DOUBLE AS gap_before_last_days,
-    gaps[1]::DOUBLE AS first_gap, d AS days"""
+    gaps[1]::DOUBLE AS first_gap"""
 
 
 def _cents(value: str) -> str:
@@ -1565,9 +1569,10 @@ def to_pandas(result: Result):
 
     from .summary import Summary
 
-    def order_days():
+    def order_days():  # aggregated again, not kept in the groups: only tests ask for them
         days = result.con.execute(f"""SELECT customer_id, {EPOCH} + day AS day FROM (SELECT customer_id,
-                                      unnest(list_distinct(days)) AS day FROM {result.groups} WHERE counted AND NOT guest)
+                                      unnest(list_distinct(days)) AS day FROM ({result.groups_sql})
+                                      WHERE coalesce(len(days), 0) > 0 AND NOT {_guest_sql('customer_id')})
                                   ORDER BY customer_id, day""").df()
         return pd.DataFrame({"customer_id": days["customer_id"].astype("string"),
                              "day": pd.to_datetime(days["day"]).astype("datetime64[s]")})
