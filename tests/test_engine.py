@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import EXAMPLES, ROOT, stderr_on_a_terminal
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from custlens import engine
@@ -338,6 +338,14 @@ def test_kpi_periods_without_order_ids_by_hand(tmp_path):
 
 @given(lines=LINES, with_orders=st.booleans(), starts=st.tuples(st.integers(-5, 45), st.integers(-5, 45)),
        lengths=st.tuples(st.integers(1, 20), st.integers(1, 20)))
+@example(  # a day with a sale and a return, a return-only day, two sales on one day, in both windows
+    lines=[("C1", 3, 12.5, ""), ("C1", 3, -3.25, ""), ("C1", 4, -100.0, ""), ("C1", 5, 7.1, ""),
+           ("C1", 5, 19.99, ""), ("C2", 4, 100.0, ""), ("C2", 1, 0.01, ""), ("C3", 2, -3.25, "")],
+    with_orders=False, starts=(3, 5), lengths=(2, 2))
+@example(  # the same with order ids: an order over two days counts on its first line's day
+    lines=[("C1", 3, 12.5, "A"), ("C1", 4, -3.25, "A"), ("C1", 4, -100.0, "B"), ("C1", 5, 7.1, "C"),
+           ("C1", 5, 19.99, "C"), ("C2", 4, 100.0, ""), ("C2", 1, 0.01, "B"), ("C3", 2, -3.25, "")],
+    with_orders=True, starts=(3, 5), lengths=(2, 2))
 def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_orders, starts, lengths):
     """Both periods' data from SQL equal custlens.kpi.period_data's (sums to 1e-9), and the
     periods are checked alike (same error or same warnings)."""
