@@ -799,9 +799,15 @@ def _order_tables(result: Result, end: date, lines: str | None = None, *, orders
                    SELECT * FROM ({lines or _customer_lines_sql(result.source)}) WHERE day <= {_date(end)}""",
                label="reading the lines")
     if orders:
-        result.run("""CREATE OR REPLACE TEMP TABLE orders AS
-                      SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
-                      FROM order_lines GROUP BY customer_id, order_key""", label="collecting the orders")
+        result.run(f"CREATE OR REPLACE TEMP TABLE orders AS {_orders_sql('order_lines')}", label="collecting the orders")
+
+
+def _orders_sql(lines: str) -> str:
+    """The orders of ``lines`` (a table or CTE with customer_id, day, amount, order_key), as
+    :func:`custlens.summary.order_table` makes them: day = the order's first line, counted = not
+    all of its lines are returns."""
+    return f"""SELECT customer_id, min(day) AS day, bool_or(amount >= 0) AS counted
+               FROM {lines} GROUP BY customer_id, order_key"""
 
 
 def cohort_counts(result: Result, *, period: str, metric: str):
@@ -930,10 +936,9 @@ def kpi_periods(result: Result, before, after, *, label: str | None = None):
     else:
         # Without an order id an order is a customer's day, counted when one of its lines is not a
         # return: grouped straight from the lines (read twice, not copied into a table first).
-        with_lines = f"""WITH l AS NOT MATERIALIZED (SELECT customer_id, day, amount
+        with_lines = f"""WITH l AS NOT MATERIALIZED (SELECT customer_id, day, amount, order_key
                          FROM ({lines or _customer_lines_sql(result.source)}) WHERE day <= {_date(end)})"""
-        line_table = "l"
-        order_table = "(SELECT customer_id, day, bool_or(amount >= 0) AS counted FROM l GROUP BY customer_id, day)"
+        line_table, order_table = "l", f"({_orders_sql('l')})"
     result.run(f"""CREATE OR REPLACE TEMP TABLE kpi_customers AS {with_lines}
                     SELECT * FROM (SELECT customer_id, min(day) FILTER (counted) AS first, {orders}
                                    FROM {order_table} GROUP BY customer_id)
