@@ -31,10 +31,19 @@ SUMMARY_COLUMNS = ["customer_id", "first_order", "last_order", "recency_days", "
                    "avg_order_value", "tenure_days", "median_gap_days"]
 
 
-def both(paths, as_of=None, options=LoadOptions()):
+def open_source(paths, options=None, *, ranges: int = 1):
+    """The engine's source of these files; Parquet read as ``ranges`` ranges of row numbers side
+    by side (what it does on its own for a file of few row groups and many lines)."""
+    source = engine.open_source([str(p) for p in paths], options or LoadOptions())
+    if source.format == "parquet":
+        source.row_ranges = ranges
+    return source
+
+
+def both(paths, as_of=None, options=LoadOptions(), *, ranges: int = 1):
     """(DuckDB Summary, pandas Summary, DuckDB messages, pandas messages) for the same files."""
     paths = [str(p) for p in (paths if isinstance(paths, list) else [paths])]
-    result = engine.summarize(engine.open_source(paths, options), as_of, keep_days=True)
+    result = engine.summarize(open_source(paths, options, ranges=ranges), as_of, keep_days=True)
     fast = engine.to_pandas(result)
     frame, report = load_purchases(paths, options)
     reference = customers(frame, as_of=as_of)
@@ -116,28 +125,71 @@ def typed_parquet(tmp_path, *, ids="text", dates="timestamp", amounts="double", 
     dict(), dict(ids="integer"), dict(dates="date"), dict(dates="text"), dict(amounts="text"),
     dict(amounts="decimal"), dict(order_ids=False), dict(ids="integer", dates="date", order_ids=False),
 ])
-def test_parquet_of_every_column_type(tmp_path, kind):
+@pytest.mark.parametrize("ranges", [1, 3])
+def test_parquet_of_every_column_type(tmp_path, kind, ranges):
     path = typed_parquet(tmp_path, **kind)
     source = engine.open_source([str(path)], LoadOptions())
     assert source.format == "parquet"
-    fast, reference, messages, expected = both(path)
+    fast, reference, messages, expected = both(path, ranges=ranges)
     assert_same(fast, reference)
     guests = [m for m in expected if "no customer id" in m[1]]
     assert [m for m in messages if "no customer id" in m[1]] == guests
 
 
-def test_several_parquet_files_are_one_input(tmp_path):
+@pytest.mark.parametrize("ranges", [1, 3])
+def test_several_parquet_files_are_one_input(tmp_path, ranges):
     raw = raw_csv()
     raw["date"] = pd.to_datetime(raw["date"])
     raw["amount"] = raw["amount"].astype("float64")
-    half = len(raw) // 2
+    third = len(raw) // 3  # files of different sizes: the ranges of row numbers are the largest file's
     (tmp_path / "parts").mkdir()
-    raw.iloc[:half].to_parquet(tmp_path / "parts" / "a.parquet", index=False)
-    raw.iloc[half:].to_parquet(tmp_path / "parts" / "b.parquet", index=False)
-    fast, reference, messages, expected = both(str(tmp_path / "parts"))
+    raw.iloc[:third].to_parquet(tmp_path / "parts" / "a.parquet", index=False)
+    raw.iloc[third:].to_parquet(tmp_path / "parts" / "b.parquet", index=False)
+    fast, reference, messages, expected = both(str(tmp_path / "parts"), ranges=ranges)
     assert_same(fast, reference)
     assert messages[0] == ("info", f"2 files: {len(raw):,} rows (parquet, order_date typed; DuckDB engine)")
     assert [m for m in messages if "no customer id:" in m[1]] == [m for m in expected if "no customer id:" in m[1]]
+
+
+@pytest.mark.parametrize("ranges", [1, 2, 3, 5, 8])
+def test_ranges_of_row_numbers_read_every_row_once(tmp_path, ranges):
+    """Parquet read as ranges of row numbers side by side gives every row of every file once,
+    also where files differ in size and a range holds no row of a smaller file."""
+    sizes = {"a.parquet": 1, "b.parquet": 7, "c.parquet": 23}
+    rows = []
+    for name, n in sizes.items():
+        frame = pd.DataFrame({"customer_id": [f"{name}-{i}" for i in range(n)], "order_date": pd.Timestamp("2025-01-01"),
+                              "amount": np.arange(n, dtype=float)})
+        frame.to_parquet(tmp_path / name, index=False, row_group_size=5)
+        rows += [(str(tmp_path / name), c) for c in frame["customer_id"]]
+    source = open_source([tmp_path / n for n in sizes], ranges=ranges)
+    assert source.most_rows == 23
+    got = source.con.execute(f"SELECT filename, customer_id FROM {source.scan(filename=True)}").fetchall()
+    assert sorted(got) == sorted(rows)
+    assert source.con.execute(f"DESCRIBE SELECT * FROM {source.scan()}").fetchall() == \
+        source.con.execute(f"DESCRIBE SELECT * FROM {source.scan(in_order=True)}").fetchall()
+
+
+@pytest.mark.parametrize("threads, row_group, rows, expected", [
+    (2, None, 50, 2),  # one row group, two threads: a range each
+    (8, None, 50, 5),  # at least RANGE_ROWS (here 10) rows a range
+    (2, None, 19, 1),  # too few rows for two ranges
+    (2, 20, 50, 2),  # three row groups: fewer than two per thread
+    (2, 15, 50, 1),  # four row groups: DuckDB shares them out itself
+    (1, None, 50, 1),  # one thread
+])
+def test_parquet_is_read_in_ranges_where_row_groups_are_few(tmp_path, monkeypatch, threads, row_group, rows,
+                                                            expected):
+    monkeypatch.setattr(engine, "RANGE_ROWS", 10)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: threads)
+    path = tmp_path / "lines.parquet"
+    pd.DataFrame({"customer_id": "C1", "order_date": pd.Timestamp("2025-01-01"), "amount": np.ones(rows)}).to_parquet(
+        path, index=False, row_group_size=row_group)
+    source = engine.open_source([str(path)], LoadOptions())
+    assert (source.row_ranges, source.most_rows) == (expected, rows)
+    scan = source.scan()
+    assert scan.count("UNION ALL") == expected - 1
+    assert "file_row_number" not in source.scan(in_order=True)
 
 
 LINES = st.lists(
@@ -171,12 +223,13 @@ def random_export(folder, lines, with_orders: bool) -> tuple:
     return csv_path, parquet_path
 
 
-@given(lines=LINES, with_orders=st.booleans(), as_of_day=st.one_of(st.none(), st.integers(0, 45)))
-def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orders, as_of_day):
+@given(lines=LINES, with_orders=st.booleans(), as_of_day=st.one_of(st.none(), st.integers(0, 45)),
+       ranges=st.integers(1, 4))
+def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orders, as_of_day, ranges):
     as_of = None if as_of_day is None else (START + pd.Timedelta(days=as_of_day)).date()
     for path in random_export(tmp_path_factory.mktemp("random"), lines, with_orders):
         try:
-            fast, reference, _, _ = both(path, as_of=as_of)
+            fast, reference, _, _ = both(path, as_of=as_of, ranges=ranges)
         except engine.Unsupported as e:
             # the only reasons random clean lines may be refused: an exact repeat (pandas drops it
             # and says so), nothing left to summarise, or a padded id (' ' is blank to pandas only
@@ -191,15 +244,16 @@ def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orde
         assert_same(fast, reference)
 
 
-@given(lines=LINES, with_orders=st.booleans(), days=st.tuples(st.integers(-3, 45), st.integers(0, 45)))
-def test_random_exports_give_the_same_summary_at_an_earlier_date(tmp_path_factory, lines, with_orders, days):
+@given(lines=LINES, with_orders=st.booleans(), days=st.tuples(st.integers(-3, 45), st.integers(0, 45)),
+       ranges=st.integers(1, 4))
+def test_random_exports_give_the_same_summary_at_an_earlier_date(tmp_path_factory, lines, with_orders, days, ranges):
     """summary_at (the stages at an earlier date: lapsed --new-since, lifecycle --from, kpi
     --stages) is the pandas summary of the same lines at that date, and leaves the first one as it was."""
     then_day, as_of_day = sorted(days)
     then, as_of = ((START + pd.Timedelta(days=d)).date() for d in (then_day, as_of_day))
     for path in random_export(tmp_path_factory.mktemp("random"), lines, with_orders):
         try:
-            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), as_of, keep_days=True)
+            result = engine.summarize(open_source([path], ranges=ranges), as_of, keep_days=True)
         except engine.Unsupported as e:  # as in test_random_exports_give_the_same_summary
             assert any(r in str(e) for r in ("repeat an earlier line", "no row has a customer id",
                                              "spaces around")), e
@@ -249,8 +303,10 @@ def test_an_order_over_two_months_counts_in_the_month_of_its_first_line(tmp_path
 
 
 @given(lines=LINES, with_orders=st.booleans(), as_of_day=st.one_of(st.none(), st.integers(0, 45)),
-       period=st.sampled_from(["week", "month", "quarter"]), metric=st.sampled_from(["retention", "revenue"]))
-def test_random_exports_give_the_same_cohorts(tmp_path_factory, lines, with_orders, as_of_day, period, metric):
+       period=st.sampled_from(["week", "month", "quarter"]), metric=st.sampled_from(["retention", "revenue"]),
+       ranges=st.integers(1, 4))
+def test_random_exports_give_the_same_cohorts(tmp_path_factory, lines, with_orders, as_of_day, period, metric,
+                                              ranges):
     """Cohort sizes and values counted in SQL equal those of custlens.cohorts (sums to 1e-9)."""
     from custlens.cohorts import count_cohorts
 
@@ -258,7 +314,7 @@ def test_random_exports_give_the_same_cohorts(tmp_path_factory, lines, with_orde
     for path in random_export(tmp_path_factory.mktemp("cohorts"), lines, with_orders):
         try:
             # the checks only, as the cohorts command asks: the customer counts come from the orders
-            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), as_of, orders=False)
+            result = engine.summarize(open_source([path], ranges=ranges), as_of, orders=False)
         except (engine.Unsupported, CustlensError):
             continue  # the summary tests cover what is refused
         fast = engine.cohort_counts(result, period=period, metric=metric)
@@ -274,9 +330,10 @@ def test_random_exports_give_the_same_cohorts(tmp_path_factory, lines, with_orde
 
 
 @given(lines=LINES, with_orders=st.booleans(), as_of_day=st.one_of(st.none(), st.integers(0, 45)),
-       unit=st.sampled_from(["day", "week", "month"]), holdout=st.one_of(st.none(), st.integers(0, 59)))
+       unit=st.sampled_from(["day", "week", "month"]), holdout=st.one_of(st.none(), st.integers(0, 59)),
+       ranges=st.integers(1, 4))
 def test_random_exports_give_the_same_clv_calibration(tmp_path_factory, lines, with_orders, as_of_day, unit,
-                                                      holdout):
+                                                      holdout, ranges):
     """x, t_x, T and m from SQL equal custlens.clv.calibration's (m to 1e-9), up to the as-of date
     or, with a holdout, up to its start (the day of line number ``holdout``, so that lines fall on
     it); the holdout's purchase days equal clv.purchase_days'."""
@@ -285,7 +342,7 @@ def test_random_exports_give_the_same_clv_calibration(tmp_path_factory, lines, w
     as_of = None if as_of_day is None else (START + pd.Timedelta(days=as_of_day)).date()
     for path in random_export(tmp_path_factory.mktemp("clv"), lines, with_orders):
         try:
-            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), as_of, orders=False)
+            result = engine.summarize(open_source([path], ranges=ranges), as_of, orders=False)
         except (engine.Unsupported, CustlensError):
             continue
         end = result.as_of
@@ -337,16 +394,16 @@ def test_kpi_periods_without_order_ids_by_hand(tmp_path):
 
 
 @given(lines=LINES, with_orders=st.booleans(), starts=st.tuples(st.integers(-5, 45), st.integers(-5, 45)),
-       lengths=st.tuples(st.integers(1, 20), st.integers(1, 20)))
+       lengths=st.tuples(st.integers(1, 20), st.integers(1, 20)), ranges=st.integers(1, 4))
 @example(  # a day with a sale and a return, a return-only day, two sales on one day, in both windows
     lines=[("C1", 3, 12.5, ""), ("C1", 3, -3.25, ""), ("C1", 4, -100.0, ""), ("C1", 5, 7.1, ""),
            ("C1", 5, 19.99, ""), ("C2", 4, 100.0, ""), ("C2", 1, 0.01, ""), ("C3", 2, -3.25, "")],
-    with_orders=False, starts=(3, 5), lengths=(2, 2))
+    with_orders=False, starts=(3, 5), lengths=(2, 2), ranges=3)
 @example(  # the same with order ids: an order over two days counts on its first line's day
     lines=[("C1", 3, 12.5, "A"), ("C1", 4, -3.25, "A"), ("C1", 4, -100.0, "B"), ("C1", 5, 7.1, "C"),
            ("C1", 5, 19.99, "C"), ("C2", 4, 100.0, ""), ("C2", 1, 0.01, "B"), ("C3", 2, -3.25, "")],
-    with_orders=True, starts=(3, 5), lengths=(2, 2))
-def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_orders, starts, lengths):
+    with_orders=True, starts=(3, 5), lengths=(2, 2), ranges=3)
+def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_orders, starts, lengths, ranges):
     """Both periods' data from SQL equal custlens.kpi.period_data's (sums to 1e-9), and the
     periods are checked alike (same error or same warnings)."""
     from custlens import kpi
@@ -355,7 +412,7 @@ def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_
                      for s, n in zip(starts, lengths))
     for path in random_export(tmp_path_factory.mktemp("kpi"), lines, with_orders):
         try:
-            result = engine.summarize(engine.open_source([str(path)], LoadOptions()), None, orders=False)
+            result = engine.summarize(open_source([path], ranges=ranges), None, orders=False)
         except (engine.Unsupported, CustlensError):
             continue
         assert result.customers is None

@@ -101,9 +101,15 @@ def test_a_customer_with_returns_only(run, tmp_path):
 
 
 def test_customer_lines_are_the_loader_s(tmp_path):
-    """engine.customer_lines gives the rows and values the pandas loader gives on the whole file."""
-    for path in (PURCHASES, RU / "purchases.csv"):
-        result = engine.summarize(engine.open_source([str(path)], LoadOptions()), keep_days=True)
+    """engine.customer_lines gives the rows and values the pandas loader gives on the whole file,
+    in file order also where the engine reads a Parquet file as ranges of rows side by side."""
+    parquet = tmp_path / "purchases.parquet"
+    pd.read_csv(PURCHASES, parse_dates=["date"]).to_parquet(parquet, index=False)
+    for path in (PURCHASES, RU / "purchases.csv", parquet):
+        source = engine.open_source([str(path)], LoadOptions())
+        if path == parquet:
+            source.row_ranges = 3
+        result = engine.summarize(source, keep_days=True)
         everything = load_purchases([str(path)])[0]
         for who in ("C000147", "C000009", "C001999"):
             expected = everything[everything["customer_id"] == who].reset_index(drop=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -87,6 +88,8 @@ class Source:
     mapped: dict[str, str] = field(default_factory=dict)  # every purchase role the files have -> column
     column_types: dict[str, str] = field(default_factory=dict)  # column name -> DuckDB type as read
     con: object = None  # the DuckDB connection that read the schema, reused by summarize()
+    row_ranges: int = 1  # Parquet: how many ranges of row numbers a scan reads side by side (_parquet_ranges)
+    most_rows: int = 0  # Parquet: the rows of the largest file
     options: LoadOptions = field(default_factory=LoadOptions)  # --decimal and --date-format apply here too
     read_as: dict[str, str] = field(default_factory=dict)  # a file not in UTF-8 -> the UTF-8 copy DuckDB reads
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
@@ -101,14 +104,26 @@ class Source:
         """Every purchase role the files have."""
         return set(self.mapped)
 
-    def scan(self, *, row_numbers: bool = False, files: list[str] | None = None, filename: bool = False) -> str:
+    def scan(self, *, row_numbers: bool = False, files: list[str] | None = None, filename: bool = False,
+             in_order: bool = False) -> str:
         """The FROM clause; ``row_numbers`` adds Parquet's file_row_number and filename, or reads a
         CSV file in one thread, in order (for ``row_number() OVER ()``); ``filename`` adds the
-        file's name (the UTF-8 copy's, for a file DuckDB reads as a copy: see :attr:`read_as`)."""
+        file's name (the UTF-8 copy's, for a file DuckDB reads as a copy: see :attr:`read_as`).
+        Parquet with fewer row groups than threads is read as :attr:`row_ranges` ranges of row
+        numbers side by side (DuckDB reads a row group in one thread), unless ``in_order`` (or
+        ``row_numbers``) asks for the rows in file order."""
         names = "[" + ", ".join(_literal(self.read_as.get(f, f)) for f in (files or self.files)) + "]"
         if self.format == "parquet":
-            extra = ", file_row_number = true, filename = true" if row_numbers else ""
-            return f"read_parquet({names}{extra}{', filename = true' if filename and not row_numbers else ''})"
+            if row_numbers:
+                return f"read_parquet({names}, file_row_number = true, filename = true)"
+            file_name = ", filename = true" if filename else ""
+            if in_order or self.row_ranges < 2:
+                return f"read_parquet({names}{file_name})"
+            one = f"read_parquet({names}, file_row_number = true{file_name})"
+            bounds = [i * self.most_rows // self.row_ranges for i in range(self.row_ranges + 1)]
+            return "(" + " UNION ALL ".join(f"SELECT * EXCLUDE (file_row_number) FROM {one} "
+                                            f"WHERE file_row_number >= {lo} AND file_row_number < {hi}"
+                                            for lo, hi in itertools.pairwise(bounds)) + ")"
         return (f"read_csv({names}, delim = {_literal(self.delimiter)}, header = true, quote = '\"', "
                 f"escape = '\"', all_varchar = true, auto_detect = false, strict_mode = true, "
                 f"columns = {{{', '.join(f'{_literal(c)}: {VARCHAR}' for c in self.all_columns)}}}"
@@ -161,6 +176,8 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     if kinds == {"parquet"}:
         names, types = _parquet_columns(con, files)
         source = Source(files=files, format="parquet", columns={}, types={}, all_columns=names, con=con)
+        if "file_row_number" not in names:
+            source.row_ranges, source.most_rows = _parquet_ranges(con, files)
     elif kinds == {"csv"}:
         names, delimiter, encodings = _csv_header(files, options)
         types = {name: "VARCHAR" for name in names}
@@ -262,6 +279,24 @@ def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
     if len(set(names)) != len(names):
         raise Unsupported("repeated column names")
     return names, dict(schemas[0])
+
+
+#: the fewest rows worth reading as ranges side by side (below, one thread reads them in ~10 ms)
+RANGE_ROWS = 100_000
+
+
+def _parquet_ranges(con, files: list[str]) -> tuple[int, int]:
+    """(ranges, rows of the largest file): DuckDB reads each Parquet row group in one thread, so a
+    file written as one row group (pandas' and pyarrow's default up to ~1M rows) is read, and its
+    lines grouped, on one core. Where the files hold fewer than two row groups per thread,
+    :meth:`Source.scan` reads one range of row numbers per thread (of at least :data:`RANGE_ROWS`
+    rows) side by side: DuckDB skips the pages outside a range, and the grouping runs on every
+    core."""
+    groups, rows, most = con.execute(f"""SELECT sum(num_row_groups), sum(num_rows), max(num_rows)
+                                         FROM parquet_file_metadata([{", ".join(map(_literal, files))}])""").fetchall()[0]
+    threads = os.cpu_count() or 1
+    ranges = min(threads, (rows or 0) // RANGE_ROWS)
+    return (ranges if ranges > 1 and groups < 2 * threads else 1), most or 0
 
 
 def _csv_header(files: list[str], options: LoadOptions) -> tuple[list[str], str, dict[str, str]]:
@@ -553,7 +588,7 @@ def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int]:
     odd_dates = f"count(*) FILTER (NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL)" if dates else "0"
     odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
                    f"OR contains({amount_text}, '_')))" if amounts else "0")
-    return source.con.execute(f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan()} "
+    return source.con.execute(f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan(in_order=True)} "
                               f"LIMIT {HEAD_LINES})").fetchall()[0]
 
 
@@ -890,7 +925,7 @@ def customer_lines(result: Result, customer_id: str):
     con.execute("SET preserve_insertion_order = true")  # the rows in file order
     try:
         for f in source.files:
-            query = f"SELECT {columns} FROM {source.scan(files=[f])} WHERE {where}"
+            query = f"SELECT {columns} FROM {source.scan(files=[f], in_order=True)} WHERE {where}"
             frame = with_relations(con).sql(query).to_arrow_table().to_pandas()
             if len(frame):
                 tables.append(RawTable(source=f, format=source.format, frame=frame, encoding=source.encoding,
