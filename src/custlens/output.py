@@ -127,12 +127,13 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
     """Write ``cells`` as :meth:`pandas.DataFrame.to_csv` would (the same bytes), with DuckDB's
     CSV writer; False, having written nothing, when a cell might come out differently.
 
-    The rule: numbers (float64 written as Python's repr, NaN and NA empty; integers) and text
-    that needs no quoting. A text cell is written as it is by both writers unless it holds the
-    separator, a quote, a line break or '#' (which DuckDB quotes), or is empty (pandas writes an
-    empty string as it writes NA: nothing, so it becomes NA here; a lone cell in its line is
-    the exception: "" there). True and False are written as
-    pandas writes them. Other column types (mixed objects, categories…) go to pandas."""
+    The rule: numbers (float64 written as Python's repr, NaN and NA empty; integers) and text.
+    Both writers quote a text cell that holds the separator, a quote or a line feed, alike
+    (tests/test_output.py); a cell with '#' or a carriage return goes to pandas, which does not
+    quote them where DuckDB does. An empty cell: pandas writes an empty string as it writes NA
+    (nothing), so it becomes NA here; a lone cell in its line is the exception ("" there). True
+    and False are written as pandas writes them. Other column types (mixed objects,
+    categories…) go to pandas."""
     import os
     import shutil
     import tempfile
@@ -142,8 +143,8 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
     if cells.shape[1] == 1 and (cells.iloc[:, 0].isna() | (cells.iloc[:, 0].astype("string") == "")).any():
         return False  # Python's csv writes a lone empty cell as "", so that the line is not blank
     plain = cells.copy(deep=False)
-    special = "\"\n\r#" + sep
-    quoted = "[" + re.escape(special) + "]"
+    quoted = "[" + re.escape("\"\n\r#" + sep) + "]"
+    unlike = "[\r#]"  # quoted by DuckDB, not by pandas
     for name in plain.columns:
         column = plain[name]
         if not isinstance(name, str) or name == "" or re.search(quoted, name):
@@ -157,7 +158,7 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
                 column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty")):
             return False
         text = column.astype("string")
-        if text.str.contains(quoted, regex=True).fillna(False).any():
+        if text.str.contains(unlike, regex=True).fillna(False).any():
             return False
         plain[name] = text.mask(text == "")
     core = duckdb_core()
