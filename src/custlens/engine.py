@@ -1619,10 +1619,9 @@ def to_pandas(result: Result):
 
     gap_table = population = None
     if result.keep_days:
-        gap_table = result.con.execute(f"""SELECT customer_id, median_gap_days AS own_median, last_gap_days,
-                                          gap_before_last_days FROM {result.groups} WHERE counted AND NOT guest
-                                   ORDER BY customer_id""").df()
-        gap_table["customer_id"] = gap_table["customer_id"].astype("string")
+        gap_table = sql_frame(result.con, f"""SELECT customer_id, median_gap_days AS own_median, last_gap_days,
+                                             gap_before_last_days FROM {result.groups} WHERE counted AND NOT guest
+                                      ORDER BY customer_id""")
         median = result.con.execute(f"SELECT quantile_cont(first_gap, 0.5) FROM {result.groups} "
                                     "WHERE counted AND NOT guest").fetchall()[0][0]
         population = float("nan") if median is None else float(median)

@@ -156,18 +156,18 @@ def stages(summary: Summary, *, contacts: pd.DataFrame | None = None,
     ratio = np.where(np.isnan(ratio) & (since == 0), 0.0, ratio)
     last_gap = gaps["last_gap_days"].to_numpy(dtype="float64")
     came_back = ((last_gap >= min_lapsed) & (last_gap > t.lapsed_factor * before_last)) | (last_gap > t.lost_days)
-    stage = np.select(
+    stage = np.select(  # as positions in STAGES
         [table["tenure_days"].to_numpy() <= t.new_days,
          since > t.lost_days,
          (ratio > t.lapsed_factor) & (since >= min_lapsed),
          ratio > t.at_risk_factor,
          came_back],
-        ["new", "lost", "lapsed", "at_risk", "reactivated"],
-        default="active",
+        [STAGES.index(name) for name in ("new", "lost", "lapsed", "at_risk", "reactivated")],
+        default=STAGES.index("active"),
     )
     out = pd.DataFrame({
-        "customer_id": table["customer_id"].to_numpy(),
-        "stage": stage,
+        "customer_id": table["customer_id"].astype("string").array,
+        "stage": pd.Categorical.from_codes(stage, categories=STAGES),
         "days_since_last": table["recency_days"].to_numpy(),
         "expected_gap_days": np.round(expected, 1),
         "overdue_ratio": np.round(ratio, 2),
@@ -316,8 +316,8 @@ def winback(table: pd.DataFrame, purchases: pd.DataFrame | None, *, as_of, conta
     if min_spend is not None:
         chosen = chosen[chosen["monetary"] >= min_spend]
     out = pd.DataFrame({
-        "customer_id": chosen["customer_id"].to_numpy(),
-        "stage": chosen["stage"].astype("string").to_numpy(),
+        "customer_id": chosen["customer_id"].astype("string").array,
+        "stage": chosen["stage"].astype("string").array,
         "last_order_date": chosen["last_order"].to_numpy(),
         "days_since_last": chosen["days_since_last"].to_numpy(),
         "expected_gap_days": chosen["expected_gap_days"].to_numpy(),

@@ -119,7 +119,7 @@ def score(summary: pd.DataFrame, *, bins: int = 5, method: str = "quantile",
         else:
             out[letter] = fixed_scores(values, _edges_for(edges, column, bins), bins,
                                        lower_is_better=column in LOWER_IS_BETTER)
-    out["rfm"] = out["r"].astype(str) + out["f"].astype(str) + out["m"].astype(str)
+    out["rfm"] = (out["r"] * 100 + out["f"] * 10 + out["m"]).astype(str)  # one digit each: bins ≤ 9
     out["score"] = out["r"] + out["f"] + out["m"]
     return out
 
@@ -132,8 +132,8 @@ def quantile_scores(values: np.ndarray, bins: int, *, lower_is_better: bool = Fa
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     key = -values if lower_is_better else values
-    ordered = np.sort(key)
-    worse = np.searchsorted(ordered, key, side="left")  # how many are strictly worse
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    worse = (np.cumsum(counts) - counts)[inverse]  # how many are strictly worse
     return (1 + (bins * worse) // n).astype(np.int64)
 
 
