@@ -170,6 +170,8 @@ COLUMNS = {
     "bool": st.lists(st.booleans()),
     "string": st.lists(st.none() | TEXT),
     "object": st.lists(TEXT),
+    "category": st.lists(st.none() | st.sampled_from(["lapsed", "at_risk", "a,b", "#x", ""])),
+    "category of numbers": st.lists(st.none() | st.sampled_from([1.5, 2.0])),
 }
 
 
@@ -182,7 +184,8 @@ def frames(draw):
         values = draw(COLUMNS[kind].filter(lambda v: len(v) >= rows)) if rows else []
         values = values[:rows]
         name = draw(st.sampled_from([f"c{i}", f"col {i}", f"c,{i}", f"#{i}"]))
-        dtype = {"object": object, "string": "string", "Int64": "Int64"}.get(kind, kind)
+        dtype = {"object": object, "string": "string", "Int64": "Int64", "category of numbers": "category"}.get(kind,
+                                                                                                            kind)
         data[name] = pd.Series(values, dtype=dtype)
     return pd.DataFrame(data)
 
@@ -192,11 +195,15 @@ def frames(draw):
                               "c1": range(6)}), fmt="csv")  # quoted alike by both writers
 @example(frame=pd.DataFrame({"c0": pd.array(["a,b", 'a"b', "a\nb", "a\tb", "x", None], dtype="string"),
                               "c1": range(6)}), fmt="tsv")
+@example(frame=pd.DataFrame({"c0": pd.Categorical(["lapsed", None, "a,b", "lapsed"], categories=["lapsed", "a,b", "x"]),
+                              "c1": range(4)}), fmt="csv")  # text categories: as text
+@example(frame=pd.DataFrame({"c0": pd.Categorical([1.5, None, 2.0]), "c1": range(3)}), fmt="csv")
 @example(frame=pd.DataFrame({"c0": pd.array(["#a", "b"], dtype="string")}), fmt="csv")
 @example(frame=pd.DataFrame({"c0": pd.array(["a\rb", "b"], dtype="string")}), fmt="tsv")
 def test_large_csv_from_duckdb_is_the_bytes_pandas_writes(frame, fmt):
     """Large tables are written by DuckDB: the same bytes as pandas' to_csv, or pandas writes
-    them (a cell DuckDB might write differently: a carriage return, '#', mixed objects)."""
+    them (a cell DuckDB might write differently: a carriage return, '#', mixed objects,
+    categories of numbers)."""
     sep = "," if fmt == "csv" else "\t"
     expected = output.safe_cells(frame).to_csv(index=False, sep=sep, lineterminator="\n").encode("utf-8")
     buffer = io.BytesIO()
@@ -205,9 +212,16 @@ def test_large_csv_from_duckdb_is_the_bytes_pandas_writes(frame, fmt):
         assert buffer.getvalue() == expected
     else:
         assert buffer.getvalue() == b""
-    plain = all(kind != "object" for kind in frame.dtypes.astype(str)) and not any(
-        frame[c].astype("string").str.contains("[\r#]").fillna(False).any()
-        for c in frame.columns if frame[c].dtype == "string") and not any(
+    def plain_column(column):
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            if not all(isinstance(c, str) for c in column.cat.categories):
+                return False
+            column = column.astype("string")
+        if column.dtype == "string":
+            return not column.str.contains("[\r#]").fillna(False).any()
+        return column.dtype != object
+
+    plain = all(plain_column(frame[c]) for c in frame.columns) and not any(
         ch in str(c) for c in frame.columns for ch in "\"#,\t")
     lone_empty = frame.shape[1] == 1 and (frame.iloc[:, 0].isna() | (frame.iloc[:, 0].astype("string") == "")).any()
     if plain and len(frame.columns) and not lone_empty:

@@ -132,8 +132,8 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
     (tests/test_output.py); a cell with '#' or a carriage return goes to pandas, which does not
     quote them where DuckDB does. An empty cell: pandas writes an empty string as it writes NA
     (nothing), so it becomes NA here; a lone cell in its line is the exception ("" there). True
-    and False are written as pandas writes them. Other column types (mixed objects,
-    categories…) go to pandas."""
+    and False are written as pandas writes them, categories of text as that text. Other column
+    types (mixed objects, other categories…) go to pandas."""
     import os
     import shutil
     import tempfile
@@ -154,6 +154,9 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
         if column.dtype == "bool":
             plain[name] = column.map({True: "True", False: "False"}).astype("string")
             continue
+        if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.infer_dtype(
+                column.cat.categories, skipna=True) in ("string", "empty"):
+            column = column.astype("string")  # pandas writes a category of text as that text
         if not pd.api.types.is_string_dtype(column.dtype) or (
                 column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty")):
             return False
