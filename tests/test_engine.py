@@ -820,6 +820,31 @@ def test_cents_round_as_numpy_does():
     assert (got == np.round(values, 2)).all()
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_money_that_nets_to_zero_is_zero_not_minus_zero(run, tmp_path, suffix):
+    """Sales and returns that cancel up to rounding (10.99 + 21.99 − 21.99 − 10.99 is −1.8e-15),
+    and a line of −0: monetary and avg_order_value are 0.0 from both engines, in the file as "0.0"
+    (the pandas engine wrote "-0.0", and the sign hung on the order of the lines)."""
+    frame = pd.DataFrame({"customer_id": ["A", "A", "A", "A", "B", "C"],
+                          "order_date": pd.to_datetime(["2025-01-02", "2025-01-02", "2025-01-09", "2025-01-09",
+                                                        "2025-01-05", "2025-01-06"]),
+                          "amount": [10.99, 21.99, -21.99, -10.99, -0.0, 5.0]})
+    assert frame.loc[frame["customer_id"] == "A", "amount"].sum() < 0
+    path = tmp_path / f"lines{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    for name in ("duckdb", "pandas"):
+        out = tmp_path / f"{name}.csv"
+        result = run("summary", path, "--engine", name, "-o", out)
+        assert result.exit_code == 0, result.stderr
+        rows = out.read_text().splitlines()
+        assert [r.split(",")[5:7] for r in rows[1:3]] == [["0.0", "0.0"], ["0.0", "0.0"]], rows
+    summary = engine.to_pandas(engine.summarize(open_source([path], ranges=2), None)).customers
+    assert not np.signbit(summary[["monetary", "avg_order_value"]].to_numpy()).any()
+
+
 @pytest.mark.parametrize("command, reads_lines", [
     (["clv"], False), (["clv", "--holdout", "26w"], False), (["cohorts"], False),
     (["kpi", "--split", "2025-01-01", "--window", "90d"], False),

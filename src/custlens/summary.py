@@ -128,7 +128,7 @@ def customers(purchases: pd.DataFrame, *, as_of=None) -> Summary:
     as_of_day = np.datetime64(as_of.date(), "D")
     first = per["first_order"].to_numpy().astype("datetime64[D]")
     last = per["last_order"].to_numpy().astype("datetime64[D]")
-    monetary_cents = per["monetary"].to_numpy().round(2)
+    monetary_cents = per["monetary"].to_numpy().round(2) + 0.0  # + 0.0: a net of -0.0 (returns that cancel) is 0.0
     table = pd.DataFrame({
         "customer_id": pd.array(customer_ids[per.index.to_numpy()], dtype="string"),
         "first_order": first.astype("datetime64[s]"),
