@@ -109,9 +109,9 @@ class Source:
         """The FROM clause; ``row_numbers`` adds Parquet's file_row_number and filename, or reads a
         CSV file in one thread, in order (for ``row_number() OVER ()``); ``filename`` adds the
         file's name (the UTF-8 copy's, for a file DuckDB reads as a copy: see :attr:`read_as`).
-        Parquet with fewer row groups than threads is read as :attr:`row_ranges` ranges of row
-        numbers side by side (DuckDB reads a row group in one thread), unless ``in_order`` (or
-        ``row_numbers``) asks for the rows in file order."""
+        Parquet of few row groups is read as :attr:`row_ranges` ranges of row numbers side by
+        side (:func:`_parquet_ranges`), unless ``in_order`` (or ``row_numbers``) asks for the
+        rows in file order."""
         names = "[" + ", ".join(_literal(self.read_as.get(f, f)) for f in (files or self.files)) + "]"
         if self.format == "parquet":
             if row_numbers:
