@@ -167,7 +167,7 @@ def test_ranges_of_row_numbers_read_every_row_once(tmp_path, ranges):
     got = source.con.execute(f"SELECT filename, customer_id FROM {source.scan(filename=True)}").fetchall()
     assert sorted(got) == sorted(rows)
     assert source.con.execute(f"DESCRIBE SELECT * FROM {source.scan()}").fetchall() == \
-        source.con.execute(f"DESCRIBE SELECT * FROM {source.scan(in_order=True)}").fetchall()
+        source.con.execute(f"DESCRIBE SELECT * FROM {source.scan(one_scan=True)}").fetchall()
 
 
 @pytest.mark.parametrize("threads, row_group, rows, expected", [
@@ -189,7 +189,7 @@ def test_parquet_is_read_in_ranges_where_row_groups_are_few(tmp_path, monkeypatc
     assert (source.row_ranges, source.most_rows) == (expected, rows)
     scan = source.scan()
     assert scan.count("UNION ALL") == expected - 1
-    assert "file_row_number" not in source.scan(in_order=True)
+    assert "file_row_number" not in source.scan(one_scan=True)
 
 
 LINES = st.lists(
