@@ -184,9 +184,8 @@ def frames(draw):
         values = draw(COLUMNS[kind].filter(lambda v: len(v) >= rows)) if rows else []
         values = values[:rows]
         name = draw(st.sampled_from([f"c{i}", f"col {i}", f"c,{i}", f"#{i}"]))
-        dtype = {"object": object, "string": "string", "Int64": "Int64", "category of numbers": "category"}.get(kind,
-                                                                                                            kind)
-        data[name] = pd.Series(values, dtype=dtype)
+        dtypes = {"object": object, "string": "string", "Int64": "Int64", "category of numbers": "category"}
+        data[name] = pd.Series(values, dtype=dtypes.get(kind, kind))
     return pd.DataFrame(data)
 
 
