@@ -443,6 +443,9 @@ def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_
     ("nbsp_id.csv", "customer_id,date,amount\nC1\u00a0,2025-01-02,12\nC2,2025-01-03,7\n", {}, "spaces around"),
     ("infinite.csv", "customer_id,date,amount\nC1,2025-01-02,inf\nC2,2025-01-03,7\n", {}, "non-numeric"),
     ("dmy_blank.csv", "customer_id,date,amount\nC1,02.01.2025,12.5\nC2,,7\n", {}, "blank or unreadable"),
+    # words DuckDB's strptime reads as 1900-01-01, below the lines that choose the way to read dates
+    ("special_words_later.csv", "customer_id,date,amount\n" + "C1,2025-01-02,12\n" * 1200
+     + "C2,infinity,7\nC3,-INFINITY,5\nC4,Epoch,3\nC2,2025-01-03,7\n", {}, "blank or unreadable"),
     ("mixed_order.csv", "customer_id,date,amount\nC1,13/01/2025,12.5\nC2,01/13/2025,7\n", {}, "loader refuses"),
     ("blank.csv", "customer_id,date,amount\nC1,2025-01-02,\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
     ("text.csv", "customer_id,date,amount\nC1,2025-01-02,twelve\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
@@ -466,6 +469,22 @@ def test_inputs_the_engine_leaves_to_pandas(tmp_path, run, name, content, option
     forced = run("summary", path, "--format", "csv", "--engine", "duckdb")
     assert forced.exit_code == 1 and forced.stdout == ""
     assert forced.stderr.startswith("Error: --engine duckdb cannot take this input (") and reason in forced.stderr
+
+
+@pytest.mark.parametrize("words", [["infinity"], ["-Infinity", "EPOCH"], ["epoch"] * 3])
+def test_text_dates_that_duckdb_reads_as_1900_are_unreadable_as_for_pandas(tmp_path, run, words):
+    """Parquet with dates as text: the first lines decide how they are read, and DuckDB's strptime
+    would take these words for 1900-01-01 (the CSV case is in the cases above)."""
+    path = tmp_path / "in.parquet"
+    dates = [f"2025-01-{day:02d}" for day in range(1, 11)] + words + [f"2025-02-{day:02d}" for day in range(1, 11)]
+    pd.DataFrame({"customer_id": [f"C{i % 2}" for i in range(len(dates))], "order_date": dates,
+                  "amount": [10.0 + i for i in range(len(dates))]}).to_parquet(path, index=False)
+    with pytest.raises(engine.Unsupported, match="blank or unreadable"):
+        engine.summarize(engine.open_source([str(path)], LoadOptions()))
+    auto = run("summary", path, "--format", "csv")
+    pandas = run("summary", path, "--format", "csv", "--engine", "pandas")
+    assert (auto.exit_code, auto.stdout, auto.stderr) == (pandas.exit_code, pandas.stdout, pandas.stderr)
+    assert "1900" not in auto.stdout and f"excluded {len(words)} of {len(dates)} rows" in auto.stderr
 
 
 @pytest.mark.parametrize("why, make", [

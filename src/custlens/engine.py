@@ -1381,8 +1381,10 @@ def _day_sql(source: Source) -> str:
 
 
 def _iso_day_sql(column: str) -> str:
+    """The day of ISO text (:data:`ISO_FORMATS`), else NULL. Only text that starts with a digit is
+    parsed: DuckDB's strptime reads 'epoch', 'infinity' and '-infinity' (any case) as 1900-01-01."""
     formats = "[" + ", ".join(_literal(f) for f in ISO_FORMATS) + "]"
-    return f"CAST(try_strptime({column}, {formats}) AS DATE)"
+    return f"CAST(CASE WHEN left({column}, 1) BETWEEN '0' AND '9' THEN try_strptime({column}, {formats}) END AS DATE)"
 
 
 def _text_joins(source: Source, *, costs: bool = False) -> str:
