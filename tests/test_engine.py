@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from custlens import engine
 from custlens.errors import CustlensError
 from custlens.io import LoadOptions, load_purchases
+from custlens.io.parse import parse_numbers
 from custlens.lifecycle import expected_gaps
 from custlens.summary import customers, order_table
 
@@ -446,6 +447,8 @@ def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_
     # words DuckDB's strptime reads as 1900-01-01, below the lines that choose the way to read dates
     ("special_words_later.csv", "customer_id,date,amount\n" + "C1,2025-01-02,12\n" * 1200
      + "C2,infinity,7\nC3,-INFINITY,5\nC4,Epoch,3\nC2,2025-01-03,7\n", {}, "blank or unreadable"),
+    ("plus_minus_later.csv", "customer_id,date,amount\n" + "C1,2025-01-02,12\n" * 1200 + "C2,2025-01-03,+-1\n", {},
+     "non-numeric"),
     ("mixed_order.csv", "customer_id,date,amount\nC1,13/01/2025,12.5\nC2,01/13/2025,7\n", {}, "loader refuses"),
     ("blank.csv", "customer_id,date,amount\nC1,2025-01-02,\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
     ("text.csv", "customer_id,date,amount\nC1,2025-01-02,twelve\nC2,2025-01-03,7\n", {}, "non-numeric amounts"),
@@ -837,6 +840,35 @@ def test_cents_round_as_numpy_does():
     con.register("t", pa.table({"x": values}))
     got = con.sql(f"SELECT {engine._cents('x')} AS r FROM t").fetchnumpy()["r"]
     assert (got == np.round(values, 2)).all()
+
+
+def number_texts() -> list[str]:
+    """Every text of up to four characters of '1+-.e ' and random ones of digits, signs, marks,
+    exponents, spaces and '_' (seeded)."""
+    import itertools
+    import random
+
+    texts = {"".join(t) for n in range(1, 5) for t in itertools.product("1+-.e ", repeat=n)}
+    rng = random.Random(1)
+    texts |= {"".join(rng.choice("0123456789+-.eE _") for _ in range(rng.randint(1, 7))) for _ in range(3000)}
+    return sorted(texts)
+
+
+def test_a_number_duckdb_reads_plainly_is_the_number_pandas_reads():
+    """What the engine reads without the pandas loader (TRY_CAST, finite, not odd) is what the
+    loader reads in a column of plain numbers: the same value, not refused; ('+-1' and '1_000'
+    were not, before they counted as odd)."""
+    import duckdb
+
+    texts = number_texts()
+    rows = duckdb.connect().execute(f"""SELECT s, v FROM (SELECT s, TRY_CAST(s AS DOUBLE) AS v,
+                                        {engine._odd_number_sql('s')} AS odd FROM unnest(?) t(s))
+                                        WHERE isfinite(v) AND NOT odd""", [texts]).fetchall()
+    assert 300 < len(rows) < len(texts), len(rows)
+    plain = [f"{10 + i % 7}.25" for i in range(60)]
+    for text, value in rows:
+        values, bad, decimal = parse_numbers(pd.Series([*plain, text], dtype="string"), delimiter=",")
+        assert (bool(bad.iloc[-1]), values.iloc[-1], decimal) == (False, value, "."), text
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

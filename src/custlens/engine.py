@@ -527,7 +527,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                           orders=orders, name=name, lines=lines)
     problems = {"ids with spaces around them": padded,
                 f"dates that are blank or {'unreadable' if source.text_dates else 'not ISO'}": bad_dates,
-                "blank or non-numeric amounts": bad_amounts, "amounts with '_'": odd_amounts}
+                "blank or non-numeric amounts": bad_amounts, "amounts with '_' or '+-'": odd_amounts}
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
     if found:
         raise Unsupported("; ".join(found))
@@ -583,12 +583,12 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
 
 def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int]:
     """(dates, amounts) among the first lines that the plain path would not read: present text
-    that is not ISO, or not a finite number (or holds '_'); each counted when asked for."""
+    that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`); each counted when asked for."""
     date_text, amount_text = source.column("order_date"), source.column("amount")
     value = f"TRY_CAST({amount_text} AS DOUBLE)"
     odd_dates = f"count(*) FILTER (NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL)" if dates else "0"
     odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
-                   f"OR contains({amount_text}, '_')))" if amounts else "0")
+                   f"OR {_odd_number_sql(amount_text)}))" if amounts else "0")
     return source.con.execute(f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan(one_scan=True)} "
                               f"LIMIT {HEAD_LINES})").fetchall()[0]
 
@@ -1401,9 +1401,8 @@ def _text_joins(source: Source, *, costs: bool = False) -> str:
 
 
 def _amount_sql(source: Source) -> tuple[str, str | None]:
-    """(the amount as a number, NULL when missing or not a number; for text, whether it holds '_',
-    which DuckDB reads as a digit separator and pandas does not). Every other text that DuckDB
-    reads as a number, pandas reads as the same number (tests/test_engine.py)."""
+    """(the amount as a number, NULL when missing or not a number; for text, whether DuckDB reads
+    it otherwise than pandas: :func:`_odd_number_sql`)."""
     column = source.column("amount")
     if source.text_amounts:
         return "custlens_amount", None
@@ -1411,7 +1410,14 @@ def _amount_sql(source: Source) -> tuple[str, str | None]:
         return column, None
     if source.types["amount"] != "VARCHAR":
         return f"CAST({column} AS DOUBLE)", None
-    return f"TRY_CAST({column} AS DOUBLE)", "contains(amount_text, '_')"
+    return f"TRY_CAST({column} AS DOUBLE)", _odd_number_sql("amount_text")
+
+
+def _odd_number_sql(text: str) -> str:
+    """Whether DuckDB reads the number ``text`` where pandas sees none: '1_000' (a digit
+    separator to DuckDB) and '+-1' (−1). Every other text that DuckDB reads as a finite number,
+    the pandas loader reads as the same number (tests/test_engine.py)."""
+    return f"(contains({text}, '_') OR contains({text}, '+-'))"
 
 
 def _order_sql(column: str) -> str:
