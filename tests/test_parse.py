@@ -120,6 +120,31 @@ def test_bad_dates_are_flagged():
     assert result.bad.tolist() == [False, True, False, True]
 
 
+@pytest.mark.parametrize("texts, fmt", [
+    (["2024-03-05", "0001-01-05", "2024-03-06", "1500-01-02", "2300-01-01"], None),
+    (["05.03.2024", "05.01.0001", "06.03.2024", "02.01.1500", "01.01.2300"], None),
+    (["05.03.2024", "05.01.0001", "06.03.2024", "02.01.1500", "01.01.2300"], "%d.%m.%Y"),
+    ([dt.date(2024, 3, 5), dt.date(1, 1, 5), dt.datetime(2024, 3, 6), dt.datetime(1500, 1, 2), dt.date(2300, 1, 1)],
+     None),
+])
+def test_dates_outside_the_nanosecond_range_are_unreadable_not_a_crash(texts, fmt):
+    """pandas parses these at a coarser unit; the table keeps nanoseconds (1677-09-21 to 2262-04-11)."""
+    result = parse_dates(pd.Series(texts, dtype=object if fmt is None and not isinstance(texts[0], str)
+                                   else "string"), fmt=fmt, column="d", source="x")
+    assert result.values.dtype == "datetime64[ns]"
+    assert result.bad.tolist() == [False, True, False, True, True]
+    assert list(result.values[[0, 2]]) == [pd.Timestamp("2024-03-05"), pd.Timestamp("2024-03-06")]
+
+
+def test_typed_dates_and_excel_serials_outside_the_nanosecond_range_are_unreadable():
+    typed = pd.Series(np.array(["2024-03-05", "3000-01-05", "NaT", "0001-01-05"], dtype="datetime64[us]"))
+    result = parse_dates(typed, column="d", source="x.parquet")
+    assert result.values.dtype == "datetime64[ns]" and result.bad.tolist() == [False, True, False, True]
+    assert result.values[0] == pd.Timestamp("2024-03-05")
+    serials = parse_dates(pd.Series([45356, 2958465, None], dtype="Int64"), column="d", source="x.parquet")
+    assert serials.bad.tolist() == [False, True, False] and serials.values[0] == pd.Timestamp("2024-03-05")
+
+
 def test_explicit_format_wins():
     parsed, _ = dates(["01/02/2024"], fmt="%m/%d/%Y")
     assert parsed == [dt.datetime(2024, 1, 2)]

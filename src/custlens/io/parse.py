@@ -185,6 +185,15 @@ def _try(values: pd.Series, fmt: str) -> pd.Series:
     return pd.to_datetime(values, format=fmt, errors="coerce")
 
 
+def _within_nanoseconds(values: pd.Series) -> pd.Series:
+    """``values`` as datetime64[ns], where the dates of a custlens table live: pandas parses
+    '0001-01-05' or '2300-01-01' at a coarser unit, and such a date is unreadable here (NaT)."""
+    if values.dtype == "datetime64[ns]":
+        return values
+    inside = values.between(pd.Timestamp.min, pd.Timestamp.max)
+    return values.where(inside).astype("datetime64[ns]")
+
+
 def _date_part(values: pd.Series, fmt: str) -> pd.Series:
     """The leading tokens that a date format covers (``5 Mar 2024 10:00`` → ``5 Mar 2024`` for
     ``%d %b %Y``), so dates are scored without their times."""
@@ -256,7 +265,8 @@ def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", 
     index = series.index
     if series.dtype.kind == "M":
         values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
-        return DateParse(values, pd.Series(False, index=index), ("typed",))
+        values = _within_nanoseconds(values)
+        return DateParse(values, values.isna() & series.notna(), ("typed",))
     if series.dtype.kind in "iuf":
         return _numeric_dates(series, blank, column, source)
     values = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
@@ -266,7 +276,7 @@ def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", 
     if series.dtype == object:
         typed = series.map(lambda v: hasattr(v, "year") and hasattr(v, "month"))
         if typed.any():
-            values[typed] = pd.to_datetime(series[typed].map(pd.Timestamp), errors="coerce")
+            values[typed] = _within_nanoseconds(pd.to_datetime(series[typed].map(pd.Timestamp), errors="coerce"))
             formats.append("typed")
             todo &= ~typed
         numeric = series.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
@@ -300,6 +310,7 @@ def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", 
         found = _try(todo_distinct, use)
         if getattr(found.dt, "tz", None) is not None:
             found = found.dt.tz_localize(None)
+        found = _within_nanoseconds(found)
         ok = found.notna().to_numpy()
         if not ok.any():
             break
@@ -323,7 +334,7 @@ def _numeric_dates(series: pd.Series, blank: pd.Series, column: str, source: str
         return DateParse(values, values.isna() & ~blank, ("%Y%m%d",))
     if len(present) and present.between(1, 2958465).all():
         values = EXCEL_EPOCH + pd.to_timedelta(number, unit="D")
-        values = values.dt.round("s")
+        values = _within_nanoseconds(values.dt.round("s"))
         return DateParse(values, values.isna() & ~blank, ("excel serial",))
     raise BadValuesError(
         f"{source}: column {column!r} holds numbers that are not dates, e.g. {sample_text(present.head(3))}; "
