@@ -942,7 +942,7 @@ def cohorts(inputs, as_of, period, metric, out):
         custlens cohorts examples/purchases.csv --metric revenue -o cohorts.xlsx
     """
     from . import output
-    from .cohorts import build_matrix, check_options, cohort_matrix
+    from .cohorts import build_matrix, check_options, count_cohorts
     from .notes import summary_lines
     from .summary import resolve_as_of
 
@@ -957,8 +957,9 @@ def cohorts(inputs, as_of, period, metric, out):
     else:
         purchases, _ = load_purchases(inputs)
         with output.status(f"following cohorts in {count(len(purchases), 'line')}"):
-            table = cohort_matrix(purchases, period=period, metric=metric, as_of=resolve_as_of(purchases, as_of))
-        say(inputs, summary_lines(*table.attrs["summary"]))
+            counts = count_cohorts(purchases, period=period, metric=metric, as_of=resolve_as_of(purchases, as_of))
+        say(inputs, summary_lines(*counts.summary))
+        table = build_matrix(counts, period=period, metric=metric, as_of=counts.summary[1])
     info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by "
                  f"{table.attrs['summary'][1]:%Y-%m-%d}")
     out.emit(table, title=f"Cohorts by first {period}: {metric}")
@@ -1353,8 +1354,8 @@ def segment(inputs, as_of, k, features, seed, view_summary, show_k, vs_rfm, save
                      f"{model.fitted_on.get('as_of', '?')})")
     else:
         fitted_on = {"rows": result.lines, "customers": len(result.customers), "as_of": f"{result.as_of:%Y-%m-%d}",
-                     "first_order": f"{result.customers['first_order'].min():%Y-%m-%d}",
-                     "last_order": f"{result.customers['last_order'].max():%Y-%m-%d}",
+                     "first_order": _day_text(result.customers["first_order"].min()),
+                     "last_order": _day_text(result.customers["last_order"].max()),
                      "files": [str(p) for p in inputs.paths]}
         fit = seg.fit(result.customers, values, features=chosen, k=k, seed=seed, fitted_on=fitted_on)
         model, table, silhouettes = fit.model, fit.customers, fit.sample_silhouettes
@@ -1476,6 +1477,11 @@ def sample_data(folder, customers, seed, locale, fmt, quiet):
     for path in sampledata.write(data, folder, locale=locale, fmt=fmt):
         rows = len(getattr(data, path.stem))
         info(quiet, f"wrote {path} ({count(rows, 'row')})")
+
+
+def _day_text(value) -> str | None:
+    """``yyyy-mm-dd``, or None for no date (NaT: a table without customers)."""
+    return None if value != value else f"{value:%Y-%m-%d}"
 
 
 def main():  # pragma: no cover - console script entry

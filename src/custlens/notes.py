@@ -38,6 +38,7 @@ def summary_lines(customers: int, as_of, lines_after_as_of: int, return_only_cus
     if lines_after_as_of:
         out.append(("warning", f"excluded {count(lines_after_as_of, 'line')} dated after the as-of date"))
     if return_only_customers:
-        out.append(("info", (f"{return_only_customers:,} customers have only returns up to the as-of "
+        verb = "has" if return_only_customers == 1 else "have"
+        out.append(("info", (f"{count(return_only_customers, 'customer')} {verb} only returns up to the as-of "
                              "date and no order; they are not in the summary")))
     return out

@@ -224,6 +224,8 @@ def fit(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None, *,
     from sklearn.metrics import davies_bouldin_score, pairwise_distances
 
     features = features or list(DEFAULT_FEATURES)
+    if summary.empty:
+        raise CustlensError("no customers to segment: no customer has an order up to the as-of date")
     raw, levels = raw_features(summary, values, features)
     matrix = transform(raw)
     mean = matrix.mean(axis=0)
@@ -236,7 +238,7 @@ def fit(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None, *,
         raise CustlensError(f"cannot make segments of {count(n, 'customer')} with k = {k}; "
                             "k-means needs more customers than segments")
     if k != "auto" and int(k) > n:
-        raise CustlensError(f"--k {k} is more than the {n} customers")
+        raise CustlensError(f"--k {k} is more than the {count(n, 'customer')}")
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False)) if n > FIT_SAMPLE else np.arange(n)
     scored = np.sort(rng.choice(len(sample), size=SILHOUETTE_SAMPLE, replace=False)) \
