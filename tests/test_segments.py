@@ -225,3 +225,23 @@ def test_minibatch_above_the_limit(monkeypatch):
     fit = seg.fit(known_groups(n=60), k="auto", seed=0)
     assert fit.model.algorithm == "MiniBatchKMeans" and "MiniBatchKMeans, since there are more than 100" in fit.reason
     assert adjusted_rand_score(known_groups(n=60)["truth"], fit.customers["segment"]) > 0.9
+
+
+@pytest.mark.parametrize("n, k, message", [
+    (0, 2, "no customers to segment"), (0, "auto", "no customers to segment"),
+    (1, 2, "--k 2 needs more customers than segments: there is 1 customer"),
+    (2, 2, "--k 2 needs more customers than segments: there are 2 customers"),
+    (2, "auto", "cannot make segments of 2 customers with k = auto"),
+])
+def test_too_few_customers_for_the_segments_is_said_plainly(n, k, message):
+    """k-means with k segments, and the silhouette that judges them, need more than k customers."""
+    from custlens.errors import CustlensError
+
+    few = known_groups(n=1).head(n)
+    with pytest.raises(CustlensError, match=message):
+        seg.fit(few, k=k)
+
+
+def test_three_customers_make_two_segments():
+    fit = seg.fit(known_groups(n=1), k=2)
+    assert sorted(fit.customers["segment"].unique().tolist()) == [1, 2]

@@ -237,8 +237,9 @@ def fit(summary: pd.DataFrame, values: dict[str, pd.DataFrame] | None = None, *,
     if not candidates or min(candidates) < 1:
         raise CustlensError(f"cannot make segments of {count(n, 'customer')} with k = {k}; "
                             "k-means needs more customers than segments")
-    if k != "auto" and int(k) > n:
-        raise CustlensError(f"--k {k} is more than the {count(n, 'customer')}")
+    if k != "auto" and int(k) >= n:  # the silhouette needs a segment of two customers at least
+        raise CustlensError(f"--k {k} needs more customers than segments: there {'is' if n == 1 else 'are'} "
+                            f"{count(n, 'customer')}")
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=FIT_SAMPLE, replace=False)) if n > FIT_SAMPLE else np.arange(n)
     scored = np.sort(rng.choice(len(sample), size=SILHOUETTE_SAMPLE, replace=False)) \
