@@ -1481,7 +1481,9 @@ def sample_data(folder, customers, seed, locale, fmt, quiet):
 
 def _day_text(value) -> str | None:
     """``yyyy-mm-dd``, or None for no date (NaT: a table without customers)."""
-    return None if value != value else f"{value:%Y-%m-%d}"
+    import pandas as pd
+
+    return None if pd.isna(value) else f"{value:%Y-%m-%d}"
 
 
 def main():  # pragma: no cover - console script entry
