@@ -876,6 +876,7 @@ def number_texts() -> list[str]:
     texts = {"".join(t) for n in range(1, 5) for t in itertools.product("1+-.e ", repeat=n)}
     rng = random.Random(1)
     texts |= {"".join(rng.choice("0123456789+-.eE _") for _ in range(rng.randint(1, 7))) for _ in range(3000)}
+    texts |= {"+-0", "+-0.0", " +-0", "+-00"}
     return sorted(texts)
 
 
@@ -887,7 +888,8 @@ def test_a_number_duckdb_reads_plainly_is_the_number_pandas_reads():
 
     texts = number_texts()
     rows = duckdb.connect().execute(f"""SELECT s, v FROM (SELECT s, TRY_CAST(s AS DOUBLE) AS v,
-                                        {engine._odd_number_sql('s')} AS odd FROM unnest(?) t(s))
+                                        {engine._odd_number_sql('s', 'TRY_CAST(s AS DOUBLE)')} AS odd
+                                        FROM unnest(?) t(s))
                                         WHERE isfinite(v) AND NOT odd""", [texts]).fetchall()
     assert 300 < len(rows) < len(texts), len(rows)
     plain = [f"{10 + i % 7}.25" for i in range(60)]

@@ -49,6 +49,9 @@ CASES = {
                       {"date_format": "%m.%d.%Y"}),
     "plain head, comma later": ("customer_id;date;amount\n" + "".join(f"C1;2025-01-02;{i}\n" for i in range(1200))
                                 + "C2;2025-01-05;7,25\n", "utf-8", {}),
+    # DuckDB's strptime gives 1900-01-01 00:00 for 'epoch' and 'infinity': the engine reads that time as the loader does
+    "ISO head, a real 1900-01-01 later": ("customer_id;date;amount\n" + "".join(f"C1;2025-01-02;{i}\n" for i in range(1200))
+                                          + "C2;1900-01-01;7\nC2;1900-01-01 00:00:00;3\nC2;2025-01-05;1\n", "utf-8", {}),
     "ISO head, dd.mm.yyyy later": ("customer_id;date;amount\n" + "".join(f"C1;2025-01-02;{i}\n" for i in range(1200))
                                    + "C2;05.01.2025;7\n", "utf-8", {}),
 }
