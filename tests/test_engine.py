@@ -137,6 +137,24 @@ def test_parquet_of_every_column_type(tmp_path, kind, ranges):
     assert [m for m in messages if "no customer id" in m[1]] == guests
 
 
+@pytest.mark.parametrize("scale", [0, 2, 4])
+def test_decimal_amounts_say_the_same_words_from_both_engines(tmp_path, scale):
+    """Found by a random-file run: pandas held a decimal column as Decimal objects and named its
+    decimal mark ("decimal '.'") as if it were text; it is read as numbers now, as DuckDB reads it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "lines.parquet"
+    amounts = pa.array([12.5, 7, -3.25, 0, 100.1, 19.99], pa.float64()).cast(pa.decimal128(12, scale), safe=False)
+    pq.write_table(pa.table({"customer_id": ["C1", "C2", "C1", None, "C3", "C2"],
+                             "order_date": pa.array([date(2025, 1, d) for d in (2, 3, 9, 9, 10, 20)]),
+                             "amount": amounts}), path)
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    assert [(level, text.replace("; DuckDB engine", "")) for level, text in messages] == expected
+    assert "decimal '" not in expected[0][1]
+
+
 @pytest.mark.parametrize("ranges", [1, 3])
 def test_several_parquet_files_are_one_input(tmp_path, ranges):
     raw = raw_csv()

@@ -348,6 +348,9 @@ def _read_parquet(path, source: str | None = None) -> RawTable:
     except (pa.ArrowException, OSError) as e:
         raise InputError(f"{source}: cannot be read as Parquet ({str(e).splitlines()[0]})") from e
     header = list(table.column_names)
+    for i, column in enumerate(table.schema):  # as DuckDB reads them; pandas would hold Decimal objects
+        if pa.types.is_decimal(column.type):
+            table = table.set_column(i, column.name, table.column(i).cast(pa.float64()))
     frame = table.to_pandas()
     frame.columns = unique_names(header)
     if frame.empty:
