@@ -952,16 +952,13 @@ def cohorts(inputs, as_of, period, metric, out):
         from .engine import cohort_counts
 
         counts = cohort_counts(fast, period=period, metric=metric)
-        say(inputs, summary_lines(*counts.summary))
-        table = build_matrix(counts, period=period, metric=metric, as_of=counts.summary[1])
     else:
         purchases, _ = load_purchases(inputs)
         with output.status(f"following cohorts in {count(len(purchases), 'line')}"):
             counts = count_cohorts(purchases, period=period, metric=metric, as_of=resolve_as_of(purchases, as_of))
-        say(inputs, summary_lines(*counts.summary))
-        table = build_matrix(counts, period=period, metric=metric, as_of=counts.summary[1])
-    info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by "
-                 f"{table.attrs['summary'][1]:%Y-%m-%d}")
+    say(inputs, summary_lines(*counts.summary))  # before the matrix, which refuses a table without orders
+    table = build_matrix(counts, period=period, metric=metric, as_of=counts.summary[1])
+    info(inputs, f"{count(len(table), 'cohort')}; empty cells are periods not over by {counts.summary[1]:%Y-%m-%d}")
     out.emit(table, title=f"Cohorts by first {period}: {metric}")
 
 
