@@ -28,7 +28,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	-@sh scripts/ensure-chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # make bench: start-up, custlens next to the hand-written baselines (1e6 and 1e7 lines, CSV and
 # Parquet), the reports on realistic sample data, CLV on CDNOW. Results go to bench/RESULTS.md by hand.
