@@ -251,20 +251,20 @@ def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
     scaffold = io.BytesIO()
     book = new_workbook(scaffold)
     sheet, columns = _lay_out_sheet(book, frame, title or "custlens")
-    texts = [column.texts() for column in columns]
-    last = _last_filled_row(texts)
+    filled = np.column_stack([column.filled() for column in columns]) if columns else np.zeros((len(frame), 0), bool)
+    rows_filled = np.flatnonzero(filled.any(axis=1))
+    last = int(rows_filled[-1]) + 1 if len(rows_filled) else 0  # the last data row with a cell (XlsxWriter's dimension)
     # a stand-in cell in each used format, one row each, in the order the data first uses them:
     # XlsxWriter numbers the styles in that order
     stand_in = {"date": dt.datetime(2000, 1, 1), "bool": True, "number": 0, "any": 0}
-    first_use = sorted((next(i for i, v in enumerate(texts[j]) if v is not None), j)
-                       for j in range(len(columns)) if any(v is not None for v in texts[j]))
+    first_use = sorted((int(np.argmax(filled[:, j])), j) for j in range(len(columns)) if filled[:, j].any())
     for row, (_, j) in enumerate(first_use, start=1):
         _cell_writer(sheet, columns[j].kind)(row, j, stand_in[columns[j].kind], columns[j].fmt)
     book.close()
     if not last:  # no data cell: the header is the whole sheet
         fh.write(scaffold.getvalue())
         return
-    with zipfile.ZipFile(scaffold) as src, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+    with zipfile.ZipFile(scaffold) as src, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=2) as out:
         for info in src.infolist():
             part = src.read(info.filename)
             if info.filename != "xl/worksheets/sheet1.xml":
@@ -277,7 +277,9 @@ def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
             with out.open(info.filename, "w", force_zip64=big) as sheet_xml:
                 sheet_xml.write(head)
                 for start in range(0, len(frame), XLSX_CHUNK_ROWS):
-                    sheet_xml.write(_rows_xml(columns, texts, styles, start, min(len(frame), start + XLSX_CHUNK_ROWS)))
+                    stop = min(len(frame), start + XLSX_CHUNK_ROWS)
+                    sheet_xml.write(_rows_xml(columns, [column.texts(start, stop) for column in columns], styles,
+                                              start, stop))
                 sheet_xml.write(tail)
 
 
@@ -364,10 +366,21 @@ class XlsxColumn(NamedTuple):
             return [_plain(v) for v in values]
         return values
 
-    def texts(self) -> list:
-        """The cells as :func:`_rows_xml` writes them: numbers and dates as XlsxWriter writes a
-        number (``%.16G``; whole numbers below 1e16 as their digits, which is the same text),
-        booleans 1 or 0, None where empty; a column of text or mixed values as :meth:`cells`."""
+    def filled(self) -> np.ndarray:
+        """Where the column has a cell (not NA, NaN or ±inf)."""
+        if self.kind == "number":
+            return np.isfinite(self.series.to_numpy(dtype="float64", na_value=np.nan))
+        if self.kind == "any":
+            return np.array([v is not None for v in self.cells()], dtype=bool)
+        return self.series.notna().to_numpy()
+
+    def texts(self, start: int, stop: int) -> list:
+        """Rows start..stop-1 as :func:`_rows_xml` writes them: numbers and dates as XlsxWriter
+        writes a number (``%.16G``; whole numbers below 1e16 as their digits, the same text),
+        booleans 1 or 0, None where empty; text and mixed values as :meth:`cells`."""
+        return XlsxColumn(self.kind, self.series.iloc[start:stop], self.fmt)._texts()
+
+    def _texts(self) -> list:
         if self.kind == "bool":
             return _none_where(["1" if v else "0" for v in self.series.fillna(False).tolist()],
                                self.series.isna().to_numpy())
@@ -425,14 +438,6 @@ def _write_any(sheet):
     return write
 
 
-def _last_filled_row(texts: list[list]) -> int:
-    """The number of the last data row with a cell (1 for the first), as XlsxWriter's dimension."""
-    for i in range(len(texts[0]) - 1 if texts else -1, -1, -1):
-        if any(column[i] is not None for column in texts):
-            return i + 1
-    return 0
-
-
 def _rows_xml(columns: list[XlsxColumn], values: list[list], styles: dict, start: int, stop: int) -> bytes:
     """The ``<row>`` elements of data rows start..stop-1 (sheet rows start+2…) from the columns'
     :meth:`XlsxColumn.texts`, cell by cell as XlsxWriter's constant-memory mode writes them:
@@ -445,7 +450,7 @@ def _rows_xml(columns: list[XlsxColumn], values: list[list], styles: dict, start
         letter = _column_letter(j)
         style = styles.get(letter.encode())
         s = f' s="{style.decode()}"' if style else ""
-        chunk = values[j][start:stop]
+        chunk = values[j]
         if column.kind in ("date", "number"):
             cells.append(["" if v is None else f'<c r="{letter}{r}"{s}><v>{v}</v></c>' for r, v in zip(numbers, chunk)])
         elif column.kind == "bool":
