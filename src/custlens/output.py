@@ -22,7 +22,9 @@ import pandas as pd
 
 from .errors import OutputError, count
 from .formats import BINARY, FORMATS
-from .sink import choose_format, isatty as _isatty, write_atomic
+from .sink import choose_format, write_atomic
+from .sink import isatty as _isatty
+
 TABLE_ROWS = 100
 XLSX_MAX_ROWS = 1_048_575
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -270,7 +272,7 @@ def write_xlsx(frame: pd.DataFrame, fh, *, title: str | None = None) -> None:
             if info.filename != "xl/worksheets/sheet1.xml":
                 out.writestr(info, part)
                 continue
-            head, stand_ins, tail = re.match(rb'(.*?)(<row r="2">.*</row>)(</sheetData>.*)', part, re.S).groups()
+            head, stand_ins, tail = re.match(rb'(.*?)(<row r="2">.*</row>)(</sheetData>.*)', part, re.DOTALL).groups()
             styles = dict(re.findall(rb'<c r="([A-Z]+)\d+"(?: s="(\d+)")?', stand_ins))
             head = re.sub(rb'<dimension ref="A1:([A-Z]+)\d+"/>', rb'<dimension ref="A1:\g<1>%d"/>' % (last + 1), head)
             big = len(frame) * len(columns) * 150 > 1 << 31  # the XML may pass 2 GiB: ZIP64 then
