@@ -275,8 +275,28 @@ def test_a_failing_run_leaves_no_output_file(run, tmp_path, monkeypatch):
         fh.write(b"customer_id,first_order\nC1,")
         raise OSError(28, "No space left on device")
 
+    written_by_pandas = output.write
     monkeypatch.setattr(output, "write", half_then_fail)
-    result = run("summary", PURCHASES, "-o", out)
+    result = run("summary", PURCHASES, "-o", out, "--engine", "pandas")
+    assert result.exit_code == 1 and "customers.csv: cannot be written (No space left on device)" in result.stderr
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+    # the DuckDB engine writes the CSV itself (engine.write_csv), through the same atomic write
+    from custlens import sink
+
+    monkeypatch.setattr(output, "write", written_by_pandas)
+
+    real = sink.write_atomic_path
+
+    def full_after_writing(path, writer):
+        def fail(tmp):
+            writer(tmp)
+            raise OSError(28, "No space left on device")
+        real(path, fail)
+
+    monkeypatch.setattr(sink, "write_atomic_path", full_after_writing)
+    result = run("summary", PURCHASES, "-o", out, "--engine", "duckdb")
     assert result.exit_code == 1 and "customers.csv: cannot be written (No space left on device)" in result.stderr
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == []

@@ -960,3 +960,68 @@ def test_engine_duckdb_says_when_a_report_reads_the_lines_with_pandas(run, tmp_p
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("this report reads the purchase lines: using the pandas engine") == reads_lines
     assert ("DuckDB engine" in result.stderr) != reads_lines
+
+
+# --- CSV straight from DuckDB: the bytes the pandas writer writes ------------------------------
+
+_IDS = st.sampled_from(["C1", "=1+2", "+7", "-5", "@x", "T\tab", "a,b", 'q"uote', "line\nbreak", "Анна", "#hash",
+                        "cr\rx", "'quoted", "1e5", "007", "x;y", "a b"])  # ids padded with spaces go to pandas
+
+
+@given(ids=st.lists(_IDS, min_size=1, max_size=8, unique=True), days=st.lists(st.integers(0, 40), min_size=8, max_size=8),
+       view=st.sampled_from(["summary", "times", "doubles", "flags", "one"]), sep=st.sampled_from([",", "\t"]),
+       sort=st.sampled_from([None, "-monetary", "customer_id", "frequency"]), limit=st.sampled_from([None, 0, 3]))
+@example(ids=["=1", "b"], days=[0, 1, 2, 3, 4, 5, 6, 7], view="times", sep=",", sort=None, limit=None)
+@example(ids=["a", "b", "c", "d", "e", "f", "g", "h"], days=[0] * 8, view="doubles", sep="\t", sort="-monetary",
+         limit=3)
+@example(ids=["a", "b", "c"], days=[0] * 8, view="doubles", sep=",", sort=None, limit=None)
+@example(ids=["a", "b", "c", "d", "e", "f", "g", "h"], days=[0] * 8, view="one", sep=",", sort=None, limit=None)
+def test_csv_from_duckdb_is_the_bytes_pandas_writes(tmp_path_factory, ids, days, view, sep, sort, limit):
+    """engine.write_csv writes summary, rfm and pareto tables as CSV/TSV without pandas; where it
+    writes, the file must be the bytes output.emit writes from engine.fetch's frame (formula-like
+    ids with an apostrophe, quoting, dates with or without a time, NaN empty, ±inf, --sort,
+    --limit); where it cannot promise that ('#' or a carriage return in a text, booleans, a lone
+    text column), it writes nothing and says so."""
+    from custlens import output
+
+    folder = tmp_path_factory.mktemp("csv")
+    lines = pd.DataFrame({"customer_id": [ids[i % len(ids)] for i in range(8)],
+                          "order_date": [(START + pd.Timedelta(days=d)).strftime("%Y-%m-%d") for d in days],
+                          "amount": [f"{10 + i * 3.25:.2f}" for i in range(8)]})
+    lines.to_parquet(folder / "lines.parquet", index=False)
+    result = engine.summarize(open_source([folder / "lines.parquet"]), None)
+    views = {"summary": "SELECT * FROM summary",
+             "times": "SELECT customer_id, first_order + INTERVAL (frequency) HOUR AS at, frequency, monetary FROM summary",
+             "doubles": "SELECT customer_id, CASE WHEN frequency = 1 THEN 'NaN'::DOUBLE WHEN frequency = 2 THEN "
+                        "'inf'::DOUBLE ELSE monetary END AS monetary, frequency FROM summary",
+             "flags": "SELECT customer_id, frequency > 1 AS repeat, frequency, monetary FROM summary",
+             "one": "SELECT CASE WHEN frequency > 1 THEN customer_id END AS customer_id FROM summary"}
+    table = engine.add_view(result, "t", views[view])
+    fmt = "tsv" if sep == "\t" else "csv"
+    names = [r[0] for r in result.con.execute("DESCRIBE t").fetchall()]
+    sort = sort if sort and sort.lstrip("-") in names else None
+    fast = folder / f"fast.{fmt}"
+    written = engine.write_csv(result, str(fast), sep=sep, table=table, sort=sort, limit=limit)
+    slow = folder / f"slow.{fmt}"
+    output.emit(engine.fetch(result, table), path=str(slow), sort=sort, limit=limit)
+    if written:
+        assert fast.read_bytes() == slow.read_bytes()
+    else:
+        assert not fast.exists()
+        text = slow.read_bytes()
+        assert view in ("flags", "one") or b"#" in text or b"\r" in text
+
+
+def test_csv_from_duckdb_to_stdout(run, tmp_path):
+    """The CSV of `summary` to a pipe comes from DuckDB (pandas is not even imported) and is the
+    pandas engine's bytes."""
+    fast = run("summary", PURCHASES, "--engine", "duckdb", "--format", "csv")
+    slow = run("summary", PURCHASES, "--engine", "pandas", "--format", "csv")
+    assert fast.exit_code == slow.exit_code == 0 and fast.stdout == slow.stdout and len(fast.stdout) > 1000
+    code = ("import sys, runpy; sys.argv = ['custlens', 'summary', sys.argv[1], '-q', '-o', sys.argv[2]];\n"
+            "try: runpy.run_module('custlens', run_name='__main__')\nexcept SystemExit: pass\n"
+            "print('pandas' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, str(PURCHASES), str(tmp_path / "s.csv")], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=False)
+    assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8") == slow.stdout

@@ -346,14 +346,16 @@ def load_summary(inputs: Inputs, as_of, *, needs_lines=True, days=False, fast=NO
 
 
 def emit_fast(fast, table: str, out: Output, *, title: str, order: str = "customer_id") -> None:
-    """A table of the DuckDB engine, its rows in ``order`` (SQL): to a Parquet file straight from
-    DuckDB (no pandas), else through :meth:`Output.emit` like any other."""
+    """A table of the DuckDB engine, its rows in ``order`` (SQL): to Parquet or CSV/TSV (a file or
+    stdout) straight from DuckDB (no pandas), else through :meth:`Output.emit` like any other."""
     from . import engine
     from .sink import choose_format, isatty
 
-    if out.path and choose_format(out.fmt, out.path, isatty(sys.stdout)) == "parquet":
+    fmt = choose_format(out.fmt, out.path, isatty(sys.stdout))
+    if out.path and fmt == "parquet":
         engine.write_parquet(fast, out.path, table=table, sort=out.sort, limit=out.limit, order=order)
-    else:
+    elif not (fmt in ("csv", "tsv") and engine.write_csv(fast, out.path, sep="\t" if fmt == "tsv" else ",", table=table,
+                                                         sort=out.sort, limit=out.limit, order=order)):
         out.emit(engine.fetch(fast, table, order=order), title=title)
 
 

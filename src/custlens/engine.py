@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -1563,6 +1564,76 @@ def write_parquet(result: Result, path: str, *, table: str | None = None, sort: 
             raise OutputError(f"{path}: cannot be written ({str(e).splitlines()[0]})") from e
 
     write_atomic_path(path, copy)
+
+
+def write_csv(result: Result, path: str | None, *, sep: str = ",", table: str | None = None,
+              sort: str | None = None, limit: int | None = None, order: str = "customer_id") -> bool:
+    """A table straight from DuckDB as CSV (or TSV) to ``path`` (atomically) or stdout: the bytes
+    :func:`custlens.output.emit` writes from :func:`fetch`'s frame, without pandas (whose import
+    and conversions cost more than the writing: 1.3 s of a 1.9 s summary of 1e6 lines). The same
+    rules: text that would start a formula gets an apostrophe and empty text is an empty cell,
+    dates are YYYY-MM-DD (with the time when one has a time), integers and doubles as they are
+    (NaN empty). False, having written nothing, when a cell might come out differently: another
+    column type (booleans too), text with '#' or a carriage return (DuckDB quotes them, pandas
+    does not), a column name to quote, a lone text column (pandas writes an empty one as "");
+    the caller then writes through pandas."""
+    from .errors import OutputError
+    from .formats import FORMULA_START
+    from .sink import write_atomic_path
+
+    query = select_sql(result, table or result.table, sort=sort, limit=limit, order=order)
+    columns = [(name, kind) for name, kind, *_ in result.con.execute(f"DESCRIBE ({query})").fetchall()]
+    special = set('"\n\r#' + sep)
+    if any(not name or special & set(name) for name, _ in columns) or (len(columns) == 1 and columns[0][1] == "VARCHAR"):
+        return False
+    starts = ", ".join(_literal(c) for c in FORMULA_START)
+    cells, checks = [], []
+    for name, kind in columns:
+        c = _ident(name)
+        if kind == "VARCHAR":
+            cells.append(f"nullif(CASE WHEN left({c}, 1) IN ({starts}) THEN chr(39) || {c} ELSE {c} END, '') AS {c}")
+            checks.append(f"count(*) FILTER (contains({c}, '#') OR contains({c}, chr(13)))")
+        elif kind == "DATE" or kind.startswith("TIMESTAMP"):
+            cells.append(None)  # the format once it is known whether a time is shown
+            checks.append(f"count(*) FILTER (date_trunc('second', {c}::TIMESTAMP) <> date_trunc('day', {c}::TIMESTAMP))")
+        elif kind == "DOUBLE":
+            cells.append(f"CASE WHEN NOT isnan({c}) THEN {c} END AS {c}")  # ±inf: inf and -inf, as pandas
+            checks.append("0")
+        elif kind in INTEGER_TYPES - {"HUGEINT", "UHUGEINT"}:
+            cells.append(c)
+            checks.append("0")
+        else:
+            return False
+    found = result.con.execute(f"SELECT {', '.join(checks)} FROM ({query})").fetchall()[0]
+    for i, ((name, kind), n) in enumerate(zip(columns, found)):
+        if kind == "VARCHAR" and n:
+            return False
+        if cells[i] is None:
+            shown = "%Y-%m-%d %H:%M:%S" if n else "%Y-%m-%d"
+            cells[i] = f"strftime({_ident(name)}::TIMESTAMP, '{shown}') AS {_ident(name)}"
+    delimiter = "\\t" if sep == "\t" else sep
+
+    def write(tmp: str) -> None:
+        try:
+            result.con.execute(f"COPY (SELECT {', '.join(cells)} FROM ({query})) TO {_literal(tmp)} "
+                               f"(FORMAT CSV, HEADER, DELIMITER E'{delimiter}', NULLSTR '')")
+        except duckdb_core().Error as e:
+            raise OutputError(f"{path or 'stdout'}: cannot be written ({str(e).splitlines()[0]})") from e
+
+    if path:
+        write_atomic_path(path, write)
+        return True
+    folder = tempfile.mkdtemp(prefix="custlens-csv-")
+    try:
+        tmp = os.path.join(folder, "out.csv")
+        write(tmp)
+        sys.stdout.flush()
+        with open(tmp, "rb") as written:
+            shutil.copyfileobj(written, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return True
 
 
 def select_sql(result: Result, table: str, *, sort: str | None = None, limit: int | None = None,

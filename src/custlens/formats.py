@@ -1,8 +1,11 @@
 """Names the CLI lists in --help and custlens.toml accepts, without heavy imports: the output
-formats and the extensions that select them, and the summary engines."""
+formats and the extensions that select them, and the summary engines; and the first characters
+that make a spreadsheet run a text cell as a formula (both CSV writers prefix those cells)."""
 
 FORMATS = ["table", "csv", "tsv", "json", "jsonl", "parquet", "xlsx"]
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".json": "json", ".jsonl": "jsonl",
               ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
 BINARY = {"parquet", "xlsx"}
 ENGINES = ["auto", "duckdb", "pandas"]
+#: a text cell starting with one of these gets a leading apostrophe in CSV, TSV and XLSX
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -21,13 +21,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import OutputError, count
-from .formats import BINARY, FORMATS
+from .formats import BINARY, FORMATS, FORMULA_START
 from .sink import choose_format, write_atomic
 from .sink import isatty as _isatty
 
 TABLE_ROWS = 100
 XLSX_MAX_ROWS = 1_048_575
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def select(frame: pd.DataFrame, *, sort: str | None = None, limit: int | None = None) -> pd.DataFrame:
