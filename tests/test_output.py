@@ -345,6 +345,8 @@ def test_xlsx_escapes_text_that_looks_like_a_rich_string():
 
 @pytest.mark.parametrize("frame", [
     pd.DataFrame({"a": [1.0, np.nan], "b": pd.array(["x", None], dtype="string")}),  # the last row is empty
+    # text is cut at 32,767 UTF-16 units, as XlsxWriter cuts it, never inside a character
+    pd.DataFrame({"long": pd.array(["a" * 40_000, "b" * 32_767, "😀" * 16_384, "x" + "😀" * 16_383], dtype="string")}),
     pd.DataFrame({"a": [np.nan, np.nan]}),  # no cell at all
     pd.DataFrame({"a": pd.array([], dtype="string")}),
 ])

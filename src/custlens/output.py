@@ -465,9 +465,10 @@ def _rows_xml(columns: list[XlsxColumn], values: list[list], styles: dict, start
         elif column.kind == "bool":
             cells.append(["" if v is None else f'<c r="{letter}{r}"{s} t="b"><v>{v}</v></c>'
                           for r, v in zip(numbers, chunk)])
-        else:  # text goes in as it is unless it needs escaping or is not text (_any_cell)
+        else:  # text goes in as it is unless it needs escaping or cutting, or is not text (_any_cell)
             cells.append(["" if v is None else f'<c r="{letter}{r}" t="inlineStr"><is><t>{v}</t></is></c>'
-                          if type(v) is str and not needs_care(v) else _any_cell(f"{letter}{r}", v)
+                          if type(v) is str and len(v) <= XLSX_MAX_TEXT // 2 and not needs_care(v)
+                          else _any_cell(f"{letter}{r}", v)
                           for r, v in zip(numbers, chunk)])
     return "".join([f'<row r="{r}">{"".join(row)}</row>' if any(row) else ""
                     for r, row in zip(numbers, zip(*cells))]).encode("utf-8")
