@@ -354,3 +354,30 @@ def test_xlsx_empty_rows_and_cells_as_xlsxwriter(frame):
     fast = io.BytesIO()
     output.write_xlsx(frame, fast, title="t")
     assert _zip_parts(fast) == _zip_parts(_xlsxwriter_cell_by_cell(frame))
+
+
+def _records_cell_by_cell(frame) -> list[dict]:
+    """The rows as JSON-ready dicts the slow, obvious way (custlens' first writer): every value
+    through pandas' object conversion and _plain."""
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype.kind == "M":
+            out[name] = output._date_text(out[name])
+    rows = out.astype(object).where(out.notna(), None).to_dict(orient="records")
+    return [{k: output._plain(v) for k, v in row.items()} for row in rows]
+
+
+@given(frame=_frames())
+def test_json_records_are_the_obvious_ones(frame):
+    """records() is built column by column for speed (jsonl of 48,443 customers in 1.9 s instead
+    of 4.0 s); it must give the dicts of the obvious row-by-row conversion, and JSON and JSON
+    lines the same bytes, for every column type the XLSX test draws."""
+    import json
+
+    expected = _records_cell_by_cell(frame)
+    got = output.records(frame)
+    assert json.dumps(got, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+    assert [[type(v) for v in row.values()] for row in got] == [[type(v) for v in row.values()] for row in expected]
+    lines = io.BytesIO()
+    output.write(frame, "jsonl", lines)
+    assert lines.getvalue().decode("utf-8") == "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in expected)

@@ -104,8 +104,8 @@ def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> Non
     elif fmt == "json":
         fh.write((json.dumps(records(frame), ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     elif fmt == "jsonl":
-        for record in records(frame):
-            fh.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps makes one a call
+        fh.write("".join([encode(record) + "\n" for record in records(frame)]).encode("utf-8"))
     elif fmt == "parquet":
         typed = typed_columns(frame).copy(deep=False)
         typed.attrs = {}  # notes for the terminal (dates, column lists), which pandas would put in the file as JSON
@@ -223,13 +223,19 @@ def _date_text(column: pd.Series) -> pd.Series:
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts: dates as ISO text, NaN/NA as null, numpy scalars as Python."""
-    out = frame.copy()
-    for name in out.columns:
-        if out[name].dtype.kind == "M":
-            out[name] = _date_text(out[name])
-    rows = out.astype(object).where(out.notna(), None).to_dict(orient="records")
-    return [{k: _plain(v) for k, v in row.items()} for row in rows]
+    """Rows as JSON-ready dicts: dates as ISO text, NaN/NA/±inf as null, numpy scalars as
+    Python. Built column by column (a list of Python values each), then zipped into rows."""
+    names = list(frame.columns)
+    columns = []
+    for name in names:
+        column = frame[name]
+        if column.dtype.kind == "M":
+            column = _date_text(column)
+        values = _none_where(column.astype(object).tolist(), column.isna().to_numpy())
+        if column.dtype.kind not in "OSUiub" or not all(type(v) in (str, int, bool) or v is None for v in values):
+            values = [_plain(v) for v in values]
+        columns.append(values)
+    return [dict(zip(names, row)) for row in zip(*columns)] if names else [{} for _ in range(len(frame))]
 
 
 def _plain(value):
