@@ -1578,7 +1578,7 @@ def write_csv(result: Result, path: str | None, *, sep: str = ",", table: str | 
     pandas does not), a column name to quote, a lone text column (pandas writes an empty one as
     ""); the caller then writes through pandas."""
     from .errors import OutputError
-    from .formats import FORMULA_START
+    from .formats import DAY_TEXT, FORMULA_START, TIME_TEXT
     from .sink import write_atomic_path
 
     query = select_sql(result, table or result.table, sort=sort, limit=limit, order=order)
@@ -1612,31 +1612,38 @@ def write_csv(result: Result, path: str | None, *, sep: str = ",", table: str | 
         if kind == "VARCHAR" and n:
             return False
         if cells[i] is None:
-            shown = "%Y-%m-%d %H:%M:%S" if n else "%Y-%m-%d"
+            shown = TIME_TEXT if n else DAY_TEXT
             cells[i] = f"strftime({_ident(name)}::TIMESTAMP, '{shown}') AS {_ident(name)}"
-    delimiter = "\\t" if sep == "\t" else sep
+    select = f"SELECT {', '.join(cells)} FROM ({query})"
+    try:
+        if path:
+            write_atomic_path(path, lambda tmp: result.con.execute(f"COPY ({select}) TO {_literal(tmp)} "
+                                                                   f"({_csv_options(sep)})"))
+        else:
+            sys.stdout.flush()
+            copy_csv(result.con, select, sys.stdout.buffer, sep=sep)
+            sys.stdout.buffer.flush()
+    except duckdb_core().Error as e:
+        raise OutputError(f"{path or 'stdout'}: cannot be written ({str(e).splitlines()[0]})") from e
+    return True
 
-    def write(tmp: str) -> None:
-        try:
-            result.con.execute(f"COPY (SELECT {', '.join(cells)} FROM ({query})) TO {_literal(tmp)} "
-                               f"(FORMAT CSV, HEADER, DELIMITER E'{delimiter}', NULLSTR '')")
-        except duckdb_core().Error as e:
-            raise OutputError(f"{path or 'stdout'}: cannot be written ({str(e).splitlines()[0]})") from e
 
-    if path:
-        write_atomic_path(path, write)
-        return True
+def copy_csv(con, select: str, fh, *, sep: str) -> None:
+    """The rows of ``select`` as CSV with a header (NULL empty) into the binary file object
+    ``fh``, by DuckDB's writer through a temporary file; DuckDB's errors are the caller's."""
     folder = tempfile.mkdtemp(prefix="custlens-csv-")
     try:
         tmp = os.path.join(folder, "out.csv")
-        write(tmp)
-        sys.stdout.flush()
+        con.execute(f"COPY ({select}) TO {_literal(tmp)} ({_csv_options(sep)})")
         with open(tmp, "rb") as written:
-            shutil.copyfileobj(written, sys.stdout.buffer, 1 << 20)
-        sys.stdout.buffer.flush()
+            shutil.copyfileobj(written, fh, 1 << 20)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return True
+
+
+def _csv_options(sep: str) -> str:
+    delimiter = "\\t" if sep == "\t" else sep  # a tab spelled \t in DuckDB's E'' string
+    return f"FORMAT CSV, HEADER, DELIMITER E'{delimiter}', NULLSTR ''"
 
 
 def select_sql(result: Result, table: str, *, sort: str | None = None, limit: int | None = None,

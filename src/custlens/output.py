@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import OutputError, count
-from .formats import BINARY, FORMATS, FORMULA_START
+from .formats import BINARY, DAY_TEXT, FORMATS, FORMULA_START, TIME_TEXT
 from .sink import choose_format, write_atomic
 from .sink import isatty as _isatty
 
@@ -136,11 +136,7 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
     (nothing), so it becomes NA here; a lone cell in its line is the exception ("" there). True
     and False are written as pandas writes them, categories of text as that text. Other column
     types (mixed objects, other categories…) go to pandas."""
-    import os
-    import shutil
-    import tempfile
-
-    from .engine import _literal, duckdb_core
+    from .engine import copy_csv, duckdb_core
 
     if cells.shape[1] == 1 and (cells.iloc[:, 0].isna() | (cells.iloc[:, 0].astype("string") == "")).any():
         return False  # Python's csv writes a lone empty cell as "", so that the line is not blank
@@ -167,22 +163,14 @@ def _write_csv_fast(cells: pd.DataFrame, sep: str, fh) -> bool:
             return False
         plain[name] = text.mask(text == "")
     core = duckdb_core()
-    folder = tempfile.mkdtemp(prefix="custlens-csv-")
+    con = core.connect()
     try:
-        path = os.path.join(folder, "out.csv")
-        delimiter = "\\t" if sep == "\t" else ","
-        con = core.connect()
-        try:
-            con.register("cells", plain)
-            con.execute(f"COPY cells TO {_literal(path)} (FORMAT CSV, HEADER, DELIMITER E'{delimiter}', NULLSTR '')")
-        except core.Error:
-            return False  # a column DuckDB cannot take: pandas writes the table
-        finally:
-            con.close()
-        with open(path, "rb") as written:
-            shutil.copyfileobj(written, fh, 1 << 20)
+        con.register("cells", plain)
+        copy_csv(con, "SELECT * FROM cells", fh, sep=sep)
+    except core.Error:
+        return False  # a column DuckDB cannot take: pandas writes the table
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        con.close()
     return True
 
 
@@ -219,7 +207,7 @@ def safe_cells(frame: pd.DataFrame) -> pd.DataFrame:
 def _date_text(column: pd.Series) -> pd.Series:
     values = column.dropna()
     has_time = bool(len(values)) and bool((values != values.dt.normalize()).any())
-    return column.dt.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d").astype("string")
+    return column.dt.strftime(TIME_TEXT if has_time else DAY_TEXT).astype("string")
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
