@@ -125,6 +125,26 @@ def test_binary_format_to_stdout_pipe(run):
     assert len(pd.read_parquet(io.BytesIO(result.stdout_bytes))) == 2000
 
 
+@pytest.mark.parametrize("args", [["summary"], ["summary", "--engine", "pandas"], ["rfm", "--format", "json"],
+                                  ["lifecycle", "--format", "tsv"], ["summary", "--format", "parquet"]], ids=" ".join)
+def test_dash_as_output_file_is_stdout(run, in_tmp, args):
+    """`-o -` writes what the command writes to stdout without -o, and leaves no file named '-'
+    (it did: the output went to a file called '-')."""
+    plain = run(*args, PURCHASES, "-q")
+    dashed = run(*args, PURCHASES, "-q", "-o", "-")
+    assert plain.exit_code == dashed.exit_code == 0, dashed.stderr
+    assert len(plain.stdout_bytes) > 1000 and dashed.stdout_bytes == plain.stdout_bytes
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_dash_as_card_output_is_stdout(run, in_tmp):
+    plain = run("card", "C000147", "--purchases", PURCHASES, "--format", "json", "-q")
+    dashed = run("card", "C000147", "--purchases", PURCHASES, "-o", "-", "-q")
+    assert dashed.exit_code == 0 and json.loads(dashed.stdout) == json.loads(plain.stdout)
+    assert json.loads(dashed.stdout)["customer_id"] == "C000147"
+    assert list(in_tmp.iterdir()) == []
+
+
 REPORTS = [["summary"], ["rfm"], ["rfm", "--summary"], ["pareto"], ["pareto", "--summary"], ["segment", "--k", "3"],
            ["lapsed"], ["lifecycle"], ["lifecycle", "--summary"], ["cohorts"], ["cohorts", "--metric", "revenue"],
            ["kpi", "--split", "2025-01-01", "--window", "90d"], ["clv"], ["recommend"]]

@@ -155,14 +155,24 @@ class Output:
         output.emit(frame, fmt=self.fmt, path=self.path, title=title, sort=self.sort, limit=self.limit)
 
 
+class OutputFile(click.Path):
+    """-o FILE; ``-`` is stdout (None), as in most command-line tools, not a file named '-'."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        return None if value == "-" else super().convert(value, param, ctx)
+
+
 def output_options(fn):
     """--format, -o/--output, --sort and --limit, spelled the same in every command and gathered
     into one ``out`` argument."""
 
     @click.option("--format", "fmt", type=click.Choice(FORMATS),
                   help="Default: table on a terminal, csv in a pipe, or from -o's extension.")
-    @click.option("-o", "--output", "path", type=click.Path(dir_okay=False),
-                  help="Write to FILE (atomically); the format comes from its extension.")
+    @click.option("-o", "--output", "path", type=OutputFile(),
+                  help="Write to FILE (atomically); the format comes from its extension. - is stdout.")
     @click.option("--sort", metavar="[-]COLUMN", help="Sort by COLUMN; -COLUMN for descending.")
     @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Only the first N rows.")
     @functools.wraps(fn)
@@ -1153,7 +1163,7 @@ def touchpoints(paths, purchase_paths, by, period, config_path, quiet, out):
 @as_of_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Settings file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), help="Default: table on a terminal, else json.")
-@click.option("-o", "--output", "path", type=click.Path(dir_okay=False), help="Write the card as JSON to FILE.")
+@click.option("-o", "--output", "path", type=OutputFile(), help="Write the card as JSON to FILE (- is stdout).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
 @click.option("--engine", type=click.Choice(ENGINES),
               help="duckdb reads only this customer's lines besides the summary; pandas reads them all; "
