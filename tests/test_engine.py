@@ -137,6 +137,64 @@ def test_parquet_of_every_column_type(tmp_path, kind, ranges):
     assert [m for m in messages if "no customer id" in m[1]] == guests
 
 
+def instants_parquet(tmp_path, zone, name="lines.parquet"):
+    """The examples with their dates as instants (Parquet isAdjustedToUTC, as data warehouses
+    write them), each order at its own time of day, stored in ``zone``; returns (path, the lines
+    with their local day)."""
+    frame = raw_csv()
+    minutes = pd.util.hash_pandas_object(frame["order_id"], index=False).to_numpy() % 1440
+    utc = pd.to_datetime(frame["date"]) + pd.to_timedelta(minutes, unit="min")
+    frame["date"] = utc.dt.tz_localize("UTC").dt.tz_convert(zone)
+    path = tmp_path / name
+    frame.to_parquet(path, index=False)
+    return path, frame.assign(day=frame["date"].dt.tz_localize(None).dt.normalize())
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Moscow", "America/New_York", "-05:00", "+05:45"])
+def test_parquet_instants_count_by_the_local_day_in_their_zone(tmp_path, zone):
+    """Dates of instants are summarised on the DuckDB engine too (they went to pandas: slow and
+    not out of core on a warehouse export), by the day of their local time in the file's zone, as
+    the pandas loader keeps it, whatever the session's zone (DuckDB's own cast would use that)."""
+    path, lines = instants_parquet(tmp_path, zone)
+    source = open_source([path])
+    assert source.date_zone == zone and "order_date typed" in source.rows_label
+    source.con.execute("SET TimeZone = 'Pacific/Kiritimati'")  # UTC+14: a day counted in it would move
+    fast = engine.to_pandas(engine.summarize(source, None, keep_days=True))
+    frame, report = load_purchases([str(path)])
+    assert_same(fast, customers(frame))
+    # by hand: each customer's first and last day of a line that is not a return, local days
+    bought = lines[(lines["customer_id"] != "") & (lines["amount"].astype(float) >= 0)]
+    days = bought.groupby("customer_id")["day"].agg(["min", "max"])
+    table = fast.customers.set_index("customer_id")
+    assert (table["first_order"] == days["min"].reindex(table.index)).all()
+    assert (table["last_order"] == days["max"].reindex(table.index)).all()
+    assert fast.as_of == days["max"].max()
+
+
+def test_parquet_instants_without_an_arrow_schema_are_utc(tmp_path):
+    """A file of instants written by DuckDB (or Spark) has no Arrow schema: pyarrow, hence the
+    pandas loader, reads it as UTC, and so does the engine."""
+    path, lines = instants_parquet(tmp_path, "Asia/Kolkata")
+    written = tmp_path / "duckdb.parquet"
+    con = engine.connect()
+    con.execute(f"COPY (SELECT * FROM read_parquet('{path}')) TO '{written}' (FORMAT PARQUET)")
+    assert "ARROW:schema" not in str(con.execute(f"SELECT key FROM parquet_kv_metadata('{written}')").fetchall())
+    source = open_source([written])
+    assert source.date_zone == "UTC"
+    fast = engine.to_pandas(engine.summarize(source, None, keep_days=True))
+    frame, _ = load_purchases([str(written)])
+    assert_same(fast, customers(frame))
+    utc_days = lines["date"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    assert fast.as_of == utc_days[(lines["customer_id"] != "") & (lines["amount"].astype(float) >= 0)].max()
+
+
+def test_parquet_instants_in_two_zones_go_to_pandas(tmp_path):
+    first, _ = instants_parquet(tmp_path, "Europe/Moscow", "a.parquet")
+    second, _ = instants_parquet(tmp_path, "UTC", "b.parquet")
+    with pytest.raises(engine.Unsupported, match="several time zones"):
+        engine.open_source([str(first), str(second)], LoadOptions())
+
+
 @pytest.mark.parametrize("scale", [0, 2, 4])
 def test_decimal_amounts_say_the_same_words_from_both_engines(tmp_path, scale):
     """Found by a random-file run: pandas held a decimal column as Decimal objects and named its
@@ -854,6 +912,21 @@ def test_inspect_says_which_engine_and_why(run, tmp_path):
     slow = json.loads(run("inspect", titled, "--format", "json").stdout)
     assert fast["engine"] == russian["engine"] == "duckdb"
     assert slow["engine"] == "pandas (title or blank lines above the header)"
+
+
+def test_inspect_of_parquet_instants_shows_them_in_their_zone(run, tmp_path):
+    """inspect reads instants on the DuckDB engine now, and shows what the pandas loader shows:
+    typed dates, samples in the file's zone (DuckDB would give them in the session's)."""
+    import json
+
+    from custlens.io.inspect import sample_values
+
+    path, _ = instants_parquet(tmp_path, "America/New_York")
+    shown = json.loads(run("inspect", path, "--format", "json").stdout)
+    assert shown["engine"] == "duckdb" and shown["date_formats"] == {"order_date": ["typed"]}
+    dates = next(c for c in shown["columns"] if c["column"] == "date")
+    assert dates["samples"] == sample_values(pd.read_parquet(path)["date"])
+    assert dates["samples"][0].endswith(("-05:00", "-04:00"))
 
 
 @pytest.mark.parametrize("name, data", [

@@ -100,6 +100,19 @@ def test_a_customer_with_returns_only(run, tmp_path):
     assert card["orders"] is None and card["last_purchases"] == [{"date": "2025-01-03", "category": "Tea", "amount": -5}]
 
 
+def test_a_card_from_parquet_instants_shows_their_local_days(run, tmp_path):
+    """Dates of instants stored in Moscow time: the card's lines come from DuckDB, which hands
+    instants over in the session's zone (UTC here); the loader must get Moscow's local time."""
+    from test_engine import instants_parquet
+
+    path, lines = instants_parquet(tmp_path, "Europe/Moscow")
+    crossing = lines[lines["date"].dt.hour < 3]  # a different day in UTC
+    who = crossing["customer_id"].value_counts().index[0]
+    card = both_cards(run, who, "--purchases", path)
+    shown = {line["date"] for line in card["last_purchases"]}
+    assert shown and shown <= {f"{d:%Y-%m-%d}" for d in lines.loc[lines["customer_id"] == who, "day"]}
+
+
 def test_customer_lines_are_the_loader_s(tmp_path):
     """engine.customer_lines gives the rows and values the pandas loader gives on the whole file,
     in file order also where the engine reads a Parquet file as ranges of rows side by side."""

@@ -93,6 +93,7 @@ class Source:
     most_rows: int = 0  # Parquet: the rows of the largest file
     options: LoadOptions = field(default_factory=LoadOptions)  # --decimal and --date-format apply here too
     read_as: dict[str, str] = field(default_factory=dict)  # a file not in UTF-8 -> the UTF-8 copy DuckDB reads
+    date_zone: str | None = None  # Parquet order_date of instants: the zone whose local day counts (_parquet_zone)
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
@@ -135,14 +136,18 @@ class Source:
         return _ident(self.columns[role])
 
     @property
+    def typed_dates(self) -> bool:
+        """The order dates are typed (dates or timestamps, also of instants), not text."""
+        return self.types["order_date"] in DATE_TYPES or self.date_zone is not None
+
+    @property
     def rows_label(self) -> str:
         detail = [self.format]
         if self.format == "csv":
             detail += [self.encoding or "utf-8", f"delimiter {show_delimiter(self.delimiter)}"]
         if self.types["amount"] == "VARCHAR":
             detail.append(f"decimal {self.decimal!r}")
-        detail.append("order_date " + ("typed" if self.types["order_date"] in DATE_TYPES else
-                                       " + ".join(self.date_formats)))
+        detail.append("order_date " + ("typed" if self.typed_dates else " + ".join(self.date_formats)))
         return ", ".join(detail) + "; DuckDB engine"
 
 
@@ -193,6 +198,8 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     source.columns = {role: mapped[role] for role in SUMMARY_ROLES if role in mapped}
     source.types = {role: types[name] for role, name in source.columns.items()}
     source.options = options
+    if source.format == "parquet" and source.types.get("order_date") == ZONED_TIMESTAMP:
+        source.date_zone = _parquet_zone(con, files, source.columns["order_date"])
     _check_types(source)
     if source.format == "csv":
         source.read_as = _utf8_copies(encodings)
@@ -283,6 +290,55 @@ def _parquet_columns(con, files: list[str]) -> tuple[list[str], dict[str, str]]:
     return names, dict(schemas[0])
 
 
+#: DuckDB's type of a Parquet timestamp of instants (isAdjustedToUTC), whatever its unit
+ZONED_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
+
+
+def _parquet_zone(con, files: list[str], column: str) -> str:
+    """The time zone whose local time the pandas loader keeps for a Parquet column of instants:
+    pyarrow's, i.e. the zone the writer stored in the file's Arrow schema, else UTC (the loader
+    drops the zone and keeps the local time: :func:`custlens.io.parse.parse_dates`). DuckDB would
+    take the machine's zone instead, so :func:`_day_sql` names this one. Unsupported for files
+    in several zones, or a zone DuckDB does not know."""
+    zones = set()
+    for f in files:
+        keys = {key for (key,) in con.execute(f"SELECT key FROM parquet_kv_metadata({_literal(f)})").fetchall()}
+        if b"ARROW:schema" in keys:
+            import pyarrow.parquet as pq
+
+            zones.add(pq.read_schema(f).field(column).type.tz)
+        else:  # as pyarrow reads instants without an Arrow schema (DuckDB, Spark…)
+            zones.add("UTC")
+    if len(zones) != 1:
+        raise Unsupported(f"order_date in several time zones ({', '.join(sorted(map(str, zones)))})")
+    zone = zones.pop()
+    try:
+        con.execute(f"SELECT {_local_time_sql('TIMESTAMPTZ ' + _literal('2000-01-01 00:00:00+00'), zone)}").fetchall()
+    except duckdb_core().Error as e:
+        raise Unsupported(f"order_date in the time zone {zone!r}, unknown to DuckDB") from e
+    return zone
+
+
+def _local_time_sql(column: str, zone: str) -> str:
+    """The local time (a TIMESTAMP) of the instant ``column`` in ``zone``. UTC and fixed offsets
+    (+03:00) are arithmetic on the microseconds since 1970; a named zone (Europe/Moscow) goes
+    through ICU's ``timezone()``, which costs ~0.8 s per 10 million lines."""
+    offset = _offset_minutes(zone)
+    if offset is not None:
+        return f"make_timestamp(epoch_us({column}) + {offset * 60_000_000})"
+    return f"timezone({_literal(zone)}, {column})"
+
+
+def _offset_minutes(zone: str) -> int | None:
+    """Minutes east of UTC for UTC itself and a zone written as an offset (+03:00, -05:30), else None."""
+    if zone in ("UTC", "Etc/UTC", "Z"):
+        return 0
+    sign, hours, minutes = zone[:1], zone[1:3], zone[4:6]
+    if sign in ("+", "-") and len(zone) == 6 and zone[3] == ":" and (hours + minutes).isdigit():
+        return (int(hours) * 60 + int(minutes)) * (1 if sign == "+" else -1)
+    return None
+
+
 #: the fewest rows worth reading as ranges side by side (below, one thread reads them in ~10 ms)
 RANGE_ROWS = 100_000
 
@@ -358,7 +414,7 @@ def _check_types(source: Source) -> None:
     for role in ("customer_id", "order_id"):
         if role in types and types[role] != "VARCHAR" and types[role] not in INTEGER_TYPES:
             raise Unsupported(f"{role} of type {types[role]}")
-    if types["order_date"] not in DATE_TYPES and types["order_date"] != "VARCHAR":
+    if types["order_date"] not in DATE_TYPES and types["order_date"] != "VARCHAR" and not source.date_zone:
         raise Unsupported(f"order_date of type {types['order_date']}")
     amount = types["amount"]
     if amount not in NUMBER_TYPES and amount != "VARCHAR" and not amount.startswith("DECIMAL"):
@@ -921,8 +977,14 @@ def customer_lines(result: Result, customer_id: str):
     from .io.read import RawTable
 
     source, con = result.source, result.con
-    columns = ", ".join(f"coalesce({_ident(c)}, '') AS {_ident(c)}" if source.format == "csv" else _ident(c)
-                        for c in source.all_columns)
+    zoned = source.columns["order_date"] if source.date_zone else None  # its local time, as pandas reads it
+
+    def raw(name: str) -> str:
+        if name == zoned:
+            return f"{_local_time_sql(_ident(name), source.date_zone)} AS {_ident(name)}"
+        return f"coalesce({_ident(name)}, '') AS {_ident(name)}" if source.format == "csv" else _ident(name)
+
+    columns = ", ".join(map(raw, source.all_columns))
     where = f"{_text_sql(source, 'customer_id')} = {_literal(customer_id)}"
     tables = []
     con.execute("SET preserve_insertion_order = true")  # the rows in file order
@@ -1374,6 +1436,8 @@ def _day_sql(source: Source) -> str:
     ``custlens_dates`` (:func:`read_text_values`), else ISO text only (text with spaces around it
     is not read: pandas trims it)."""
     column = source.column("order_date")
+    if source.date_zone:
+        return f"CAST({_local_time_sql(column, source.date_zone)} AS DATE)"
     if source.types["order_date"] in DATE_TYPES:
         return f"CAST({column} AS DATE)"
     if source.text_dates:
@@ -1506,12 +1570,16 @@ def inspect(source: Source) -> dict:
                                  f"FROM ({_customer_lines_sql(source)})").fetchall()[0]
     con.execute("SET preserve_insertion_order = true")  # the first lines, in file order
     try:
-        head = con.execute(f"SELECT {', '.join(_ident(c) for c in source.all_columns)} "
-                       f"FROM {source.scan(row_numbers=True, files=source.files[:1])} LIMIT {SAMPLE_LINES}").df()
+        zoned = source.columns["order_date"] if source.date_zone else None  # fetched in UTC, shown in its zone
+        head = con.execute(f"""SELECT {', '.join(f"timezone('UTC', {_ident(c)}) AS {_ident(c)}" if c == zoned
+                                                 else _ident(c) for c in source.all_columns)}
+                               FROM {source.scan(row_numbers=True, files=source.files[:1])} LIMIT {SAMPLE_LINES}""").df()
+        if zoned:
+            head[zoned] = head[zoned].dt.tz_localize("UTC").dt.tz_convert(source.date_zone)
     finally:
         con.execute("SET preserve_insertion_order = false")
     role_of = {column: role for role, column in source.mapped.items()}
-    typed_dates = source.types["order_date"] in DATE_TYPES
+    typed_dates = source.typed_dates
     return {
         "files": source.files, "kind": "purchases", "format": source.format,
         "encoding": source.encoding if source.format == "csv" else None,
