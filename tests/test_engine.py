@@ -160,7 +160,7 @@ def test_parquet_instants_count_by_the_local_day_in_their_zone(tmp_path, zone):
     assert source.date_zone == zone and "order_date typed" in source.rows_label
     source.con.execute("SET TimeZone = 'Pacific/Kiritimati'")  # UTC+14: a day counted in it would move
     fast = engine.to_pandas(engine.summarize(source, None, keep_days=True))
-    frame, report = load_purchases([str(path)])
+    frame, _ = load_purchases([str(path)])
     assert_same(fast, customers(frame))
     # by hand: each customer's first and last day of a line that is not a return, local days
     bought = lines[(lines["customer_id"] != "") & (lines["amount"].astype(float) >= 0)]
