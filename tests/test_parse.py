@@ -114,6 +114,16 @@ def test_two_unambiguous_formats_in_one_column():
     assert set(result.formats) == {"%Y-%m-%d", "%d.%m.%Y"}
 
 
+@pytest.mark.parametrize("times", [[f"2024-01-{d:02d}T00:30:00+03:00" for d in range(1, 29)],
+                                   [f"2024-01-{d:02d} 23:30:00Z" for d in range(1, 29)]])
+def test_one_bad_value_among_times_with_offsets_is_one_bad_value(times):
+    """Times with a UTC offset next to one value that is not a date: every time was unreadable
+    (the dates alone chose '%Y-%m-%d', which reads none of them)."""
+    parsed, result = dates([*times, "soon"])
+    assert result.formats == ("ISO8601",) and result.bad.tolist() == [False] * len(times) + [True]
+    assert parsed[:-1] == [pd.Timestamp(t[:19]).to_pydatetime() for t in times]  # the local time kept
+
+
 def test_bad_dates_are_flagged():
     parsed, result = dates(["05.03.2024", "31.02.2024", "", "soon"])
     assert parsed[0] == dt.datetime(2024, 3, 5) and parsed[1] is None and parsed[2] is None

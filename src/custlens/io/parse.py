@@ -233,6 +233,10 @@ def detect_date_format(sample: pd.Series, *, column: str, source: str) -> tuple[
             warning = (f"column {column!r}: every day is 12 or less, so the order is ambiguous; read as "
                        f"{day_first} (pass --date-format {month_first} if the month comes first)")
     with_time = _best_time(sample, best)
+    # ISO text no strptime format here covers (a UTC offset: +03:00, Z) next to a value that is
+    # not ISO: '%Y-%m-%d' won on the dates alone and would have read none of it
+    if int(_try(sample, "ISO8601").notna().sum()) > int(_try(sample, with_time).notna().sum()):
+        return "ISO8601", None
     return with_time, warning
 
 
