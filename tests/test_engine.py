@@ -321,6 +321,79 @@ def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orde
         assert_same(fast, reference)
 
 
+#: how an export may write a time's UTC offset ("" none); the last three only the pandas loader reads
+OFFSETS = ["Z", "+03:00", "+0300", "+03", "-05:00", "+05:45", "+00:00", " +03:00", " Z", "", "+3:00", "+24:00", "z"]
+TIMED_LINES = st.lists(
+    st.tuples(st.sampled_from(["C1", "C2", "C3", "", "C4"]), st.integers(0, 40), st.integers(0, 1439),
+              st.sampled_from(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d"]),
+              st.sampled_from(OFFSETS), st.sampled_from([12.5, -3.25, 7.1, 0.0])),
+    min_size=1, max_size=40)
+
+
+def offset_export(path, lines):
+    """TIMED_LINES as a CSV file: a time at ``minute`` of day ``day`` after START in ``fmt``, then the offset."""
+    frame = pd.DataFrame({
+        "customer_id": [c for c, *_ in lines],
+        "order_date": [(START + pd.Timedelta(days=d, minutes=m, microseconds=123400)).strftime(fmt) + off
+                       for _, d, m, fmt, off, _ in lines],
+        "amount": [f"{a:.2f}" for *_, a in lines]})
+    frame.to_csv(path, index=False)
+    return path
+
+
+@given(files=st.lists(TIMED_LINES, min_size=1, max_size=2))
+def test_random_times_with_utc_offsets_give_the_same_summary(tmp_path_factory, files):
+    """ISO times with UTC offsets are read in SQL (_offset_day_sql) as pandas reads them: the
+    local time where a file has one offset, else UTC; anything else the pandas parsers read."""
+    folder = tmp_path_factory.mktemp("offsets")
+    paths = [offset_export(folder / f"lines{i}.csv", lines) for i, lines in enumerate(files)]
+    try:
+        fast, reference, _, _ = both(paths)
+    except engine.Unsupported as e:
+        assert any(r in str(e) for r in ("no row has a customer id", "dates that are blank or unreadable",
+                                         "repeat an earlier line")), e
+        return
+    except Exception as e:  # noqa: BLE001 - pandas refuses too (no usable rows)
+        with pytest.raises(type(e)):
+            customers(load_purchases([str(p) for p in paths])[0])
+        return
+    assert_same(fast, reference)
+
+
+@pytest.mark.parametrize("offsets, modes", [
+    ([["+03:00"] * 3], ["local"]), ([["Z", "+00:00", "Z"]], ["local"]), ([["+03:00", "+0300", "+03"]], ["local"]),
+    ([["+03:00", "+02:00", "+03:00"]], ["utc"]), ([["+03:00", "", "+03:00"]], ["utc"]),
+    ([["+03:00"] * 3, ["-05:00", "+01:00", "-05:00"]], ["local", "utc"]),
+    ([["+05:45", "Z", "-00:30", "+05:45"]], ["utc"]),
+])
+def test_times_with_utc_offsets_are_read_in_sql(tmp_path, offsets, modes):
+    """The times go through SQL, not through the pandas parsers, in the mode pandas reads them:
+    one offset in a file keeps the local time; several (or one and none) convert to UTC."""
+    paths = []
+    for i, file_offsets in enumerate(offsets):
+        lines = [(f"C{j % 2}", 3 * j + i, (23 * 60 + 30, 20)[j % 2], "%Y-%m-%dT%H:%M:%S", off, 10.0)
+                 for j, off in enumerate(file_offsets)]  # 23:30 and 00:20: a day later or earlier in UTC
+        paths.append(offset_export(tmp_path / f"lines{i}.csv", lines))
+    source = open_source(paths)
+    result = engine.summarize(source, None, keep_days=True)
+    assert not source.text_dates and [source.date_offsets[str(p)] for p in paths] == modes
+    frame, _ = load_purchases([str(p) for p in paths])
+    assert_same(engine.to_pandas(result), customers(frame))
+
+
+@pytest.mark.parametrize("odd", ["2025-01-05T24:00:00+03:00", "2025-01-05T10:00:00+24:00", "2025-01-05T10:00:00+03:60"])
+def test_times_with_utc_offsets_pandas_cannot_read_are_not_read_in_sql(tmp_path, odd):
+    """Hour 24 is the next day's midnight to DuckDB's cast and no time to pandas; offsets beyond
+    ±23:59 none to either: the engine must not count such a line where the loader excludes it."""
+    lines = [("C1", 1, 600, "%Y-%m-%dT%H:%M:%S", "+03:00", 10.0), ("C2", 2, 600, "%Y-%m-%dT%H:%M:%S", "+03:00", 5.0)]
+    path = offset_export(tmp_path / "lines.csv", lines)
+    path.write_text(path.read_text() + f"C3,{odd},7.00\n")
+    with pytest.raises(engine.Unsupported, match="1 dates that are blank or unreadable"):
+        engine.summarize(open_source([path]), None)
+    frame, report = load_purchases([str(path)])
+    assert sorted(frame["customer_id"]) == ["C1", "C2"] and "unparseable order date" in str(report.messages())
+
+
 @given(lines=LINES, with_orders=st.booleans(), days=st.tuples(st.integers(-3, 45), st.integers(0, 45)),
        ranges=st.integers(1, 4))
 def test_random_exports_give_the_same_summary_at_an_earlier_date(tmp_path_factory, lines, with_orders, days, ranges):

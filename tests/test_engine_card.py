@@ -113,6 +113,16 @@ def test_a_card_from_parquet_instants_shows_their_local_days(run, tmp_path):
     assert shown and shown <= {f"{d:%Y-%m-%d}" for d in lines.loc[lines["customer_id"] == who, "day"]}
 
 
+def test_a_card_from_times_with_utc_offsets_shows_the_days_the_whole_file_decides(run, tmp_path):
+    """The file mixes offsets, so pandas reads its times in UTC; customer A's own lines have one
+    offset, which alone would keep their local time (a day later here)."""
+    path = tmp_path / "lines.csv"
+    path.write_text("customer_id,order_date,amount\nA,2024-01-02T00:30:00+03:00,10\nA,2024-01-05T00:30:00+03:00,10\n"
+                    "B,2024-01-03T23:10:00-05:00,5\nB,2024-01-04T23:00:00-05:00,5\n")
+    card = both_cards(run, "A", "--purchases", path)
+    assert [line["date"] for line in card["last_purchases"]] == ["2024-01-04", "2024-01-01"]
+
+
 def test_customer_lines_are_the_loader_s(tmp_path):
     """engine.customer_lines gives the rows and values the pandas loader gives on the whole file,
     in file order also where the engine reads a Parquet file as ranges of rows side by side."""

@@ -54,6 +54,9 @@ from .schema import MISSING_TEXT, PURCHASES, match_roles, normalize_header
 #: ISO date texts read on this path; any other text goes to pandas
 ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
                "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f")
+#: ISO text with a UTC offset that the pandas loader reads as ISO8601 (the time, maybe one space,
+#: then Z, +hh, +hhmm or +hh:mm); other spellings go to its parsers (read_text_values)
+OFFSET_TEXT = r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) ?(Z|[+-]\d{2}(?::?\d{2})?)$"
 #: order days are listed as days since 1970-01-01 (integers sort and subtract faster than dates)
 EPOCH = "DATE '1970-01-01'"
 EPOCH_DAY = f"(day - {EPOCH})::INTEGER"
@@ -94,6 +97,7 @@ class Source:
     options: LoadOptions = field(default_factory=LoadOptions)  # --decimal and --date-format apply here too
     read_as: dict[str, str] = field(default_factory=dict)  # a file not in UTF-8 -> the UTF-8 copy DuckDB reads
     date_zone: str | None = None  # Parquet order_date of instants: the zone whose local day counts (_parquet_zone)
+    date_offsets: dict[str, str] | None = None  # text dates with UTC offsets: file -> "local" or "utc" (_offset_modes)
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
@@ -560,7 +564,10 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                orders: bool, name: str, lines: str | None) -> Result:
     con = source.con
     table, view = f"groups{name}", f"summary{name}"
-    read_text_values(source, *_unplain_columns(source), progress=progress is not None)
+    dates, amounts = _unplain_columns(source)
+    if dates and source.date_offsets:
+        dates = False  # ISO text with UTC offsets: read in SQL (_offset_day_sql)
+    read_text_values(source, dates, amounts, progress=progress is not None)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
     aggregation = _group_sql(source, window, orders=orders, lines=lines)
@@ -635,22 +642,28 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     if not (check_dates or check_amounts):
         return dates, amounts
     odd = _odd_head_csv(source) if source.format == "csv" else _odd_head(source, check_dates, check_amounts)
+    if check_dates and odd[0] and odd[0] == odd[2] and source.date_offsets is None and not source.text_dates:
+        source.date_offsets = _offset_modes(source) or {}
     return dates and (not check_dates or odd[0] > 0), amounts and (not check_amounts or odd[1] > 0)
 
 
-def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int]:
-    """(dates, amounts) among the first lines that the plain path would not read: present text
-    that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`); each counted when asked for."""
+def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int]:
+    """(dates, amounts, offsets) among the first lines that the plain path would not read: present
+    text that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`); each counted
+    when asked for; and of those dates, the ISO times with a UTC offset (:data:`OFFSET_TEXT`)."""
     date_text, amount_text = source.column("order_date"), source.column("amount")
     value = f"TRY_CAST({amount_text} AS DOUBLE)"
-    odd_dates = f"count(*) FILTER (NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL)" if dates else "0"
+    odd = f"NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL"
+    odd_dates = (f"count(*) FILTER ({odd}), count(*) FILTER ({odd} AND regexp_full_match({date_text}, "
+                 f"{_literal(OFFSET_TEXT)}))") if dates else "0, 0"
     odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
                    f"OR {_odd_number_sql(amount_text, value)}))" if amounts else "0")
-    return source.con.execute(f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan(one_scan=True)} "
-                              f"LIMIT {HEAD_LINES})").fetchall()[0]
+    dates, offsets, amounts = source.con.execute(f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM "
+                                                 f"{source.scan(one_scan=True)} LIMIT {HEAD_LINES})").fetchall()[0]
+    return dates, amounts, offsets
 
 
-def _odd_head_csv(source: Source) -> tuple[int, int]:
+def _odd_head_csv(source: Source) -> tuple[int, int, int]:
     """:func:`_odd_head` for a CSV file, from the bytes already read to sniff it (a DuckDB query
     costs 20–50 ms at start-up). Only a hint: the summary's checks find what it misses."""
     import csv
@@ -665,19 +678,90 @@ def _odd_head_csv(source: Source) -> tuple[int, int]:
     at = {name: i for i, name in enumerate(source.all_columns)}
     day_at, amount_at = at[source.columns["order_date"]], at[source.columns["amount"]]
     iso = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
-    odd_dates = odd_amounts = 0
+    offset = re.compile(OFFSET_TEXT)
+    odd_dates = odd_amounts = offsets = 0
     for row in csv.reader(lines, delimiter=source.delimiter):
         if len(row) != len(source.all_columns):
             continue
         day, amount = row[day_at], row[amount_at]
         if not _blank(day) and not iso.fullmatch(day):
             odd_dates += 1
+            offsets += offset.fullmatch(day) is not None
         if not _blank(amount):
             try:
                 odd_amounts += "_" in amount or not math.isfinite(float(amount))
             except ValueError:
                 odd_amounts += 1
-    return odd_dates, odd_amounts
+    return odd_dates, odd_amounts, offsets
+
+
+def _offset_modes(source: Source) -> dict[str, str] | None:
+    """How the pandas loader reads each file's ISO times with UTC offsets (pd.to_datetime, ISO8601):
+    keeping the local time where a file's times have one offset ("local"; a time without one counts
+    as another), else converting them to UTC ("utc"; a time without an offset is taken as UTC).
+    One pass over the dates, for their distinct offsets (a CASE, not AND, keeps strptime off the
+    times with an offset: each format it fails costs ~1 µs a line). None when some date is neither plain ISO
+    nor :data:`OFFSET_TEXT` with a real offset (±23:59 at most): its parsers then read them all
+    (:func:`read_text_values`; the summary's checks would find such dates too, a pass later)."""
+    column, con = source.column("order_date"), source.con
+    several = len(source.files) > 1
+    rows = con.execute(f"""
+        SELECT {'filename' if several else 'NULL'}, parts.offset,
+               count(*) FILTER (CASE WHEN parts.offset = '' THEN {_iso_time_sql(column)} IS NULL ELSE FALSE END)
+        FROM (SELECT {'filename, ' if several else ''}{column}, {_offset_parts_sql(column)} AS parts
+              FROM {source.scan(filename=several)} WHERE NOT {_guest_sql(column)})
+        GROUP BY ALL""").fetchall()
+    if any(unread for *_, unread in rows):
+        return None
+    texts = sorted({offset for _, offset, _ in rows if offset})
+    minutes = dict(con.execute(f"SELECT o, {_offset_minutes_sql('o')} FROM unnest(?::VARCHAR[]) t(o)",
+                               [texts]).fetchall()) if texts else {}
+    if any(m is None for m in minutes.values()):
+        return None
+    kinds: dict[str, set] = {}
+    for f, offset, _ in rows:
+        kinds.setdefault(f, set()).add(minutes[offset] if offset else "none")
+    original = {source.read_as.get(f, f): f for f in source.files}
+    return {original.get(f, f) if several else source.files[0]: "local" if len(k) <= 1 else "utc"
+            for f, k in kinds.items()}
+
+
+def _offset_parts_sql(column: str) -> str:
+    """The local time and the offset of :data:`OFFSET_TEXT` (a struct of two texts, empty where it does not match)."""
+    return f"regexp_extract({column}, {_literal(OFFSET_TEXT)}, ['local', 'offset'])"
+
+
+def _offset_minutes_sql(offset: str) -> str:
+    """Minutes east of UTC of an offset text (Z, +hh, +hhmm, +hh:mm); NULL beyond ±23:59."""
+    hours, minutes = f"{offset}[2:3]::INTEGER", f"coalesce(nullif(replace({offset}[4:], ':', ''), '')::INTEGER, 0)"
+    return (f"(CASE WHEN {offset} = 'Z' THEN 0 WHEN {hours} <= 23 AND {minutes} <= 59 "
+            f"THEN (CASE WHEN {offset}[1] = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) END)")
+
+
+def _offset_day_sql(source: Source, column: str) -> str:
+    """The day of a text date in files of ISO times with UTC offsets, as the pandas loader reads
+    it (:func:`_offset_modes`), from ``custlens_date_parts`` (:func:`_lines_sql` adds it)."""
+    modes = set(source.date_offsets.values())
+    if len(modes) == 1:
+        utc = "TRUE" if modes == {"utc"} else "FALSE"
+    else:
+        utc = "list_contains([" + ", ".join(_literal(source.read_as.get(f, f)) for f, m in source.date_offsets.items()
+                                            if m == "utc") + "], filename)"
+    return f"CAST({_offset_time_sql(column, 'custlens_date_parts', utc)} AS DATE)"
+
+
+def _offset_time_sql(column: str, parts: str, utc: str) -> str:
+    """The time of a text date as the pandas loader reads it in a file of ISO times with UTC
+    offsets: ``parts`` is :func:`_offset_parts_sql` of it; where ``utc`` (SQL) holds, the time in
+    UTC, else the local time. A time without an offset is read as plain ISO (:func:`_iso_time_sql`).
+    The local time has :data:`OFFSET_TEXT`'s shape, which DuckDB's cast reads as pandas does but
+    for hour 24 (the next day's midnight to DuckDB, no time to pandas); a list of strptime formats
+    cost 12× as much."""
+    local = f"(CASE WHEN {parts}.local[12:13] <= '23' THEN TRY_CAST({parts}.local AS TIMESTAMP) END)"
+    shift = f"INTERVAL ({_offset_minutes_sql(parts + '.offset')}) MINUTE"
+    at = {"FALSE": local, "TRUE": f"{local} - {shift}"}.get(
+        utc, f"{local} - (CASE WHEN {utc} THEN {shift} ELSE INTERVAL 0 MINUTE END)")
+    return f"(CASE WHEN {parts}.offset = '' THEN {_iso_time_sql(column)} ELSE {at} END)"
 
 
 def _blank(text: str) -> bool:
@@ -857,14 +941,18 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan:
     extra = extra or {}
     computed = "".join(f", {expression} AS {name}" for name, expression in extra.items())
     costs = source.text_costs and COST_TEXT_VALUE in extra.values()  # joined only where they are read
+    offsets = bool(source.date_offsets) and not source.text_dates  # _offset_day_sql reads custlens_date_parts
+    by_file = len(source.files) > 1 and (source.text_dates or source.text_amounts or costs or
+                                         (offsets and len(set(source.date_offsets.values())) > 1))
+    scan = source.scan(filename=by_file, one_scan=one_scan)
+    if offsets:
+        scan = f"(SELECT *, {_offset_parts_sql(source.column('order_date'))} AS custlens_date_parts FROM {scan})"
     return f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
                       {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
                       {_order_sql('order_id') if has_orders else ''} {''.join(', ' + n for n in extra)}
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
                             {source.column('amount')} AS amount_text {order} {computed}
-                     FROM {source.scan(filename=len(source.files) > 1 and (source.text_dates or source.text_amounts
-                                                                               or costs), one_scan=one_scan)}
-                          AS lines {_text_joins(source, costs=costs)})"""
+                     FROM {scan} AS lines {_text_joins(source, costs=costs)})"""
 
 
 #: a day's period as the ordinal of pandas' Period (custlens.cohorts.FREQUENCIES), by period
@@ -977,19 +1065,24 @@ def customer_lines(result: Result, customer_id: str):
     from .io.read import RawTable
 
     source, con = result.source, result.con
-    zoned = source.columns["order_date"] if source.date_zone else None  # its local time, as pandas reads it
+    dates = source.columns["order_date"]
 
-    def raw(name: str) -> str:
-        if name == zoned:
+    def raw(name: str, f: str) -> str:
+        """The column as the loader reads it; order dates as the summary read them: instants in
+        the file's zone, and times with UTC offsets as the whole file decides (these few lines
+        could decide otherwise)."""
+        if name == dates and source.date_zone:
             return f"{_local_time_sql(_ident(name), source.date_zone)} AS {_ident(name)}"
+        if name == dates and source.date_offsets and not source.text_dates:
+            utc = "TRUE" if source.date_offsets[f] == "utc" else "FALSE"
+            return f"{_offset_time_sql(_ident(name), '(' + _offset_parts_sql(_ident(name)) + ')', utc)} AS {_ident(name)}"
         return f"coalesce({_ident(name)}, '') AS {_ident(name)}" if source.format == "csv" else _ident(name)
-
-    columns = ", ".join(map(raw, source.all_columns))
     where = f"{_text_sql(source, 'customer_id')} = {_literal(customer_id)}"
     tables = []
     con.execute("SET preserve_insertion_order = true")  # the rows in file order
     try:
         for f in source.files:
+            columns = ", ".join(raw(name, f) for name in source.all_columns)
             query = f"SELECT {columns} FROM {source.scan(files=[f], one_scan=True)} WHERE {where}"
             frame = with_relations(con).sql(query).to_arrow_table().to_pandas()
             if len(frame):
@@ -1442,16 +1535,23 @@ def _day_sql(source: Source) -> str:
         return f"CAST({column} AS DATE)"
     if source.text_dates:
         return "CAST(custlens_day AS DATE)"
+    if source.date_offsets:
+        return _offset_day_sql(source, column)
     return _iso_day_sql(column)
 
 
 def _iso_day_sql(column: str) -> str:
-    """The day of ISO text (:data:`ISO_FORMATS`), else NULL. DuckDB's strptime reads 'epoch',
+    """The day of ISO text (:func:`_iso_time_sql`), else NULL."""
+    return f"CAST({_iso_time_sql(column)} AS DATE)"
+
+
+def _iso_time_sql(column: str) -> str:
+    """The time of ISO text (:data:`ISO_FORMATS`), else NULL. DuckDB's strptime reads 'epoch',
     'infinity' and '-infinity' (any case) as 1900-01-01 00:00, so that time is NULL here too: a
     real one is read by the pandas loader's parsers (:func:`read_text_values`), as unusual text
     is. (Testing the first character instead cost 10% of a 1e6-line CSV summary.)"""
     formats = "[" + ", ".join(_literal(f) for f in ISO_FORMATS) + "]"
-    return f"CAST(nullif(try_strptime({column}, {formats}), TIMESTAMP '1900-01-01') AS DATE)"
+    return f"nullif(try_strptime({column}, {formats}), TIMESTAMP '1900-01-01')"
 
 
 def _text_joins(source: Source, *, costs: bool = False) -> str:
