@@ -381,6 +381,36 @@ def test_times_with_utc_offsets_are_read_in_sql(tmp_path, offsets, modes):
     assert_same(engine.to_pandas(result), customers(frame))
 
 
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S.%f"])
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_the_commonest_iso_shape_of_the_first_lines_is_tried_first(tmp_path, fmt, kind):
+    """strptime tries the formats in order and each miss costs ~0.5 µs a line (a date-only CSV of
+    1e7 lines took 12.6 s, 6.0 s with its format first)."""
+    texts = [(START + pd.Timedelta(days=i, minutes=7 * i)).strftime(fmt) for i in range(30)]
+    frame = pd.DataFrame({"customer_id": [f"C{i % 4}" for i in range(30)], "order_date": texts,
+                          "amount": [10.0] * 30})
+    path = tmp_path / f"lines.{kind}"
+    frame.to_csv(path, index=False) if kind == "csv" else frame.to_parquet(path, index=False)
+    source = open_source([path])
+    fast = engine.to_pandas(engine.summarize(source, None, keep_days=True))
+    assert source.iso_formats[0] == fmt and sorted(source.iso_formats) == sorted(engine.ISO_FORMATS)
+    assert not source.text_dates
+    assert_same(fast, customers(load_purchases([str(path)])[0]))
+
+
+@given(texts=st.lists(st.tuples(st.integers(0, 3000), st.integers(0, 86399), st.sampled_from(engine.ISO_FORMATS)),
+                      min_size=1, max_size=30), order=st.permutations(engine.ISO_FORMATS))
+def test_the_order_of_the_iso_formats_changes_no_date(texts, order):
+    """The ISO shapes exclude each other, so trying them in another order reads every text alike."""
+    values = [(START + pd.Timedelta(days=d, seconds=s, microseconds=250000)).strftime(f) for d, s, f in texts]
+    values += ["2025-1-5", "2025-01-05 10:00:00 ", "2025-01-05T10", "soon", "2025-02-30"]
+    con = engine.connect()
+    days = [con.execute(f"SELECT {engine._iso_time_sql('t', tuple(formats))} FROM unnest(?::VARCHAR[]) u(t)",
+                        [values]).fetchall() for formats in (engine.ISO_FORMATS, order)]
+    assert days[0] == days[1]
+    assert [d for (d,) in days[0][:len(texts)]] == [pd.Timestamp(v).to_pydatetime() for v in values[:len(texts)]]
+
+
 @pytest.mark.parametrize("odd", ["2025-01-05T24:00:00+03:00", "2025-01-05T10:00:00+24:00", "2025-01-05T10:00:00+03:60"])
 def test_times_with_utc_offsets_pandas_cannot_read_are_not_read_in_sql(tmp_path, odd):
     """Hour 24 is the next day's midnight to DuckDB's cast and no time to pandas; offsets beyond

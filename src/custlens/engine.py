@@ -98,6 +98,7 @@ class Source:
     read_as: dict[str, str] = field(default_factory=dict)  # a file not in UTF-8 -> the UTF-8 copy DuckDB reads
     date_zone: str | None = None  # Parquet order_date of instants: the zone whose local day counts (_parquet_zone)
     date_offsets: dict[str, str] | None = None  # text dates with UTC offsets: file -> "local" or "utc" (_offset_modes)
+    iso_formats: tuple[str, ...] = ISO_FORMATS  # in the order the ISO dates are tried: the first lines' commonest first
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
@@ -642,28 +643,35 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     if not (check_dates or check_amounts):
         return dates, amounts
     odd = _odd_head_csv(source) if source.format == "csv" else _odd_head(source, check_dates, check_amounts)
+    if check_dates:
+        # each format strptime tries and fails costs ~0.5 µs a line: 5 s on 1e7 lines of dates alone
+        source.iso_formats = tuple(sorted(ISO_FORMATS, key=lambda f: -odd[3][f]))
     if check_dates and odd[0] and odd[0] == odd[2] and source.date_offsets is None and not source.text_dates:
         source.date_offsets = _offset_modes(source) or {}
     return dates and (not check_dates or odd[0] > 0), amounts and (not check_amounts or odd[1] > 0)
 
 
-def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int]:
-    """(dates, amounts, offsets) among the first lines that the plain path would not read: present
-    text that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`); each counted
-    when asked for; and of those dates, the ISO times with a UTC offset (:data:`OFFSET_TEXT`)."""
+def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int, dict[str, int]]:
+    """(dates, amounts, offsets, formats) among the first lines that the plain path would not
+    read: present text that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`);
+    each counted when asked for; of those dates, the ISO times with a UTC offset
+    (:data:`OFFSET_TEXT`); and the dates each of :data:`ISO_FORMATS` reads."""
     date_text, amount_text = source.column("order_date"), source.column("amount")
     value = f"TRY_CAST({amount_text} AS DOUBLE)"
-    odd = f"NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text)} IS NULL"
+    odd = f"NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text, ISO_FORMATS)} IS NULL"
     odd_dates = (f"count(*) FILTER ({odd}), count(*) FILTER ({odd} AND regexp_full_match({date_text}, "
-                 f"{_literal(OFFSET_TEXT)}))") if dates else "0, 0"
+                 f"{_literal(OFFSET_TEXT)})), "
+                 + ", ".join(f"count(try_strptime({date_text}, {_literal(f)}))" for f in ISO_FORMATS)
+                 if dates else "0, 0, " + ", ".join("0" for _ in ISO_FORMATS))
     odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
                    f"OR {_odd_number_sql(amount_text, value)}))" if amounts else "0")
-    dates, offsets, amounts = source.con.execute(f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM "
-                                                 f"{source.scan(one_scan=True)} LIMIT {HEAD_LINES})").fetchall()[0]
-    return dates, amounts, offsets
+    dates, offsets, *formats, amounts = source.con.execute(
+        f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})"
+    ).fetchall()[0]
+    return dates, amounts, offsets, dict(zip(ISO_FORMATS, formats))
 
 
-def _odd_head_csv(source: Source) -> tuple[int, int, int]:
+def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int]]:
     """:func:`_odd_head` for a CSV file, from the bytes already read to sniff it (a DuckDB query
     costs 20–50 ms at start-up). Only a hint: the summary's checks find what it misses."""
     import csv
@@ -679,6 +687,10 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int]:
     day_at, amount_at = at[source.columns["order_date"]], at[source.columns["amount"]]
     iso = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
     offset = re.compile(OFFSET_TEXT)
+    shapes = {f: re.compile(f.replace("%Y", r"\d{4}").replace("%f", r"\d{1,6}").replace("%m", r"\d{1,2}")
+                            .replace("%d", r"\d{1,2}").replace("%H", r"\d{1,2}").replace("%M", r"\d{1,2}")
+                            .replace("%S", r"\d{1,2}").replace(".", r"\.")) for f in ISO_FORMATS}
+    formats = dict.fromkeys(ISO_FORMATS, 0)
     odd_dates = odd_amounts = offsets = 0
     for row in csv.reader(lines, delimiter=source.delimiter):
         if len(row) != len(source.all_columns):
@@ -687,12 +699,14 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int]:
         if not _blank(day) and not iso.fullmatch(day):
             odd_dates += 1
             offsets += offset.fullmatch(day) is not None
+        for f, shape in shapes.items():
+            formats[f] += shape.fullmatch(day) is not None
         if not _blank(amount):
             try:
                 odd_amounts += "_" in amount or not math.isfinite(float(amount))
             except ValueError:
                 odd_amounts += 1
-    return odd_dates, odd_amounts, offsets
+    return odd_dates, odd_amounts, offsets, formats
 
 
 def _offset_modes(source: Source) -> dict[str, str] | None:
@@ -707,7 +721,8 @@ def _offset_modes(source: Source) -> dict[str, str] | None:
     several = len(source.files) > 1
     rows = con.execute(f"""
         SELECT {'filename' if several else 'NULL'}, parts.offset,
-               count(*) FILTER (CASE WHEN parts.offset = '' THEN {_iso_time_sql(column)} IS NULL ELSE FALSE END)
+               count(*) FILTER (CASE WHEN parts.offset = '' THEN {_iso_time_sql(column, source.iso_formats)} IS NULL
+                                ELSE FALSE END)
         FROM (SELECT {'filename, ' if several else ''}{column}, {_offset_parts_sql(column)} AS parts
               FROM {source.scan(filename=several)} WHERE NOT {_guest_sql(column)})
         GROUP BY ALL""").fetchall()
@@ -747,10 +762,10 @@ def _offset_day_sql(source: Source, column: str) -> str:
     else:
         utc = "list_contains([" + ", ".join(_literal(source.read_as.get(f, f)) for f, m in source.date_offsets.items()
                                             if m == "utc") + "], filename)"
-    return f"CAST({_offset_time_sql(column, 'custlens_date_parts', utc)} AS DATE)"
+    return f"CAST({_offset_time_sql(column, 'custlens_date_parts', utc, source.iso_formats)} AS DATE)"
 
 
-def _offset_time_sql(column: str, parts: str, utc: str) -> str:
+def _offset_time_sql(column: str, parts: str, utc: str, formats: tuple[str, ...]) -> str:
     """The time of a text date as the pandas loader reads it in a file of ISO times with UTC
     offsets: ``parts`` is :func:`_offset_parts_sql` of it; where ``utc`` (SQL) holds, the time in
     UTC, else the local time. A time without an offset is read as plain ISO (:func:`_iso_time_sql`).
@@ -761,7 +776,7 @@ def _offset_time_sql(column: str, parts: str, utc: str) -> str:
     shift = f"INTERVAL ({_offset_minutes_sql(parts + '.offset')}) MINUTE"
     at = {"FALSE": local, "TRUE": f"{local} - {shift}"}.get(
         utc, f"{local} - (CASE WHEN {utc} THEN {shift} ELSE INTERVAL 0 MINUTE END)")
-    return f"(CASE WHEN {parts}.offset = '' THEN {_iso_time_sql(column)} ELSE {at} END)"
+    return f"(CASE WHEN {parts}.offset = '' THEN {_iso_time_sql(column, formats)} ELSE {at} END)"
 
 
 def _blank(text: str) -> bool:
@@ -1075,7 +1090,8 @@ def customer_lines(result: Result, customer_id: str):
             return f"{_local_time_sql(_ident(name), source.date_zone)} AS {_ident(name)}"
         if name == dates and source.date_offsets and not source.text_dates:
             utc = "TRUE" if source.date_offsets[f] == "utc" else "FALSE"
-            return f"{_offset_time_sql(_ident(name), '(' + _offset_parts_sql(_ident(name)) + ')', utc)} AS {_ident(name)}"
+            parts = "(" + _offset_parts_sql(_ident(name)) + ")"
+            return f"{_offset_time_sql(_ident(name), parts, utc, source.iso_formats)} AS {_ident(name)}"
         return f"coalesce({_ident(name)}, '') AS {_ident(name)}" if source.format == "csv" else _ident(name)
     where = f"{_text_sql(source, 'customer_id')} = {_literal(customer_id)}"
     tables = []
@@ -1537,21 +1553,22 @@ def _day_sql(source: Source) -> str:
         return "CAST(custlens_day AS DATE)"
     if source.date_offsets:
         return _offset_day_sql(source, column)
-    return _iso_day_sql(column)
+    return _iso_day_sql(column, source.iso_formats)
 
 
-def _iso_day_sql(column: str) -> str:
+def _iso_day_sql(column: str, formats: tuple[str, ...]) -> str:
     """The day of ISO text (:func:`_iso_time_sql`), else NULL."""
-    return f"CAST({_iso_time_sql(column)} AS DATE)"
+    return f"CAST({_iso_time_sql(column, formats)} AS DATE)"
 
 
-def _iso_time_sql(column: str) -> str:
-    """The time of ISO text (:data:`ISO_FORMATS`), else NULL. DuckDB's strptime reads 'epoch',
+def _iso_time_sql(column: str, formats: tuple[str, ...]) -> str:
+    """The time of ISO text (``formats``: :data:`ISO_FORMATS` in the order to try them; the shapes
+    exclude each other, so the order changes the cost, not the result), else NULL. DuckDB's strptime reads 'epoch',
     'infinity' and '-infinity' (any case) as 1900-01-01 00:00, so that time is NULL here too: a
     real one is read by the pandas loader's parsers (:func:`read_text_values`), as unusual text
     is. (Testing the first character instead cost 10% of a 1e6-line CSV summary.)"""
-    formats = "[" + ", ".join(_literal(f) for f in ISO_FORMATS) + "]"
-    return f"nullif(try_strptime({column}, {formats}), TIMESTAMP '1900-01-01')"
+    listed = "[" + ", ".join(_literal(f) for f in formats) + "]"
+    return f"nullif(try_strptime({column}, {listed}), TIMESTAMP '1900-01-01')"
 
 
 def _text_joins(source: Source, *, costs: bool = False) -> str:
