@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from custlens import engine
 from custlens.errors import CustlensError
 from custlens.io import LoadOptions, load_purchases
-from custlens.io.parse import parse_numbers
+from custlens.io.parse import parse_dates, parse_numbers
 from custlens.lifecycle import expected_gaps
 from custlens.summary import customers, order_table
 
@@ -409,6 +409,57 @@ def test_the_order_of_the_iso_formats_changes_no_date(texts, order):
                         [values]).fetchall() for formats in (engine.ISO_FORMATS, order)]
     assert days[0] == days[1]
     assert [d for (d,) in days[0][:len(texts)]] == [pd.Timestamp(v).to_pydatetime() for v in values[:len(texts)]]
+
+
+SQL_FORMATS = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y", "%d/%m/%Y %H:%M", "%m/%d/%Y", "%Y%m%d", "%d-%m-%Y %H:%M", "%Y.%m.%d"]
+FIXED_TEXTS = st.one_of(
+    st.builds(lambda d, s, f: (START + pd.Timedelta(days=d, seconds=s)).strftime(f),
+              st.integers(-120000, 90000), st.integers(0, 86399), st.sampled_from(SQL_FORMATS + ["%d.%m.%y", "%-d.%-m.%Y %-H:%M:%S"])),
+    st.sampled_from(["epoch", "01.01.1900 00:00:00", "31.12.2025 23:59:60", "31.12.2025 24:00:00", " 03.09.2025 ",
+                     "\t03.09.2025", "03.09.2025\u00a0", "03.09.0025", "3.9.25", "", "03.09.2025 9:5:7", "1.1.1677",
+                     "12.04.2262 00:00:00", "11.04.2262 23:50:00", "21.09.1677 00:10:00", "20250903", "2025903"]))
+
+
+@given(texts=st.lists(FIXED_TEXTS, min_size=1, max_size=20), fmt=st.sampled_from(SQL_FORMATS))
+def test_a_date_format_read_in_sql_reads_what_pandas_reads_or_nothing(texts, fmt):
+    """With --date-format of numbers and separators the dates are read by DuckDB's strptime; where
+    it would read a text otherwise than pandas (or at all where pandas does not), it reads nothing,
+    which sends the file to the loader's parsers."""
+    assert re.fullmatch(engine.SQL_DATE_FORMAT, fmt)
+    assert not any(re.fullmatch(engine.SQL_DATE_FORMAT, f) for f in ("%d.%m.%y", "%d %b %Y", "%Y-%m-%d %H:%M:%S.%f",
+                                                                      "%d.%m.%Y %I:%M %p", "%Y-%m-%dT%H:%M:%S%z"))
+    expected = parse_dates(pd.Series(texts, dtype="string"), fmt=fmt).values
+    con = engine.connect()
+    got = con.execute(f"SELECT {engine._fixed_time_sql('t', fmt)} FROM unnest(?::VARCHAR[]) u(t)", [texts]).fetchall()
+    for text, want, (have,) in zip(texts, expected, got):
+        assert have is None or have == want, (text, want, have)
+
+
+@pytest.mark.parametrize("bad", [None, "31.02.2025 10:00:00", "03.09.25 10:00:00"])
+def test_a_date_format_of_numbers_is_read_in_sql(tmp_path, bad):
+    """dd.mm.yyyy with times (1C exports): every line a distinct text, too many to parse one by
+    one at scale; with --date-format DuckDB reads them, and an unreadable one sends the file to
+    the loader's parsers, as before."""
+    frame = raw_csv()
+    frame["date"] = (pd.to_datetime(frame["date"]) + pd.to_timedelta(np.arange(len(frame)) % 86400, unit="s")
+                     ).dt.strftime("%d.%m.%Y %H:%M:%S")
+    frame.loc[7, "date"] = f" {frame.loc[7, 'date']} "  # pandas trims it; DuckDB's strptime skips the spaces
+    if bad:
+        frame.loc[5, "date"] = bad
+    path = tmp_path / "lines.csv"
+    frame.to_csv(path, index=False)
+    options = LoadOptions(date_format="%d.%m.%Y %H:%M:%S")
+    source = open_source([path], options)
+    try:
+        result = engine.summarize(source, None, keep_days=True)
+    except engine.Unsupported as e:  # a bad date: the loader excludes its line, this engine leaves that to pandas
+        assert bad and "1 dates that are blank or unreadable" in str(e) and source.text_dates
+        return
+    assert not bad and source.sql_date_format and not source.text_dates
+    frame, report = load_purchases([str(path)], options)
+    assert_same(engine.to_pandas(result), customers(frame))
+    said = result.messages()[0][1]
+    assert said.replace("; DuckDB engine", "") == report.messages()[0][1] and "order_date %d.%m.%Y %H:%M:%S" in said
 
 
 @pytest.mark.parametrize("odd", ["2025-01-05T24:00:00+03:00", "2025-01-05T10:00:00+24:00", "2025-01-05T10:00:00+03:60"])

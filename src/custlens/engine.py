@@ -30,6 +30,7 @@ import codecs
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -57,6 +58,9 @@ ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %
 #: ISO text with a UTC offset that the pandas loader reads as ISO8601 (the time, maybe one space,
 #: then Z, +hh, +hhmm or +hh:mm); other spellings go to its parsers (read_text_values)
 OFFSET_TEXT = r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) ?(Z|[+-]\d{2}(?::?\d{2})?)$"
+#: a --date-format that DuckDB's strptime reads as pandas does, or leaves NULL (numbers and separators:
+#: no %y century guess, no names of months, no fractions of seconds; _fixed_time_sql guards the rest)
+SQL_DATE_FORMAT = r"(?:%[dmYHMS]|[./\- :T])+"
 #: order days are listed as days since 1970-01-01 (integers sort and subtract faster than dates)
 EPOCH = "DATE '1970-01-01'"
 EPOCH_DAY = f"(day - {EPOCH})::INTEGER"
@@ -100,6 +104,7 @@ class Source:
     date_offsets: dict[str, str] | None = None  # text dates with UTC offsets: file -> "local" or "utc" (_offset_modes)
     offset_minutes: dict[str, int] = field(default_factory=dict)  # their offset texts -> minutes east of UTC
     iso_formats: tuple[str, ...] = ISO_FORMATS  # in the order the ISO dates are tried: the first lines' commonest first
+    sql_date_format: str | None = None  # --date-format, read by strptime in SQL (SQL_DATE_FORMAT)
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
@@ -639,7 +644,11 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     Text further down that is not plain is found by the summary's checks."""
     dates = source.types["order_date"] == "VARCHAR"
     amounts = source.types["amount"] == "VARCHAR"
-    check_dates = dates and not source.options.date_format  # else the format is given: no choice to make
+    given = source.options.date_format
+    if dates and given and re.fullmatch(SQL_DATE_FORMAT, given) and not source.text_dates:
+        source.sql_date_format, source.date_formats = given, (given,)  # read in SQL: _fixed_time_sql
+        dates = False
+    check_dates = dates and not given  # else the format is given: no choice to make
     check_amounts = amounts and source.options.decimal != ","
     if not (check_dates or check_amounts):
         return dates, amounts
@@ -1556,9 +1565,22 @@ def _day_sql(source: Source) -> str:
         return f"CAST({column} AS DATE)"
     if source.text_dates:
         return "CAST(custlens_day AS DATE)"
+    if source.sql_date_format:
+        return f"CAST({_fixed_time_sql(column, source.sql_date_format)} AS DATE)"
     if source.date_offsets:
         return _offset_day_sql(source, column)
     return _iso_day_sql(column, source.iso_formats)
+
+
+def _fixed_time_sql(column: str, fmt: str) -> str:
+    """The time of text in the --date-format ``fmt`` (:data:`SQL_DATE_FORMAT`), as pandas reads it
+    (both skip spaces around it), else NULL: also where DuckDB reads what pandas does not, a time
+    outside pandas' years 1677–2262 (a two-digit year read as year 25) or 1900-01-01 00:00 ('epoch'
+    to DuckDB). NULL sends the file to the loader's parsers (:func:`read_text_values`), which read
+    it exactly."""
+    time = f"try_strptime({column}, {_literal(fmt)})"
+    return (f"(CASE WHEN {time} BETWEEN TIMESTAMP '1677-09-21 00:12:44' AND TIMESTAMP '2262-04-11 23:47:16' "
+            f"AND {time} <> TIMESTAMP '1900-01-01' THEN {time} END)")
 
 
 def _iso_day_sql(column: str, formats: tuple[str, ...]) -> str:
