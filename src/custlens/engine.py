@@ -1555,9 +1555,11 @@ def _text_sql(source: Source, role: str) -> str:
 
 
 def _day_sql(source: Source) -> str:
-    """The line's day; NULL when the date is missing or unreadable: text read through
-    ``custlens_dates`` (:func:`read_text_values`), else ISO text only (text with spaces around it
-    is not read: pandas trims it)."""
+    """The line's day as the pandas loader reads it; NULL when the date is missing or unreadable
+    here. Typed dates (instants by their local day: :func:`_local_time_sql`); text read through
+    ``custlens_dates`` (:func:`read_text_values`); text in a --date-format read in SQL
+    (:func:`_fixed_time_sql`); ISO times with UTC offsets (:func:`_offset_day_sql`); else ISO
+    text only (text with spaces around it is not read: pandas trims it)."""
     column = source.column("order_date")
     if source.date_zone:
         return f"CAST({_local_time_sql(column, source.date_zone)} AS DATE)"
