@@ -111,6 +111,20 @@ def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_fo
     same_words(messages, expected)
 
 
+def test_a_summary_says_that_a_date_format_would_let_duckdb_read_the_dates(run, tmp_path):
+    stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 1, freq="37min")
+    path = tmp_path / "in.csv"
+    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%Y %H:%M};{i},5\n"
+                                                           for i, t in enumerate(stamps)), encoding="utf-8")
+    slow = run("summary", path, "--format", "csv")
+    fast = run("summary", path, "--format", "csv", "--date-format", "%d.%m.%Y %H:%M")
+    assert slow.exit_code == fast.exit_code == 0 and slow.stdout == fast.stdout
+    assert ("using the pandas engine: 5,001 distinct dates that are not ISO, more than the 5,000 the pandas loader "
+            "chooses their format from; --date-format names it, and lets the DuckDB engine read them") in slow.stderr
+    assert "using the pandas engine" not in fast.stderr and "DuckDB engine)" in fast.stderr
+    assert "using the pandas engine" not in run("summary", path, "-q", "--format", "csv").stderr
+
+
 AMOUNT = st.tuples(st.integers(-999_999, 999_999), st.integers(0, 99),
                    st.sampled_from(["{sign}{int}{dec}", "{sign}{int_sp} {dec}", "({int}{dec})", "{int}{dec}-",
                                     "{sign}{int_nbsp}{dec} руб.", "{sign}{int}{dec} р."]))
