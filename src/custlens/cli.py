@@ -396,7 +396,7 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
                                 "which read it row by row") from None
-        if "--date-format names it" in str(e):  # the one reason the user can lift, on the files that need it most
+        if isinstance(e, engine.DatesNeedAFormat):  # the one reason the user can lift, on the files that need it most
             info(inputs, f"using the pandas engine: {e}, and lets the DuckDB engine read them (faster on large files)")
         return None  # auto: the pandas loader reads it, and reports what is unusual row by row
     say(inputs, result.messages() if orders else result.load_messages())

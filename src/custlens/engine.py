@@ -82,6 +82,10 @@ class Unsupported(CustlensError):
     """The input needs the pandas loader; the message says why."""
 
 
+class DatesNeedAFormat(Unsupported):
+    """Unsupported because the loader would choose the dates' format from a sample: --date-format lifts it."""
+
+
 @dataclass
 class Source:
     """The purchase files as DuckDB reads them: one ``FROM`` clause and the mapped columns."""
@@ -341,13 +345,14 @@ def _local_time_sql(column: str, zone: str) -> str:
 
 
 def _offset_minutes(zone: str) -> int | None:
-    """Minutes east of UTC for UTC itself and a zone written as an offset (+03:00, -05:30), else None."""
+    """Minutes east of UTC of UTC itself and of an offset (Z, +hh, +hhmm, +hh:mm; ±23:59 at most,
+    as pandas reads them), else None (a named zone, or no real offset)."""
     if zone in ("UTC", "Etc/UTC", "Z"):
         return 0
-    sign, hours, minutes = zone[:1], zone[1:3], zone[4:6]
-    if sign in ("+", "-") and len(zone) == 6 and zone[3] == ":" and (hours + minutes).isdigit():
-        return (int(hours) * 60 + int(minutes)) * (1 if sign == "+" else -1)
-    return None
+    offset = re.fullmatch(r"([+-])([0-9]{2})(?::?([0-9]{2}))?", zone)
+    if not offset or int(offset[2]) > 23 or int(offset[3] or 0) > 59:
+        return None
+    return (int(offset[2]) * 60 + int(offset[3] or 0)) * (1 if offset[1] == "+" else -1)
 
 
 #: the fewest rows worth reading as ranges side by side (below, one thread reads them in ~10 ms)
@@ -739,9 +744,7 @@ def _offset_modes(source: Source) -> tuple[dict[str, str], dict[str, int]] | Non
         GROUP BY ALL""").fetchall()
     if any(unread for *_, unread in rows):
         return None
-    texts = sorted({offset for _, offset, _ in rows if offset})
-    minutes = dict(con.execute(f"SELECT o, {_offset_minutes_sql('o')} FROM unnest(?::VARCHAR[]) t(o)",
-                               [texts]).fetchall()) if texts else {}
+    minutes = {offset: _offset_minutes(offset) for _, offset, _ in rows if offset}
     if any(m is None for m in minutes.values()):
         return None
     kinds: dict[str, set] = {}
@@ -755,13 +758,6 @@ def _offset_modes(source: Source) -> tuple[dict[str, str], dict[str, int]] | Non
 def _offset_parts_sql(column: str) -> str:
     """The local time and the offset of :data:`OFFSET_TEXT` (a struct of two texts, empty where it does not match)."""
     return f"regexp_extract({column}, {_literal(OFFSET_TEXT)}, ['local', 'offset'])"
-
-
-def _offset_minutes_sql(offset: str) -> str:
-    """Minutes east of UTC of an offset text (Z, +hh, +hhmm, +hh:mm); NULL beyond ±23:59."""
-    hours, minutes = f"{offset}[2:3]::INTEGER", f"coalesce(nullif(replace({offset}[4:], ':', ''), '')::INTEGER, 0)"
-    return (f"(CASE WHEN {offset} = 'Z' THEN 0 WHEN {hours} <= 23 AND {minutes} <= 59 "
-            f"THEN (CASE WHEN {offset}[1] = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) END)")
 
 
 def _offset_day_sql(source: Source, column: str) -> str:
@@ -858,7 +854,7 @@ def read_text_values(source: Source, dates: bool, amounts: bool, *, progress: bo
                         {"text": "custlens_amount_text", "value": "custlens_amount"})
             source.text_amounts = True
     except textvalues.DifferentChoice as e:
-        raise Unsupported(str(e)) from None
+        raise DatesNeedAFormat(str(e)) from None
     except CustlensError as e:  # the loader refuses the column: it says so itself, with the fix
         raise Unsupported(f"the pandas loader refuses these values ({str(e).splitlines()[0]})") from None
 

@@ -446,11 +446,13 @@ def _rows_xml(columns: list[XlsxColumn], values: list[list], styles: dict, start
     :meth:`XlsxColumn.texts`, cell by cell as XlsxWriter's constant-memory mode writes them:
     ``r``, then ``s`` (the column's style); booleans ``t="b"``; text as an inline string with
     control characters escaped as ``_xHHHH_``."""
+    from xlsxwriter.utility import xl_col_to_name
+
     numbers = [str(i + 2) for i in range(start, stop)]
     needs_care = _XML_CARE.search
     cells = []
     for j, column in enumerate(columns):
-        letter = _column_letter(j)
+        letter = xl_col_to_name(j)
         style = styles.get(letter.encode())
         s = f' s="{style.decode()}"' if style else ""
         chunk = values[j]
@@ -501,16 +503,6 @@ def _truncate_utf16(text: str) -> str:
     """``text`` cut to :data:`XLSX_MAX_TEXT` UTF-16 units without splitting a character."""
     units = text.encode("utf-16-le", "surrogatepass")[: 2 * XLSX_MAX_TEXT]
     return units.decode("utf-16-le", "ignore")
-
-
-def _column_letter(j: int) -> str:
-    """A, B, …, Z, AA, … for the column numbered ``j`` from 0."""
-    letters = ""
-    j += 1
-    while j:
-        j, rest = divmod(j - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def render_table(frame: pd.DataFrame, *, title: str | None = None, file=None, max_rows: int = TABLE_ROWS) -> None:
