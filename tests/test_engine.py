@@ -1147,11 +1147,13 @@ def test_a_number_duckdb_reads_plainly_is_the_number_pandas_reads():
 def test_money_that_nets_to_zero_is_zero_not_minus_zero(run, tmp_path, suffix):
     """Sales and returns that cancel up to rounding (10.99 + 21.99 − 21.99 − 10.99 is −1.8e-15),
     and a line of −0: monetary and avg_order_value are 0.0 from both engines, in the file as "0.0"
-    (the pandas engine wrote "-0.0", and the sign hung on the order of the lines)."""
-    frame = pd.DataFrame({"customer_id": ["A", "A", "A", "A", "B", "C"],
+    (the pandas engine wrote "-0.0", and the sign hung on the order of the lines); also an
+    average order that rounds to zero from below (D: −0.01 over 4 orders)."""
+    frame = pd.DataFrame({"customer_id": ["A", "A", "A", "A", "B", "C"] + ["D"] * 5,
                           "order_date": pd.to_datetime(["2025-01-02", "2025-01-02", "2025-01-09", "2025-01-09",
-                                                        "2025-01-05", "2025-01-06"]),
-                          "amount": [10.99, 21.99, -21.99, -10.99, -0.0, 5.0]})
+                                                        "2025-01-05", "2025-01-06", "2025-01-02", "2025-01-03",
+                                                        "2025-01-04", "2025-01-05", "2025-01-05"]),
+                          "amount": [10.99, 21.99, -21.99, -10.99, -0.0, 5.0, 1.0, 1.0, 1.0, 1.0, -4.01]})
     assert frame.loc[frame["customer_id"] == "A", "amount"].sum() < 0
     path = tmp_path / f"lines{suffix}"
     if suffix == ".csv":
@@ -1164,8 +1166,10 @@ def test_money_that_nets_to_zero_is_zero_not_minus_zero(run, tmp_path, suffix):
         assert result.exit_code == 0, result.stderr
         rows = out.read_text().splitlines()
         assert [r.split(",")[5:7] for r in rows[1:3]] == [["0.0", "0.0"], ["0.0", "0.0"]], rows
+        assert rows[4].split(",")[4:7] == ["4", "-0.01", "0.0"], rows
     summary = engine.to_pandas(engine.summarize(open_source([path], ranges=2), None)).customers
-    assert not np.signbit(summary[["monetary", "avg_order_value"]].to_numpy()).any()
+    money = summary[["monetary", "avg_order_value"]].to_numpy()
+    assert (money == 0).sum() == 5 and not np.signbit(money[money == 0]).any()
 
 
 @pytest.mark.parametrize("command, reads_lines", [

@@ -5,6 +5,8 @@ cp1251 and other encodings, ``--decimal`` and ``--date-format`` (custlens.textva
 Each case runs both engines on the same file and compares the summary and what they say.
 """
 
+import re
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -13,6 +15,7 @@ from test_engine import PURCHASES, assert_same, both
 
 from custlens import engine, textvalues
 from custlens.io import LoadOptions, load_purchases
+from custlens.io.parse import parse_dates
 from custlens.summary import customers
 
 
@@ -100,13 +103,15 @@ def test_the_decimal_mark_comes_from_the_first_distinct_amounts_in_file_order(tm
 
 
 def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_format_is_given(tmp_path):
+    """dd/mm/yyyy against mm/dd/yyyy is decided by the loader's sample of 5,000 distinct dates
+    (and whether it warns), so beyond that only --date-format keeps such dates on this engine."""
     stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 1, freq="37min")
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%Y %H:%M};{i},5\n"
+    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d/%m/%Y %H:%M};{i},5\n"
                                                            for i, t in enumerate(stamps)), encoding="utf-8")
-    with pytest.raises(engine.Unsupported, match="5,001 distinct dates that are not ISO, more than the 5,000"):
+    with pytest.raises(engine.DatesNeedAFormat, match="5,001 distinct dates that are not ISO, more than the 5,000"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
-    fast, reference, messages, expected = both(path, options=LoadOptions(date_format="%d.%m.%Y %H:%M"))
+    fast, reference, messages, expected = both(path, options=LoadOptions(date_format="%d/%m/%Y %H:%M"))
     assert_same(fast, reference)
     same_words(messages, expected)
 
@@ -114,10 +119,10 @@ def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_fo
 def test_a_summary_says_that_a_date_format_would_let_duckdb_read_the_dates(run, tmp_path):
     stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 1, freq="37min")
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%Y %H:%M};{i},5\n"
+    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d/%m/%Y %H:%M};{i},5\n"
                                                            for i, t in enumerate(stamps)), encoding="utf-8")
     slow = run("summary", path, "--format", "csv")
-    fast = run("summary", path, "--format", "csv", "--date-format", "%d.%m.%Y %H:%M")
+    fast = run("summary", path, "--format", "csv", "--date-format", "%d/%m/%Y %H:%M")
     assert slow.exit_code == fast.exit_code == 0 and slow.stdout == fast.stdout
     assert ("using the pandas engine: 5,001 distinct dates that are not ISO, more than the 5,000 the pandas loader "
             "chooses their format from; --date-format names it, and lets the DuckDB engine read them") in slow.stderr
@@ -194,7 +199,7 @@ def test_reports_on_a_russian_export_are_the_same_bytes_from_both_engines(run, t
 def test_more_distinct_texts_than_are_read_one_by_one_go_to_pandas(tmp_path, monkeypatch):
     monkeypatch.setattr(textvalues, "MOST_TEXTS", 2)
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\nC1;02.01.2025;1,5\nC2;03.01.2025;2,5\nC1;04.01.2025;1,5\n")
+    path.write_text("customer_id;date;amount\nC1;02/01/2025;1,5\nC2;03/01/2025;2,5\nC1;04/01/2025;1,5\n")
     with pytest.raises(engine.Unsupported, match="3 distinct dates that are not ISO, too many to read one by one"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
 
@@ -342,3 +347,116 @@ def test_inspect_of_what_duckdb_cannot_take_is_the_loaders(run, tmp_path):
     assert shown["engine"] == "pandas (title or blank lines above the header)" and shown["customers"] == 1
     contacts = json.loads(run("inspect", PURCHASES.parent / "contacts.csv", "--format", "json").stdout)
     assert contacts["kind"] == "contacts" and "engine" not in contacts
+
+
+# --- dates in one of engine.SURE_FORMATS: read in SQL whatever their number ------------------
+
+def _render(fmt: str, stamp, padded: bool) -> str:
+    """``stamp`` written in ``fmt`` (of numbers and separators), with or without leading zeros."""
+    fields = {"%Y": f"{stamp.year:04d}", "%m": stamp.month, "%d": stamp.day, "%H": stamp.hour, "%M": stamp.minute,
+              "%S": stamp.second}
+    text = fmt
+    for code, value in fields.items():
+        text = text.replace(code, value if isinstance(value, str) else f"{value:02d}" if padded else str(value))
+    return text
+
+
+def test_the_sure_formats_are_the_loader_s_formats_of_numbers_outside_day_month_pairs():
+    from custlens.io.parse import _DAY_MONTH_PAIRS, DATE_FORMATS, TIME_FORMATS
+
+    paired = {f for pair in _DAY_MONTH_PAIRS for f in pair}
+    expected = [d + t for d in DATE_FORMATS for t in TIME_FORMATS
+                if re.fullmatch(engine.SQL_DATE_FORMAT, d + t) and d != "%Y-%m-%d" and d not in paired]
+    assert sorted(engine.SURE_FORMATS) == sorted(expected)
+
+
+SURE_TEXTS = st.lists(st.tuples(st.integers(-100_000, 85_000), st.integers(0, 86399), st.booleans(),
+                                st.sampled_from(["", " ", "\t"])), min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fmt=st.sampled_from(engine.SURE_FORMATS), stamps=SURE_TEXTS, extra=st.lists(st.sampled_from(
+    ["31.02.2025", "2025/02/30", "20251301", "03.09.2025 24:00:00", "01.01.1900 00:00", "1900.01.01", "12.04.2262",
+     "03.09.2025T9:5", "2025.9.3 9:5:7", "3.9.2025 9:05", "03.09.0025"]), max_size=3), data=st.data())
+def test_the_loader_chooses_a_sure_format_from_any_sample_of_dates_it_reads(fmt, stamps, extra, data):
+    """Where SQL reads every date in one of SURE_FORMATS (engine._fixed_time_sql), no format the
+    loader tries before it reads any of them, and that format reads all: whatever sample of them
+    the loader looks at, it chooses this format, without a warning, and reads what SQL reads."""
+    from custlens.io.parse import DATE_FORMATS, ISO_DATE_TEXT, TIME_FORMATS, _date_part, _try, detect_date_format
+
+    start = pd.Timestamp("2000-01-01")
+    texts = [space + _render(fmt, start + pd.Timedelta(days=d, seconds=s), padded) + space
+             for d, s, padded, space in stamps] + extra
+    con = engine.connect()
+    read = con.execute(f"SELECT t, {engine._fixed_time_sql('t', fmt)} FROM unnest(?::VARCHAR[]) u(t)", [texts]).fetchall()
+    texts = [t for t, time in read if time is not None]
+    if not texts:
+        return
+    values = pd.Series(texts, dtype="string").str.strip()
+    date_part = next(d for d in sorted(DATE_FORMATS, key=len, reverse=True) if fmt.startswith(d))
+    time_part = fmt[len(date_part):]
+    for earlier in DATE_FORMATS[:DATE_FORMATS.index(date_part)]:
+        assert _try(_date_part(values, earlier), earlier).isna().all(), earlier
+    for earlier in TIME_FORMATS[:TIME_FORMATS.index(time_part)]:
+        assert _try(values, date_part + earlier).isna().all(), earlier
+    assert not values.str.fullmatch(ISO_DATE_TEXT).any() and not values.str.fullmatch(r"\d{5}(?:\.\d+)?").any()
+    sample = data.draw(st.lists(st.sampled_from(texts), min_size=1, max_size=len(texts), unique=True))
+    assert detect_date_format(pd.Series(sample, dtype="string"), column="d", source="f") == (fmt, None)
+    parsed = parse_dates(pd.Series(texts, dtype="string"))
+    assert parsed.formats == (fmt,) and not parsed.bad.any()
+    assert list(parsed.values) == [time for _, time in read if time is not None]
+
+
+@pytest.mark.parametrize("fmt", ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y/%m/%d", "%Y.%m.%dT%H:%M:%S", "%Y%m%d"])
+def test_dates_in_a_sure_format_stay_on_this_engine_however_many(tmp_path, fmt):
+    """1C's dd.mm.yyyy HH:MM:SS: every line a distinct text, more than the 5,000 the loader
+    chooses a format from; in one of SURE_FORMATS the loader chooses it from any sample, so this
+    engine reads the dates in SQL, without --date-format, with the same results and words."""
+    stamps = pd.date_range("2024-01-01", periods=textvalues.DATE_SAMPLE + 500, freq="97min")
+    lines = [f"C{i % 40};{t.strftime(fmt)};{i % 13},5" for i, t in enumerate(stamps)]
+    lines[3] = f"C1; {stamps[3].strftime(fmt)} ;-2,5"  # spaces around it, a return
+    path = tmp_path / "in.csv"
+    path.write_text("Клиент;Дата;Сумма\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    fast, reference, messages, expected = both(path)
+    source = engine.open_source([str(path)], LoadOptions())
+    engine.summarize(source)
+    assert source.sql_date_format == fmt and source.date_format_guessed and not source.text_dates
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    assert f"order_date {fmt}; DuckDB engine" in messages[0][1]
+
+
+@pytest.mark.parametrize("odd, distinct", [("2024-03-01 10:00:00", 5500), ("01.03.2024 10:00", 5500),
+                                           ("", 5500), ("2024-03-01 10:00:00", 300)])
+def test_a_date_further_down_in_another_format_goes_to_the_loader_s_parsers(tmp_path, odd, distinct):
+    """The first lines only guess the format; a line further down in another one (or blank)
+    leaves the choice to the loader: through the table of distinct dates up to 5,000 of them
+    (the same results and words), else on the pandas engine (--date-format would not help)."""
+    stamps = pd.date_range("2024-01-01", periods=distinct, freq="97min")
+    lines = [f"C{i % 40};{t:%d.%m.%Y %H:%M:%S};{i % 13},5" for i, t in enumerate(stamps)]
+    lines[-7] = f"C3;{odd};4,5"
+    path = tmp_path / "in.csv"
+    path.write_text("customer_id;date;amount\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    if distinct > textvalues.DATE_SAMPLE:
+        with pytest.raises(engine.Unsupported) as e:
+            engine.summarize(engine.open_source([str(path)], LoadOptions()))
+        assert type(e.value) is engine.Unsupported  # not DatesNeedAFormat: no hint to name a format
+        assert str(e.value) == (f"{distinct - (odd == ''):,} distinct dates, not all in the format "
+                                "%d.%m.%Y %H:%M:%S of the first lines: the pandas loader chooses how to read the others")
+        return
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    assert "order_date %d.%m.%Y %H:%M:%S + ISO8601; DuckDB engine" in messages[0][1]
+
+
+def test_text_dates_in_a_sure_format_in_parquet_stay_on_this_engine(tmp_path):
+    stamps = pd.date_range("2024-01-01", periods=textvalues.DATE_SAMPLE + 500, freq="97min")
+    path = tmp_path / "in.parquet"
+    pd.DataFrame({"customer_id": [f"C{i % 40}" for i in range(len(stamps))],
+                  "date": stamps.strftime("%d.%m.%Y %H:%M:%S"), "amount": [i % 13 + 0.5 for i in range(len(stamps))]}
+                 ).to_parquet(path, index=False)
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    assert "order_date %d.%m.%Y %H:%M:%S; DuckDB engine" in messages[0][1]

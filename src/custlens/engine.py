@@ -61,6 +61,13 @@ OFFSET_TEXT = r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) ?(Z
 #: a --date-format that DuckDB's strptime reads as pandas does, or leaves NULL (numbers and separators:
 #: no %y century guess, no names of months, no fractions of seconds; _fixed_time_sql guards the rest)
 SQL_DATE_FORMAT = r"(?:%[dmYHMS]|[./\- :T])+"
+#: the loader's formats (custlens.io.parse: DATE_FORMATS × TIME_FORMATS) of SQL_DATE_FORMAT that it
+#: chooses whatever sample of a column it looks at, when every value has that format: formats tried
+#: before it read none of them (tests/test_engine_text.py), and none is one of a day-first /
+#: month-first pair (which the sample decides). Dates in one of these are read in SQL
+#: (_guess_sql_format) whatever their number, as if --date-format named it.
+SURE_FORMATS = tuple(d + t for d in ("%d.%m.%Y", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+                     for t in ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M"))
 #: order days are listed as days since 1970-01-01 (integers sort and subtract faster than dates)
 EPOCH = "DATE '1970-01-01'"
 EPOCH_DAY = f"(day - {EPOCH})::INTEGER"
@@ -108,7 +115,9 @@ class Source:
     date_offsets: dict[str, str] | None = None  # text dates with UTC offsets: file -> "local" or "utc" (_offset_modes)
     offset_minutes: dict[str, int] = field(default_factory=dict)  # their offset texts -> minutes east of UTC
     iso_formats: tuple[str, ...] = ISO_FORMATS  # in the order the ISO dates are tried: the first lines' commonest first
-    sql_date_format: str | None = None  # --date-format, read by strptime in SQL (SQL_DATE_FORMAT)
+    sql_date_format: str | None = None  # --date-format, read by strptime in SQL (SQL_DATE_FORMAT), or the one
+    #: of SURE_FORMATS that the first lines' dates are in (_guess_sql_format: "guessed")
+    date_format_guessed: bool = False
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
@@ -645,48 +654,73 @@ HEAD_LINES = 1000  # lines looked at to choose how to read text dates and amount
 def _unplain_columns(source: Source) -> tuple[bool, bool]:
     """(dates, amounts): whether the order dates or amounts need the pandas loader's parsers
     (:func:`read_text_values`), as the first lines or the options show: text dates that are not
-    ISO or ``--date-format``; text amounts that are not plain numbers, or ``--decimal ,``.
-    Text further down that is not plain is found by the summary's checks."""
+    ISO, ``--date-format`` or one of :data:`SURE_FORMATS` (:func:`_guess_sql_format`); text
+    amounts that are not plain numbers, or ``--decimal ,``. Text further down that is not plain is
+    found by the summary's checks."""
     dates = source.types["order_date"] == "VARCHAR"
     amounts = source.types["amount"] == "VARCHAR"
     given = source.options.date_format
     if dates and given and re.fullmatch(SQL_DATE_FORMAT, given) and not source.text_dates:
         source.sql_date_format, source.date_formats = given, (given,)  # read in SQL: _fixed_time_sql
         dates = False
-    check_dates = dates and not given  # else the format is given: no choice to make
+    check_dates = dates and not given and not source.sql_date_format  # else the format is given or guessed
     check_amounts = amounts and source.options.decimal != ","
     if not (check_dates or check_amounts):
-        return dates, amounts
+        return dates and not source.sql_date_format, amounts
     odd = _odd_head_csv(source) if source.format == "csv" else _odd_head(source, check_dates, check_amounts)
     if check_dates:
         # each format strptime tries and fails costs ~0.5 µs a line: 5 s on 1e7 lines of dates alone
         source.iso_formats = tuple(sorted(ISO_FORMATS, key=lambda f: -odd[3][f]))
     if check_dates and odd[0] and odd[0] == odd[2] and source.date_offsets is None and not source.text_dates:
         source.date_offsets, source.offset_minutes = _offset_modes(source) or ({}, {})
+    if check_dates and odd[0] and not source.text_dates and (guess := _guess_sql_format(odd[4])):
+        source.sql_date_format, source.date_formats, source.date_format_guessed = guess, (guess,), True
+        dates = False
     return dates and (not check_dates or odd[0] > 0), amounts and (not check_amounts or odd[1] > 0)
 
 
-def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int, dict[str, int]]:
-    """(dates, amounts, offsets, formats) among the first lines that the plain path would not
+def _guess_sql_format(texts: list[str]) -> str | None:
+    """The first of :data:`SURE_FORMATS` that reads every one of ``texts`` (the first lines' dates,
+    blank ones too: they are read by no format), else None. Only a guess, which the summary
+    checks: where a date further down is not read by it, the file goes to the loader's parsers
+    (:func:`read_text_values`). Where every date is, the loader chooses that format too
+    (:data:`SURE_FORMATS`), so 1C's ``03.09.2025 09:39:47`` (every line a distinct text, more
+    than the loader's sample of 5,000) needs no --date-format."""
+    from datetime import datetime
+
+    def reads(fmt: str, text: str) -> bool:
+        try:
+            datetime.strptime(text.strip(), fmt)
+        except ValueError:
+            return False
+        return True
+
+    return next((f for f in SURE_FORMATS if all(reads(f, t) for t in texts)), None)
+
+
+def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int, dict[str, int], list[str]]:
+    """(dates, amounts, offsets, formats, texts) among the first lines that the plain path would not
     read: present text that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`);
     each counted when asked for; of those dates, the ISO times with a UTC offset
-    (:data:`OFFSET_TEXT`); and the dates each of :data:`ISO_FORMATS` reads."""
+    (:data:`OFFSET_TEXT`); the dates each of :data:`ISO_FORMATS` reads; and the dates' texts
+    (when dates are asked for; NULL as '')."""
     date_text, amount_text = source.column("order_date"), source.column("amount")
     value = f"TRY_CAST({amount_text} AS DOUBLE)"
     odd = f"NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text, ISO_FORMATS)} IS NULL"
     odd_dates = (f"count(*) FILTER ({odd}), count(*) FILTER ({odd} AND regexp_full_match({date_text}, "
                  f"{_literal(OFFSET_TEXT)})), "
                  + ", ".join(f"count(try_strptime({date_text}, {_literal(f)}))" for f in ISO_FORMATS)
-                 if dates else "0, 0, " + ", ".join("0" for _ in ISO_FORMATS))
+                 + f", list(coalesce({date_text}, ''))"
+                 if dates else "0, 0, " + ", ".join("0" for _ in ISO_FORMATS) + ", []")
     odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
                    f"OR {_odd_number_sql(amount_text, value)}))" if amounts else "0")
-    dates, offsets, *formats, amounts = source.con.execute(
+    dates, offsets, *formats, texts, amounts = source.con.execute(
         f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})"
     ).fetchall()[0]
-    return dates, amounts, offsets, dict(zip(ISO_FORMATS, formats))
+    return dates, amounts, offsets, dict(zip(ISO_FORMATS, formats)), texts or []
 
 
-def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int]]:
+def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[str]]:
     """:func:`_odd_head` for a CSV file, from the bytes already read to sniff it (a DuckDB query
     costs 20–50 ms at start-up). Only a hint: the summary's checks find what it misses."""
     import csv
@@ -707,10 +741,12 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int]]:
                             .replace("%S", r"\d{1,2}").replace(".", r"\.")) for f in ISO_FORMATS}
     formats = dict.fromkeys(ISO_FORMATS, 0)
     odd_dates = odd_amounts = offsets = 0
+    texts = []
     for row in csv.reader(lines, delimiter=source.delimiter):
         if len(row) != len(source.all_columns):
             continue
         day, amount = row[day_at], row[amount_at]
+        texts.append(day)
         if not _blank(day) and not iso.fullmatch(day):
             odd_dates += 1
             offsets += offset.fullmatch(day) is not None
@@ -721,7 +757,7 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int]]:
                 odd_amounts += "_" in amount or not math.isfinite(float(amount))
             except ValueError:
                 odd_amounts += 1
-    return odd_dates, odd_amounts, offsets, formats
+    return odd_dates, odd_amounts, offsets, formats, texts
 
 
 def _offset_modes(source: Source) -> tuple[dict[str, str], dict[str, int]] | None:
@@ -854,6 +890,9 @@ def read_text_values(source: Source, dates: bool, amounts: bool, *, progress: bo
                         {"text": "custlens_amount_text", "value": "custlens_amount"})
             source.text_amounts = True
     except textvalues.DifferentChoice as e:
+        if source.date_format_guessed:  # not every date is in the first lines' format: --date-format is no help
+            raise Unsupported(f"{e.distinct:,} distinct dates, not all in the format {source.sql_date_format} of the "
+                              "first lines: the pandas loader chooses how to read the others") from None
         raise DatesNeedAFormat(str(e)) from None
     except CustlensError as e:  # the loader refuses the column: it says so itself, with the fix
         raise Unsupported(f"the pandas loader refuses these values ({str(e).splitlines()[0]})") from None

@@ -128,7 +128,8 @@ def customers(purchases: pd.DataFrame, *, as_of=None) -> Summary:
     as_of_day = np.datetime64(as_of.date(), "D")
     first = per["first_order"].to_numpy().astype("datetime64[D]")
     last = per["last_order"].to_numpy().astype("datetime64[D]")
-    monetary_cents = per["monetary"].to_numpy().round(2) + 0.0  # + 0.0: a net of -0.0 (returns that cancel) is 0.0
+    # + 0.0: what rounds to zero from below (returns that cancel, an average of -0.0025) is 0.0, not -0.0
+    monetary_cents = per["monetary"].to_numpy().round(2) + 0.0
     table = pd.DataFrame({
         "customer_id": pd.array(customer_ids[per.index.to_numpy()], dtype="string"),
         "first_order": first.astype("datetime64[s]"),
@@ -136,7 +137,7 @@ def customers(purchases: pd.DataFrame, *, as_of=None) -> Summary:
         "recency_days": (as_of_day - last).astype(np.int64),
         "frequency": per["frequency"].to_numpy(dtype=np.int64),
         "monetary": monetary_cents,
-        "avg_order_value": (monetary_cents / per["frequency"].to_numpy()).round(2),
+        "avg_order_value": (monetary_cents / per["frequency"].to_numpy()).round(2) + 0.0,
         "tenure_days": (as_of_day - first).astype(np.int64),
         "median_gap_days": per["median_gap_days"].to_numpy(dtype="float64"),
     })

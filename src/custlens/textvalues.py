@@ -35,7 +35,13 @@ MOST_TEXTS = 5_000_000
 
 
 class DifferentChoice(Exception):
-    """The loader could choose another format than these values show; the message says why."""
+    """The loader could choose another format than these values show (``distinct`` dates, too
+    many); the message says why."""
+
+    def __init__(self, distinct: int):
+        super().__init__(f"{distinct:,} distinct dates that are not ISO, more than the {DATE_SAMPLE:,} the pandas "
+                         "loader chooses their format from; --date-format names it")
+        self.distinct = distinct
 
 
 def _texts(values) -> pd.Series:
@@ -52,8 +58,7 @@ def date_table(texts, *, fmt: str | None, column: str, source: str) -> tuple[pd.
     present = text[~blank_mask(text)].str.strip().drop_duplicates()
     # ISO texts are read as ISO whatever the sample (custlens.io.parse.detect_date_format)
     if fmt is None and len(present) > DATE_SAMPLE and not present.str.fullmatch(ISO_DATE_TEXT).all():
-        raise DifferentChoice(f"{len(present):,} distinct dates that are not ISO, more than the {DATE_SAMPLE:,} the "
-                              "pandas loader chooses their format from; --date-format names it")
+        raise DifferentChoice(len(present))
     parsed = parse_dates(text, fmt=fmt, column=column, source=source)
     return pd.DataFrame({"text": text, "day": parsed.values.dt.normalize()}), parsed.formats, parsed.warning
 
