@@ -5,6 +5,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from custlens.errors import BadValuesError
 from custlens.io.parse import detect_decimal, parse_dates, parse_flags, parse_ids, parse_numbers
@@ -106,6 +108,43 @@ def test_ambiguous_order_reads_day_first_and_warns():
 def test_conflicting_orders_are_an_error():
     with pytest.raises(BadValuesError, match="day-first .* month-first"):
         dates(["13/01/2024", "01/13/2024", "02/02/2024"])
+
+
+def _many_early_days(fmt: str, odd: list[str]) -> list[str]:
+    """60,000 distinct times, twelve times the loader's sample, all on days 1–12 of a month, then ``odd``
+    (which the sample misses, at random_state=0)."""
+    stamps = pd.date_range("2024-01-01", periods=200_000, freq="3min")
+    return list(stamps[stamps.day <= 12][:60_000].strftime(fmt)) + odd
+
+
+@pytest.mark.parametrize("odd, fmt, warned", [
+    (["13/01/2025 10:00"], "%d/%m/%Y %H:%M", False),  # one day above 12: day first, no warning
+    (["01/13/2025 10:00"], "%m/%d/%Y %H:%M", False),  # one month-first date: month first for all
+    ([], "%d/%m/%Y %H:%M", True),  # none: day first, with the warning
+])
+def test_the_order_of_day_and_month_is_decided_by_every_date_not_the_sample(odd, fmt, warned):
+    """The loader scores formats on a sample of 5,000 distinct values; whether a day above 12
+    exists is a fact about the whole column, so one such date decides (a sample missed it:
+    the column was read day first with a warning that was not true, or half month first)."""
+    values = _many_early_days(fmt, odd)
+    parsed, result = dates(values)
+    assert result.formats == (fmt,) and (result.warning is not None) == warned
+    assert parsed == list(pd.to_datetime(pd.Series(values), format=fmt).dt.to_pydatetime())
+
+
+def test_day_first_and_month_first_dates_anywhere_in_a_column_are_an_error():
+    values = _many_early_days("%d/%m/%Y %H:%M", ["13/01/2025 10:00", "01/13/2025 10:00"])
+    with pytest.raises(BadValuesError, match=r"day-first \('13/01/2025'\) and month-first \('01/13/2025'\)"):
+        dates(values)
+
+
+@given(st.lists(st.text(alphabet="01/.:- T\nab", max_size=12), max_size=20))
+def test_the_date_part_of_one_token_is_what_splitting_gives(texts):
+    from custlens.io.parse import _date_part
+
+    values = pd.Series(texts, dtype="string")
+    split = values.str.split(r"[ T]", regex=True).str[:1].str.join(" ")
+    assert _date_part(values, "%d/%m/%Y").tolist() == split.tolist()
 
 
 def test_two_unambiguous_formats_in_one_column():
