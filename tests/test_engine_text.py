@@ -7,6 +7,7 @@ Each case runs both engines on the same file and compares the summary and what t
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -103,15 +104,15 @@ def test_the_decimal_mark_comes_from_the_first_distinct_amounts_in_file_order(tm
 
 
 def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_format_is_given(tmp_path):
-    """dd/mm/yyyy against mm/dd/yyyy is decided by the loader's sample of 5,000 distinct dates
-    (and whether it warns), so beyond that only --date-format keeps such dates on this engine."""
+    """Two-digit years (dd.mm.yy): the loader decides from its sample of 5,000 distinct dates
+    between them and other formats, so beyond that only --date-format keeps them on this engine."""
     stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 1, freq="37min")
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d/%m/%Y %H:%M};{i},5\n"
+    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%y %H:%M};{i},5\n"
                                                            for i, t in enumerate(stamps)), encoding="utf-8")
     with pytest.raises(engine.DatesNeedAFormat, match="5,001 distinct dates that are not ISO, more than the 5,000"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
-    fast, reference, messages, expected = both(path, options=LoadOptions(date_format="%d/%m/%Y %H:%M"))
+    fast, reference, messages, expected = both(path, options=LoadOptions(date_format="%d.%m.%y %H:%M"))
     assert_same(fast, reference)
     same_words(messages, expected)
 
@@ -119,10 +120,10 @@ def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_fo
 def test_a_summary_says_that_a_date_format_would_let_duckdb_read_the_dates(run, tmp_path):
     stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 1, freq="37min")
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d/%m/%Y %H:%M};{i},5\n"
+    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%y %H:%M};{i},5\n"
                                                            for i, t in enumerate(stamps)), encoding="utf-8")
     slow = run("summary", path, "--format", "csv")
-    fast = run("summary", path, "--format", "csv", "--date-format", "%d/%m/%Y %H:%M")
+    fast = run("summary", path, "--format", "csv", "--date-format", "%d.%m.%y %H:%M")
     assert slow.exit_code == fast.exit_code == 0 and slow.stdout == fast.stdout
     assert ("using the pandas engine: 5,001 distinct dates that are not ISO, more than the 5,000 the pandas loader "
             "chooses their format from; --date-format names it, and lets the DuckDB engine read them") in slow.stderr
@@ -199,7 +200,7 @@ def test_reports_on_a_russian_export_are_the_same_bytes_from_both_engines(run, t
 def test_more_distinct_texts_than_are_read_one_by_one_go_to_pandas(tmp_path, monkeypatch):
     monkeypatch.setattr(textvalues, "MOST_TEXTS", 2)
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\nC1;02/01/2025;1,5\nC2;03/01/2025;2,5\nC1;04/01/2025;1,5\n")
+    path.write_text("customer_id;date;amount\nC1;02.01.25;1,5\nC2;03.01.25;2,5\nC1;04.01.25;1,5\n")
     with pytest.raises(engine.Unsupported, match="3 distinct dates that are not ISO, too many to read one by one"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
 
@@ -374,14 +375,20 @@ SURE_TEXTS = st.lists(st.tuples(st.integers(-100_000, 85_000), st.integers(0, 86
                                 st.sampled_from(["", " ", "\t"])), min_size=1, max_size=40)
 
 
-@settings(max_examples=60, deadline=None)
-@given(fmt=st.sampled_from(engine.SURE_FORMATS), stamps=SURE_TEXTS, extra=st.lists(st.sampled_from(
+PAIRED = [f for pair in engine.DAY_MONTH_FORMATS for f in pair]
+
+
+@settings(max_examples=100, deadline=None)
+@given(fmt=st.sampled_from(engine.SURE_FORMATS + tuple(PAIRED)), stamps=SURE_TEXTS, extra=st.lists(st.sampled_from(
     ["31.02.2025", "2025/02/30", "20251301", "03.09.2025 24:00:00", "01.01.1900 00:00", "1900.01.01", "12.04.2262",
-     "03.09.2025T9:5", "2025.9.3 9:5:7", "3.9.2025 9:05", "03.09.0025"]), max_size=3), data=st.data())
+     "03.09.2025T9:5", "2025.9.3 9:5:7", "3.9.2025 9:05", "03.09.0025", "13/01/2025", "01/13/2025 10:00",
+     "31-12-2025", "12-31-2025 10:00:00", "5/6/2025T10:00"]), max_size=3), data=st.data())
 def test_the_loader_chooses_a_sure_format_from_any_sample_of_dates_it_reads(fmt, stamps, extra, data):
     """Where SQL reads every date in one of SURE_FORMATS (engine._fixed_time_sql), no format the
     loader tries before it reads any of them, and that format reads all: whatever sample of them
-    the loader looks at, it chooses this format, without a warning, and reads what SQL reads."""
+    the loader looks at, it chooses this format, without a warning, and reads what SQL reads.
+    For a day-first / month-first pair (DAY_MONTH_FORMATS) no format before the pair reads any,
+    and whether a day above 12 exists decides, as engine._check_date_order decides."""
     from custlens.io.parse import DATE_FORMATS, ISO_DATE_TEXT, TIME_FORMATS, _date_part, _try, detect_date_format
 
     start = pd.Timestamp("2000-01-01")
@@ -395,16 +402,24 @@ def test_the_loader_chooses_a_sure_format_from_any_sample_of_dates_it_reads(fmt,
     values = pd.Series(texts, dtype="string").str.strip()
     date_part = next(d for d in sorted(DATE_FORMATS, key=len, reverse=True) if fmt.startswith(d))
     time_part = fmt[len(date_part):]
+    expected, warned = fmt, False
+    if fmt in PAIRED:
+        day_first, month_first = next(p for p in engine.DAY_MONTH_FORMATS if fmt in p)
+        big = any(time.day > 12 for _, time in read if time is not None)
+        expected, warned = (fmt, fmt == day_first and not big) if big or fmt == day_first else (day_first, True)
+        date_part = next(d for d in DATE_FORMATS if day_first.startswith(d))  # the pair's first
     for earlier in DATE_FORMATS[:DATE_FORMATS.index(date_part)]:
         assert _try(_date_part(values, earlier), earlier).isna().all(), earlier
     for earlier in TIME_FORMATS[:TIME_FORMATS.index(time_part)]:
-        assert _try(values, date_part + earlier).isna().all(), earlier
+        assert _try(values, fmt[:-len(time_part) or None] + earlier).isna().all(), earlier
     assert not values.str.fullmatch(ISO_DATE_TEXT).any() and not values.str.fullmatch(r"\d{5}(?:\.\d+)?").any()
     sample = data.draw(st.lists(st.sampled_from(texts), min_size=1, max_size=len(texts), unique=True))
-    assert detect_date_format(pd.Series(sample, dtype="string"), column="d", source="f") == (fmt, None)
+    chosen, warning = detect_date_format(pd.Series(sample, dtype="string"), column="d", source="f", every=values)
+    assert chosen == expected and (warning is not None) == warned
     parsed = parse_dates(pd.Series(texts, dtype="string"))
-    assert parsed.formats == (fmt,) and not parsed.bad.any()
-    assert list(parsed.values) == [time for _, time in read if time is not None]
+    assert parsed.formats == (expected,) and not parsed.bad.any()
+    if expected == fmt:
+        assert list(parsed.values) == [time for _, time in read if time is not None]
 
 
 @pytest.mark.parametrize("fmt", ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y/%m/%d", "%Y.%m.%dT%H:%M:%S", "%Y%m%d"])
@@ -460,3 +475,58 @@ def test_text_dates_in_a_sure_format_in_parquet_stay_on_this_engine(tmp_path):
     assert_same(fast, reference)
     same_words(messages, expected)
     assert "order_date %d.%m.%Y %H:%M:%S; DuckDB engine" in messages[0][1]
+
+
+def _order_export(path, fmt: str, *, early_days_only: bool = False, shuffled: bool = True, start="2024-01-01"):
+    """6,000+ lines of distinct times in ``fmt``, in time order or shuffled; only days 1–12 of
+    each month when ``early_days_only`` (nothing tells the day from the month)."""
+    stamps = pd.date_range(start, periods=textvalues.DATE_SAMPLE + 1000, freq="97min")
+    if early_days_only:
+        stamps = stamps[stamps.day <= 12]
+    if shuffled:
+        stamps = stamps[np.random.default_rng(3).permutation(len(stamps))]
+    lines = [f"C{i % 40};{t.strftime(fmt)};{i % 13},5" for i, t in enumerate(stamps)]
+    path.write_text("customer_id;date;amount\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt, early_days_only, shuffled, read_as", [
+    ("%d/%m/%Y %H:%M", False, True, "%d/%m/%Y %H:%M"),  # UK / Ukrainian Excel
+    ("%m/%d/%Y %H:%M", False, True, "%m/%d/%Y %H:%M"),  # US Excel: a day above 12 in the first lines
+    ("%m/%d/%Y %H:%M", False, False, "%m/%d/%Y %H:%M"),  # in time order: the first lines could be either
+    ("%d-%m-%Y", False, False, "%d-%m-%Y"),
+    ("%d/%m/%Y %H:%M:%S", True, True, "%d/%m/%Y %H:%M:%S"),  # no day above 12: day first, with the warning
+    ("%m/%d/%Y", True, True, "%d/%m/%Y"),  # the same, whichever order wrote it
+])
+def test_dates_in_day_month_order_stay_on_this_engine_however_many(tmp_path, fmt, early_days_only, shuffled, read_as):
+    """dd/mm/yyyy and mm/dd/yyyy: the loader decides the order by whether any date has a day
+    above 12 (custlens.io.parse.detect_date_format); this engine reads the dates in SQL in the
+    first lines' order (day first where they do not tell, then month first where that reads
+    every date), and finds that fact in each file (engine._check_date_order): the same results
+    and words as the loader, without --date-format."""
+    path = _order_export(tmp_path / "in.csv", fmt, early_days_only=early_days_only, shuffled=shuffled)
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    assert f"order_date {read_as}; DuckDB engine" in messages[0][1]
+    assert any("every day is 12 or less" in text for _, text in messages) == early_days_only
+    source = engine.open_source([str(path)], LoadOptions())
+    engine.summarize(source)
+    assert source.sql_date_format == read_as and source.date_format_guessed and not source.text_dates
+
+
+def test_each_file_decides_its_order_of_day_and_month(tmp_path):
+    """The loader decides file by file: a second export of the first days of a month only is read
+    day first with the warning (also on this engine); month-first lines there would be read day
+    first by the loader, so this engine leaves such files to pandas."""
+    first = _order_export(tmp_path / "a.csv", "%d/%m/%Y %H:%M")
+    second = _order_export(tmp_path / "b.csv", "%d/%m/%Y %H:%M", early_days_only=True, start="2026-01-01")
+    fast, reference, messages, expected = both([first, second])
+    assert_same(fast, reference)
+    warnings = [m for m in messages if m[0] == "warning"]
+    assert warnings == [m for m in expected if m[0] == "warning"] and len(warnings) == 1
+    assert warnings[0][1].startswith(f"warning: {second}: column 'date': every day is 12 or less")
+    us = _order_export(tmp_path / "c.csv", "%m/%d/%Y %H:%M")
+    us_early = _order_export(tmp_path / "d.csv", "%m/%d/%Y %H:%M", early_days_only=True, start="2026-01-01")
+    with pytest.raises(engine.Unsupported, match="d.csv: no day above 12, so the pandas loader reads its dates day first"):
+        engine.summarize(engine.open_source([str(us), str(us_early)], LoadOptions()))

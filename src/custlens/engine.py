@@ -66,8 +66,13 @@ SQL_DATE_FORMAT = r"(?:%[dmYHMS]|[./\- :T])+"
 #: before it read none of them (tests/test_engine_text.py), and none is one of a day-first /
 #: month-first pair (which the sample decides). Dates in one of these are read in SQL
 #: (_guess_sql_format) whatever their number, as if --date-format named it.
-SURE_FORMATS = tuple(d + t for d in ("%d.%m.%Y", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
-                     for t in ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M"))
+_SQL_TIMES = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M")
+SURE_FORMATS = tuple(d + t for d in ("%d.%m.%Y", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d") for t in _SQL_TIMES)
+#: the day-first / month-first pairs of those formats: the loader chooses the one that every
+#: value decides (a day above 12; custlens.io.parse.detect_date_format), which _check_date_order
+#: finds in each file once the summary has read every date in the first lines' order
+DAY_MONTH_FORMATS = tuple((d + t, m + t) for d, m in (("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y"))
+                          for t in _SQL_TIMES)
 #: order days are listed as days since 1970-01-01 (integers sort and subtract faster than dates)
 EPOCH = "DATE '1970-01-01'"
 EPOCH_DAY = f"(day - {EPOCH})::INTEGER"
@@ -118,6 +123,8 @@ class Source:
     sql_date_format: str | None = None  # --date-format, read by strptime in SQL (SQL_DATE_FORMAT), or the one
     #: of SURE_FORMATS that the first lines' dates are in (_guess_sql_format: "guessed")
     date_format_guessed: bool = False
+    date_order_checked: bool = False  # a guessed format of DAY_MONTH_FORMATS: each file's order was checked
+    other_order: str | None = None  # the month-first format, where it read the first lines too (day first is tried first)
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
@@ -606,6 +613,10 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         raise Unsupported("no rows")
     retry_dates = bool(bad_dates) and source.types["order_date"] == "VARCHAR" and not source.text_dates
     retry_amounts = bool(bad_amounts or odd_amounts) and source.types["amount"] == "VARCHAR" and not source.text_amounts
+    if retry_dates and source.other_order:  # day first did not read every date: month first may
+        source.sql_date_format, source.date_formats, source.other_order = source.other_order, (source.other_order,), None
+        return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
+                          orders=orders, name=name, lines=lines)
     if retry_dates or retry_amounts:  # text the first lines did not show: read as the pandas loader does
         read_text_values(source, retry_dates, retry_amounts, progress=progress is not None)
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
@@ -618,6 +629,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         raise Unsupported("; ".join(found))
     if guest_rows == rows:
         raise Unsupported("no row has a customer id")
+    if source.date_format_guessed and not source.text_dates and source.sql_date_format not in SURE_FORMATS:
+        _check_date_order(source)
     if not (date.fromisoformat(PANDAS_DAYS[0]) <= first_day and last_day <= date.fromisoformat(PANDAS_DAYS[1])):
         raise Unsupported("dates outside 1677–2262")
     if "currency" in source.columns and lines is None:
@@ -673,19 +686,24 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
         source.iso_formats = tuple(sorted(ISO_FORMATS, key=lambda f: -odd[3][f]))
     if check_dates and odd[0] and odd[0] == odd[2] and source.date_offsets is None and not source.text_dates:
         source.date_offsets, source.offset_minutes = _offset_modes(source) or ({}, {})
-    if check_dates and odd[0] and not source.text_dates and (guess := _guess_sql_format(odd[4])):
+    guess, other = _guess_sql_format(odd[4]) if check_dates and odd[0] and not source.text_dates else (None, None)
+    if guess:
         source.sql_date_format, source.date_formats, source.date_format_guessed = guess, (guess,), True
+        source.other_order = other
         dates = False
     return dates and (not check_dates or odd[0] > 0), amounts and (not check_amounts or odd[1] > 0)
 
 
-def _guess_sql_format(texts: list[str]) -> str | None:
-    """The first of :data:`SURE_FORMATS` that reads every one of ``texts`` (the first lines' dates,
-    blank ones too: they are read by no format), else None. Only a guess, which the summary
-    checks: where a date further down is not read by it, the file goes to the loader's parsers
-    (:func:`read_text_values`). Where every date is, the loader chooses that format too
-    (:data:`SURE_FORMATS`), so 1C's ``03.09.2025 09:39:47`` (every line a distinct text, more
-    than the loader's sample of 5,000) needs no --date-format."""
+def _guess_sql_format(texts: list[str]) -> tuple[str | None, str | None]:
+    """``(format, other order)``: the first of :data:`SURE_FORMATS` that reads every one of
+    ``texts`` (the first lines' dates, blank ones too: they are read by no format), else of
+    :data:`DAY_MONTH_FORMATS` (day first; the month-first format as the other order where it reads
+    them all too: the first days of a month), else None. Only a guess, which the summary checks:
+    where a date further down is not read by it (nor by the other order), the file goes to the
+    loader's parsers (:func:`read_text_values`). Where every date is, the loader chooses that
+    format too (:data:`SURE_FORMATS`; for a pair, :func:`_check_date_order`), so 1C's
+    ``03.09.2025 09:39:47`` (every line a distinct text, more than the loader's sample of 5,000)
+    needs no --date-format."""
     from datetime import datetime
 
     def reads(fmt: str, text: str) -> bool:
@@ -695,7 +713,36 @@ def _guess_sql_format(texts: list[str]) -> str | None:
             return False
         return True
 
-    return next((f for f in SURE_FORMATS if all(reads(f, t) for t in texts)), None)
+    reading = [f for f in (*SURE_FORMATS, *itertools.chain.from_iterable(DAY_MONTH_FORMATS))
+               if all(reads(f, t) for t in texts)]
+    if not reading:
+        return None, None
+    return reading[0], next((m for d, m in DAY_MONTH_FORMATS if d == reading[0] and m in reading), None)
+
+
+def _check_date_order(source: Source) -> None:
+    """For a guessed format of :data:`DAY_MONTH_FORMATS` that read every date: the loader's
+    order in each file, which a day above 12 decides (custlens.io.parse.detect_date_format).
+    Day first: a file without one is still read day first, with the loader's warning that the
+    order is ambiguous. Month first (a day above 12 in the first lines): a file without one is
+    read day first by the loader, which raises :class:`Unsupported`. One query a file, which
+    stops at the first such date."""
+    if source.date_order_checked:
+        return
+    fmt = source.sql_date_format
+    day_first, month_first = next(pair for pair in DAY_MONTH_FORMATS if fmt in pair)
+    column = source.column("order_date")
+    for f in source.files:
+        if source.con.execute(f"SELECT 1 FROM {source.scan(files=[f], one_scan=True)} "
+                              f"WHERE dayofmonth({_fixed_time_sql(column, fmt)}) > 12 LIMIT 1").fetchall():
+            continue
+        if fmt == month_first:
+            raise Unsupported(f"{f}: no day above 12, so the pandas loader reads its dates day first")
+        from .io.parse import ambiguous_order_warning
+
+        day, month = (re.split(r"[ T]", f)[0] for f in (day_first, month_first))  # the date parts
+        source.warnings.append(f"{f}: {ambiguous_order_warning(source.columns['order_date'], day, month)}")
+    source.date_order_checked = True
 
 
 def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int, dict[str, int], list[str]]:
@@ -1161,7 +1208,8 @@ def customer_lines(result: Result, customer_id: str):
     one_format = source.text_dates and len(source.date_formats) == 1
     options = LoadOptions(columns=dict(source.mapped), decimal=source.decimal if source.types["amount"] == "VARCHAR"
                           else source.options.decimal,
-                          date_format=source.options.date_format or (source.date_formats[0] if one_format else None))
+                          date_format=source.options.date_format or source.sql_date_format or
+                          (source.date_formats[0] if one_format else None))
     return load_tables(tables, PURCHASES, options)[0]
 
 
