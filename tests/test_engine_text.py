@@ -404,7 +404,7 @@ def test_the_loader_chooses_a_sure_format_from_any_sample_of_dates_it_reads(fmt,
     time_part = fmt[len(date_part):]
     expected, warned = fmt, False
     if fmt in PAIRED:
-        day_first, month_first = next(p for p in engine.DAY_MONTH_FORMATS if fmt in p)
+        day_first = next(p for p in engine.DAY_MONTH_FORMATS if fmt in p)[0]
         big = any(time.day > 12 for _, time in read if time is not None)
         expected, warned = (fmt, fmt == day_first and not big) if big or fmt == day_first else (day_first, True)
         date_part = next(d for d in DATE_FORMATS if day_first.startswith(d))  # the pair's first

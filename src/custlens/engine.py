@@ -64,8 +64,8 @@ SQL_DATE_FORMAT = r"(?:%[dmYHMS]|[./\- :T])+"
 #: the loader's formats (custlens.io.parse: DATE_FORMATS × TIME_FORMATS) of SQL_DATE_FORMAT that it
 #: chooses whatever sample of a column it looks at, when every value has that format: formats tried
 #: before it read none of them (tests/test_engine_text.py), and none is one of a day-first /
-#: month-first pair (which the sample decides). Dates in one of these are read in SQL
-#: (_guess_sql_format) whatever their number, as if --date-format named it.
+#: month-first pair (DAY_MONTH_FORMATS). Dates in one of these are read in SQL (_guess_sql_format)
+#: whatever their number, as if --date-format named it.
 _SQL_TIMES = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M")
 SURE_FORMATS = tuple(d + t for d in ("%d.%m.%Y", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d") for t in _SQL_TIMES)
 #: the day-first / month-first pairs of those formats: the loader chooses the one that every
@@ -121,7 +121,7 @@ class Source:
     offset_minutes: dict[str, int] = field(default_factory=dict)  # their offset texts -> minutes east of UTC
     iso_formats: tuple[str, ...] = ISO_FORMATS  # in the order the ISO dates are tried: the first lines' commonest first
     sql_date_format: str | None = None  # --date-format, read by strptime in SQL (SQL_DATE_FORMAT), or the one
-    #: of SURE_FORMATS that the first lines' dates are in (_guess_sql_format: "guessed")
+    #: of SURE_FORMATS or DAY_MONTH_FORMATS that the first lines' dates are in (_guess_sql_format: "guessed")
     date_format_guessed: bool = False
     date_order_checked: bool = False  # a guessed format of DAY_MONTH_FORMATS: each file's order was checked
     other_order: str | None = None  # the month-first format, where it read the first lines too (day first is tried first)
@@ -667,7 +667,7 @@ HEAD_LINES = 1000  # lines looked at to choose how to read text dates and amount
 def _unplain_columns(source: Source) -> tuple[bool, bool]:
     """(dates, amounts): whether the order dates or amounts need the pandas loader's parsers
     (:func:`read_text_values`), as the first lines or the options show: text dates that are not
-    ISO, ``--date-format`` or one of :data:`SURE_FORMATS` (:func:`_guess_sql_format`); text
+    ISO, ``--date-format`` or a format :func:`_guess_sql_format` finds in the first lines; text
     amounts that are not plain numbers, or ``--decimal ,``. Text further down that is not plain is
     found by the summary's checks."""
     dates = source.types["order_date"] == "VARCHAR"
@@ -740,7 +740,7 @@ def _check_date_order(source: Source) -> None:
             raise Unsupported(f"{f}: no day above 12, so the pandas loader reads its dates day first")
         from .io.parse import ambiguous_order_warning
 
-        day, month = (re.split(r"[ T]", f)[0] for f in (day_first, month_first))  # the date parts
+        day, month = (re.split(r"[ T]", order)[0] for order in (day_first, month_first))  # the date parts
         source.warnings.append(f"{f}: {ambiguous_order_warning(source.columns['order_date'], day, month)}")
     source.date_order_checked = True
 
