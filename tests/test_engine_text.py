@@ -104,15 +104,15 @@ def test_the_decimal_mark_comes_from_the_first_distinct_amounts_in_file_order(tm
 
 
 def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_format_is_given(tmp_path):
-    """Two-digit years (dd.mm.yy): the loader decides from its sample of 5,000 distinct dates
+    """Names of months (05 Jan 2025): the loader decides from its sample of 5,000 distinct dates
     between them and other formats, so beyond that only --date-format keeps them on this engine."""
     stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 1, freq="37min")
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%y %H:%M};{i},5\n"
+    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d %b %Y %H:%M};{i},5\n"
                                                            for i, t in enumerate(stamps)), encoding="utf-8")
     with pytest.raises(engine.DatesNeedAFormat, match="5,001 distinct dates that are not ISO, more than the 5,000"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
-    fast, reference, messages, expected = both(path, options=LoadOptions(date_format="%d.%m.%y %H:%M"))
+    fast, reference, messages, expected = both(path, options=LoadOptions(date_format="%d %b %Y %H:%M"))
     assert_same(fast, reference)
     same_words(messages, expected)
 
@@ -120,10 +120,10 @@ def test_more_distinct_dates_than_the_loader_looks_at_go_to_pandas_unless_the_fo
 def test_a_summary_says_that_a_date_format_would_let_duckdb_read_the_dates(run, tmp_path):
     stamps = pd.date_range("2025-01-01", periods=textvalues.DATE_SAMPLE + 1, freq="37min")
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d.%m.%y %H:%M};{i},5\n"
+    path.write_text("customer_id;date;amount\n" + "".join(f"C{i % 7};{t:%d %b %Y %H:%M};{i},5\n"
                                                            for i, t in enumerate(stamps)), encoding="utf-8")
     slow = run("summary", path, "--format", "csv")
-    fast = run("summary", path, "--format", "csv", "--date-format", "%d.%m.%y %H:%M")
+    fast = run("summary", path, "--format", "csv", "--date-format", "%d %b %Y %H:%M")
     assert slow.exit_code == fast.exit_code == 0 and slow.stdout == fast.stdout
     assert ("using the pandas engine: 5,001 distinct dates that are not ISO, more than the 5,000 the pandas loader "
             "chooses their format from; --date-format names it, and lets the DuckDB engine read them") in slow.stderr
@@ -200,7 +200,7 @@ def test_reports_on_a_russian_export_are_the_same_bytes_from_both_engines(run, t
 def test_more_distinct_texts_than_are_read_one_by_one_go_to_pandas(tmp_path, monkeypatch):
     monkeypatch.setattr(textvalues, "MOST_TEXTS", 2)
     path = tmp_path / "in.csv"
-    path.write_text("customer_id;date;amount\nC1;02.01.25;1,5\nC2;03.01.25;2,5\nC1;04.01.25;1,5\n")
+    path.write_text("customer_id;date;amount\nC1;02 Jan 2025;1,5\nC2;03 Jan 2025;2,5\nC1;04 Jan 2025;1,5\n")
     with pytest.raises(engine.Unsupported, match="3 distinct dates that are not ISO, too many to read one by one"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
 
@@ -354,21 +354,26 @@ def test_inspect_of_what_duckdb_cannot_take_is_the_loaders(run, tmp_path):
 
 def _render(fmt: str, stamp, padded: bool) -> str:
     """``stamp`` written in ``fmt`` (of numbers and separators), with or without leading zeros."""
-    fields = {"%Y": f"{stamp.year:04d}", "%m": stamp.month, "%d": stamp.day, "%H": stamp.hour, "%M": stamp.minute,
-              "%S": stamp.second}
+    fields = {"%Y": f"{stamp.year:04d}", "%y": stamp.year % 100, "%m": stamp.month, "%d": stamp.day, "%H": stamp.hour,
+              "%I": (stamp.hour - 1) % 12 + 1, "%M": stamp.minute, "%S": stamp.second,
+              "%p": "AM" if stamp.hour < 12 else ("pm" if padded else "PM")}
     text = fmt
     for code, value in fields.items():
         text = text.replace(code, value if isinstance(value, str) else f"{value:02d}" if padded else str(value))
     return text
 
 
-def test_the_sure_formats_are_the_loader_s_formats_of_numbers_outside_day_month_pairs():
+def test_the_sure_formats_are_the_loader_s_formats_of_numbers():
+    """Every format the loader tries that SQL reads (but ISO's): SURE_FORMATS, and the pairs of
+    DAY_MONTH_FORMATS, in the loader's order of times."""
     from custlens.io.parse import _DAY_MONTH_PAIRS, DATE_FORMATS, TIME_FORMATS
 
     paired = {f for pair in _DAY_MONTH_PAIRS for f in pair}
-    expected = [d + t for d in DATE_FORMATS for t in TIME_FORMATS
-                if re.fullmatch(engine.SQL_DATE_FORMAT, d + t) and d != "%Y-%m-%d" and d not in paired]
-    assert sorted(engine.SURE_FORMATS) == sorted(expected)
+    sql = [t for t in TIME_FORMATS if re.fullmatch(engine.SQL_DATE_FORMAT, "%d" + t)]
+    assert [d + t for d in DATE_FORMATS for t in sql if re.fullmatch(engine.SQL_DATE_FORMAT, d)
+            and d != "%Y-%m-%d" and d not in paired] == list(engine.SURE_FORMATS)
+    assert sorted((d + t, m + t) for d, m in _DAY_MONTH_PAIRS for t in sql
+                  if re.fullmatch(engine.SQL_DATE_FORMAT, d)) == sorted(engine.DAY_MONTH_FORMATS)
 
 
 SURE_TEXTS = st.lists(st.tuples(st.integers(-100_000, 85_000), st.integers(0, 86399), st.booleans(),
@@ -422,7 +427,8 @@ def test_the_loader_chooses_a_sure_format_from_any_sample_of_dates_it_reads(fmt,
         assert list(parsed.values) == [time for _, time in read if time is not None]
 
 
-@pytest.mark.parametrize("fmt", ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y/%m/%d", "%Y.%m.%dT%H:%M:%S", "%Y%m%d"])
+@pytest.mark.parametrize("fmt", ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y/%m/%d", "%Y.%m.%dT%H:%M:%S", "%Y%m%d",
+                                 "%d.%m.%y %H:%M", "%d.%m.%Y %I:%M:%S %p"])
 def test_dates_in_a_sure_format_stay_on_this_engine_however_many(tmp_path, fmt):
     """1C's dd.mm.yyyy HH:MM:SS: every line a distinct text, more than the 5,000 the loader
     chooses a format from; in one of SURE_FORMATS the loader chooses it from any sample, so this
@@ -495,6 +501,8 @@ def _order_export(path, fmt: str, *, early_days_only: bool = False, shuffled: bo
     ("%m/%d/%Y %H:%M", False, True, "%m/%d/%Y %H:%M"),  # US Excel: a day above 12 in the first lines
     ("%m/%d/%Y %H:%M", False, False, "%m/%d/%Y %H:%M"),  # in time order: the first lines could be either
     ("%d-%m-%Y", False, False, "%d-%m-%Y"),
+    ("%m/%d/%Y %I:%M %p", False, True, "%m/%d/%Y %I:%M %p"),  # US, with AM/PM
+    ("%m/%d/%y %H:%M", False, False, "%m/%d/%y %H:%M"),  # two-digit years
     ("%d/%m/%Y %H:%M:%S", True, True, "%d/%m/%Y %H:%M:%S"),  # no day above 12: day first, with the warning
     ("%m/%d/%Y", True, True, "%d/%m/%Y"),  # the same, whichever order wrote it
 ])

@@ -58,21 +58,21 @@ ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %
 #: ISO text with a UTC offset that the pandas loader reads as ISO8601 (the time, maybe one space,
 #: then Z, +hh, +hhmm or +hh:mm); other spellings go to its parsers (read_text_values)
 OFFSET_TEXT = r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?) ?(Z|[+-]\d{2}(?::?\d{2})?)$"
-#: a --date-format that DuckDB's strptime reads as pandas does, or leaves NULL (numbers and separators:
-#: no %y century guess, no names of months, no fractions of seconds; _fixed_time_sql guards the rest)
-SQL_DATE_FORMAT = r"(?:%[dmYHMS]|[./\- :T])+"
+#: a --date-format that DuckDB's strptime reads as pandas does, or leaves NULL (numbers, AM/PM and
+#: separators: no names of months, no fractions of seconds; _fixed_time_sql guards the rest)
+SQL_DATE_FORMAT = r"(?:%[dmyYHIMSp]|[./\- :T])+"
 #: the loader's formats (custlens.io.parse: DATE_FORMATS × TIME_FORMATS) of SQL_DATE_FORMAT that it
 #: chooses whatever sample of a column it looks at, when every value has that format: formats tried
 #: before it read none of them (tests/test_engine_text.py), and none is one of a day-first /
 #: month-first pair (DAY_MONTH_FORMATS). Dates in one of these are read in SQL (_guess_sql_format)
 #: whatever their number, as if --date-format named it.
-_SQL_TIMES = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M")
-SURE_FORMATS = tuple(d + t for d in ("%d.%m.%Y", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d") for t in _SQL_TIMES)
+_SQL_TIMES = ("", " %H:%M", " %H:%M:%S", "T%H:%M:%S", "T%H:%M", " %I:%M %p", " %I:%M:%S %p")
+SURE_FORMATS = tuple(d + t for d in ("%d.%m.%Y", "%Y/%m/%d", "%Y.%m.%d", "%d.%m.%y", "%Y%m%d") for t in _SQL_TIMES)
 #: the day-first / month-first pairs of those formats: the loader chooses the one that every
 #: value decides (a day above 12; custlens.io.parse.detect_date_format), which _check_date_order
 #: finds in each file once the summary has read every date in the first lines' order
-DAY_MONTH_FORMATS = tuple((d + t, m + t) for d, m in (("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y"))
-                          for t in _SQL_TIMES)
+DAY_MONTH_FORMATS = tuple((d + t, m + t) for d, m in (("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y"),
+                                                      ("%d/%m/%y", "%m/%d/%y")) for t in _SQL_TIMES)
 #: order days are listed as days since 1970-01-01 (integers sort and subtract faster than dates)
 EPOCH = "DATE '1970-01-01'"
 EPOCH_DAY = f"(day - {EPOCH})::INTEGER"
@@ -1660,12 +1660,23 @@ def _day_sql(source: Source) -> str:
 def _fixed_time_sql(column: str, fmt: str) -> str:
     """The time of text in the --date-format ``fmt`` (:data:`SQL_DATE_FORMAT`), as pandas reads it
     (both skip spaces around it), else NULL: also where DuckDB reads what pandas does not, a time
-    outside pandas' years 1677–2262 (a two-digit year read as year 25) or 1900-01-01 00:00 ('epoch'
-    to DuckDB). NULL sends the file to the loader's parsers (:func:`read_text_values`), which read
-    it exactly."""
+    outside pandas' years 1677–2262 (a four-digit year written as 25), 1900-01-01 00:00 ('epoch'
+    to DuckDB) or a two-digit year written with one (``%y``: :func:`_shape_regex`). NULL sends the
+    file to the loader's parsers (:func:`read_text_values`), which read it exactly."""
     time = f"try_strptime({column}, {_literal(fmt)})"
+    shape = f" AND regexp_full_match({column}, {_literal(_shape_regex(fmt))})" if "%y" in fmt else ""
     return (f"(CASE WHEN {time} BETWEEN TIMESTAMP '1677-09-21 00:12:44' AND TIMESTAMP '2262-04-11 23:47:16' "
-            f"AND {time} <> TIMESTAMP '1900-01-01' THEN {time} END)")
+            f"AND {time} <> TIMESTAMP '1900-01-01'{shape} THEN {time} END)")
+
+
+def _shape_regex(fmt: str) -> str:
+    """A regular expression of text in ``fmt`` (:data:`SQL_DATE_FORMAT`), spaces around it allowed,
+    with exactly two digits for ``%y``, as pandas reads it (DuckDB also reads one); it may refuse
+    text both read (one more way to NULL), never the other way round."""
+    fields = {"%y": r"\d{2}", "%Y": r"\d{4}", "%p": "[AaPp][Mm]"}
+    parts = re.split(r"(%[a-zA-Z]| )", fmt)
+    return r"\s*" + "".join(fields.get(p, r"\d{1,2}") if p.startswith("%") else r"\s+" if p == " " else re.escape(p)
+                            for p in parts if p) + r"\s*"
 
 
 def _iso_day_sql(column: str, formats: tuple[str, ...]) -> str:
