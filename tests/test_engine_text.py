@@ -538,3 +538,27 @@ def test_each_file_decides_its_order_of_day_and_month(tmp_path):
     us_early = _order_export(tmp_path / "d.csv", "%m/%d/%Y %H:%M", early_days_only=True, start="2026-01-01")
     with pytest.raises(engine.Unsupported, match="d.csv: no day above 12, so the pandas loader reads its dates day first"):
         engine.summarize(engine.open_source([str(us), str(us_early)], LoadOptions()))
+
+
+@pytest.mark.parametrize("command", [["lapsed", "--new-since", "30d"], ["lifecycle", "--from", "2025-06-30"],
+                                     ["kpi", "--split", "2025-07-01", "--window", "60d", "--stages"]])
+def test_reports_of_a_second_summary_read_a_guessed_format_too(run, tmp_path, command):
+    """The stages at an earlier date come from a second summary of the same files, which must read
+    the dates in the format the first one guessed (it tried the loader's table of every distinct
+    date instead, too many, and failed)."""
+    from test_engine import raw_csv
+
+    raw = raw_csv()
+    raw = raw[[c for c in raw.columns if c in {"customer_id", "order_id", "date", "amount"}]]
+    raw["date"] = (pd.to_datetime(raw["date"]) + pd.to_timedelta(np.arange(len(raw)) % 86400, unit="s")
+                   ).dt.strftime("%d.%m.%Y %H:%M:%S")
+    raw["amount"] = raw["amount"].str.replace(".", ",")
+    assert raw["date"].nunique() > textvalues.DATE_SAMPLE
+    path = tmp_path / "lines.csv"
+    raw.to_csv(path, index=False, sep=";")
+    fast = run(command[0], path, *command[1:], "--format", "csv", "--engine", "duckdb")
+    slow = run(command[0], path, *command[1:], "--format", "csv", "--engine", "pandas")
+    assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
+    assert fast.stdout == slow.stdout and len(fast.stdout) > 100
+    assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
+    assert "order_date %d.%m.%Y %H:%M:%S; DuckDB engine" in fast.stderr

@@ -674,12 +674,13 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     amounts = source.types["amount"] == "VARCHAR"
     given = source.options.date_format
     if dates and given and re.fullmatch(SQL_DATE_FORMAT, given) and not source.text_dates:
-        source.sql_date_format, source.date_formats = given, (given,)  # read in SQL: _fixed_time_sql
+        source.sql_date_format, source.date_formats = given, (given,)
+    if source.sql_date_format and not source.text_dates:  # given or guessed: read in SQL (_fixed_time_sql)
         dates = False
-    check_dates = dates and not given and not source.sql_date_format  # else the format is given or guessed
+    check_dates = dates and not given  # else the format is given: no choice to make
     check_amounts = amounts and source.options.decimal != ","
     if not (check_dates or check_amounts):
-        return dates and not source.sql_date_format, amounts
+        return dates, amounts
     odd = _odd_head_csv(source) if source.format == "csv" else _odd_head(source, check_dates, check_amounts)
     if check_dates:
         # each format strptime tries and fails costs ~0.5 µs a line: 5 s on 1e7 lines of dates alone
