@@ -152,7 +152,8 @@ def russian_export(rows, date_style: str) -> str:
 
 @settings(max_examples=30, deadline=None)
 @given(rows=st.lists(st.tuples(ID, DAY, AMOUNT), min_size=1, max_size=40),
-       date_style=st.sampled_from(["%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y %H:%M"]),
+       date_style=st.sampled_from(["%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y %H:%M", "%d/%m/%y",
+                                   "%d.%m.%Y %H:%M:%S", "%d-%m-%Y"]),
        encoding=st.sampled_from(["cp1251", "utf-8"]))
 def test_random_russian_exports_give_the_same_summary(tmp_path_factory, rows, date_style, encoding):
     path = tmp_path_factory.mktemp("ru") / "in.csv"
@@ -232,7 +233,8 @@ def english_export(rows, date_style: str) -> str:
 
 @settings(max_examples=30, deadline=None)
 @given(rows=st.lists(st.tuples(ID, DAY, EN_AMOUNT), min_size=1, max_size=40),
-       date_style=st.sampled_from(["%m/%d/%Y", "%d %b %Y", "%Y%m%d", "%Y-%m-%dT%H:%M", "%b %d %Y"]))
+       date_style=st.sampled_from(["%m/%d/%Y", "%d %b %Y", "%Y%m%d", "%Y-%m-%dT%H:%M", "%b %d %Y",
+                                   "%m/%d/%Y %I:%M %p", "%m/%d/%y", "%m-%d-%Y %I:%M:%S %p"]))
 def test_random_english_exports_give_the_same_summary(tmp_path_factory, rows, date_style):
     """Thousands commas, dollar signs, codes and accounting negatives; month-first and named months."""
     path = tmp_path_factory.mktemp("en") / "in.csv"

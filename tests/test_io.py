@@ -316,3 +316,23 @@ def test_duplicate_lines_equals_a_full_comparison(rows):
     parsed = raw.drop(columns="note").astype({"amount": "float64"})
     parsed["order_date"] = pd.to_datetime(parsed["order_date"])
     assert duplicate_lines(raw, parsed).tolist() == raw.duplicated(keep="first").tolist()
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ("Клиент;Дата;Сумма\n" + "Иванов;01.01.2024;0,00\n" * 3, "cp1251"),
+    ("Клиент;Дата;Сумма\nИванов;07/01/2024;779\u00a0186,88 руб.\nнет;02/05/2025;(307192,18)\n", "cp1251"),
+    ("Клиент;Дата;Сумма\n" + "Иванов;01.01.2024;0,00\n" * 3, "koi8_r"),
+    ("Клиент;Дата;Сумма\n" + "Иванов;01.01.2024;0,00\n" * 3, "cp866"),
+    ("Клиент;Дата;Сумма\nИванов;01.01.2024;0,00\nПетров;02.01.2024;5,00\n", "mac_cyrillic"),
+    ("Customer;Date;Amount\nJosé;01.01.2024;0,00\nMüller;02.01.2024;5,00\n", "cp1252"),
+])
+def test_a_few_lines_are_read_in_their_encoding(tmp_path, text, encoding):
+    """A few lines of cp1251 had as little chaos to charset-normalizer as mac_cyrillic (the small
+    letters are the same bytes), which read the header as 'лиент;ƒата;—умма'."""
+    from custlens.io.read import detect_encoding
+
+    assert detect_encoding(text.encode(encoding), "f.csv") == encoding
+    path = tmp_path / "in.csv"
+    path.write_bytes(text.encode(encoding))
+    frame, _ = load_purchases([str(path)])
+    assert frame["customer_id"].iloc[0] == text.split("\n")[1].split(";")[0]

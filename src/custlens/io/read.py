@@ -162,10 +162,17 @@ def detect_encoding(head: bytes, source: str) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(head[:65536], cp_isolation=["cp1251", "cp1252", "koi8_r", "cp866", "mac_cyrillic",
-                                                  "utf_16", "latin_1"]).best()
+    results = from_bytes(head[:65536], cp_isolation=["cp1251", "cp1252", "koi8_r", "cp866", "mac_cyrillic",
+                                                     "utf_16", "latin_1"])
+    best = results.best()  # the least chaos
     if best is None:
         raise InputError(f"{source}: cannot tell the text encoding; pass --encoding (e.g. --encoding cp1251)")
+    # cp1251 and mac_cyrillic share the small letters; only capitals tell them apart, and a few
+    # lines have few (mac_cyrillic read 'Клиент;Дата' as 'лиент;ƒата'). Exports come from Windows:
+    # cp1251 unless mac_cyrillic is clearly more orderly.
+    windows = next((m for m in results if m.encoding == "cp1251"), None)
+    if best.encoding == "mac_cyrillic" and windows is not None and windows.chaos <= best.chaos + 0.05:
+        best = windows
     return {"windows-1251": "cp1251", "windows-1252": "cp1252"}.get(best.encoding, best.encoding)
 
 
