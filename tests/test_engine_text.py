@@ -543,11 +543,13 @@ def test_each_file_decides_its_order_of_day_and_month(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["lapsed", "--new-since", "30d"], ["lifecycle", "--from", "2025-06-30"],
-                                     ["kpi", "--split", "2025-07-01", "--window", "60d", "--stages"]])
+                                     ["kpi", "--split", "2025-07-01", "--window", "60d", "--stages"],
+                                     ["cohorts", "--metric", "revenue", "--period", "week"], ["clv", "--holdout", "26w"],
+                                     ["lapsed", "--by", "probability"], ["pareto", "--summary"]])
 def test_reports_of_a_second_summary_read_a_guessed_format_too(run, tmp_path, command):
     """The stages at an earlier date come from a second summary of the same files, which must read
     the dates in the format the first one guessed (it tried the loader's table of every distinct
-    date instead, too many, and failed)."""
+    date instead, too many, and failed); the reports that read the lines read them so too."""
     from test_engine import raw_csv
 
     raw = raw_csv()
