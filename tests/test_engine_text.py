@@ -20,6 +20,17 @@ from custlens.io.parse import parse_dates
 from custlens.summary import customers
 
 
+def same_report(run, command, path) -> str:
+    """``command`` on ``path`` by both engines: the same bytes and the same words on stderr but for
+    the engine's name; returns the DuckDB engine's stderr."""
+    fast = run(command[0], path, *command[1:], "--format", "csv", "--engine", "duckdb")
+    slow = run(command[0], path, *command[1:], "--format", "csv", "--engine", "pandas")
+    assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
+    assert fast.stdout == slow.stdout and len(fast.stdout) > 100
+    assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
+    return fast.stderr
+
+
 def same_words(messages, expected):
     """The same lines on stderr, but for the engine's name and the note on identical lines
     without an order id, which only the pandas loader counts (README, "Two engines")."""
@@ -190,12 +201,8 @@ def test_reports_on_a_russian_export_are_the_same_bytes_from_both_engines(run, t
                       keep_default_na=False)
     path = tmp_path / "выгрузка.csv"  # no product or category: no report here reads the lines with pandas
     raw.drop(columns=["Товар", "Категория"]).drop_duplicates().to_csv(path, sep=";", index=False, encoding="cp1251")
-    fast = run(command[0], path, *command[1:], "--format", "csv", "--engine", "duckdb")
-    slow = run(command[0], path, *command[1:], "--format", "csv", "--engine", "pandas")
-    assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
-    assert fast.stdout == slow.stdout and len(fast.stdout) > 100
-    assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
-    assert "cp1251, delimiter ';', decimal ',', order_date %d.%m.%Y; DuckDB engine" in fast.stderr
+    said = same_report(run, command, path)
+    assert "cp1251, delimiter ';', decimal ',', order_date %d.%m.%Y; DuckDB engine" in said
 
 
 def test_more_distinct_texts_than_are_read_one_by_one_go_to_pandas(tmp_path, monkeypatch):
@@ -560,9 +567,4 @@ def test_reports_of_a_second_summary_read_a_guessed_format_too(run, tmp_path, co
     assert raw["date"].nunique() > textvalues.DATE_SAMPLE
     path = tmp_path / "lines.csv"
     raw.to_csv(path, index=False, sep=";")
-    fast = run(command[0], path, *command[1:], "--format", "csv", "--engine", "duckdb")
-    slow = run(command[0], path, *command[1:], "--format", "csv", "--engine", "pandas")
-    assert fast.exit_code == slow.exit_code == 0, fast.stderr + slow.stderr
-    assert fast.stdout == slow.stdout and len(fast.stdout) > 100
-    assert fast.stderr.replace("; DuckDB engine", "") == slow.stderr
-    assert "order_date %d.%m.%Y %H:%M:%S; DuckDB engine" in fast.stderr
+    assert "order_date %d.%m.%Y %H:%M:%S; DuckDB engine" in same_report(run, command, path)
