@@ -1262,3 +1262,18 @@ def test_csv_from_duckdb_to_stdout(run, tmp_path):
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, check=False)
     assert done.stderr.strip().splitlines()[-1] == "False", done.stderr
     assert (tmp_path / "s.csv").read_text(encoding="utf-8") == slow.stdout
+
+
+def test_a_second_summary_reads_times_with_utc_offsets_in_sql_too(tmp_path):
+    """lapsed --new-since, lifecycle --from and kpi --stages summarise the files again: the times
+    with offsets stay read in SQL, not through a table of every distinct text (too many at scale)."""
+    lines = [(f"C{i % 3}", i, 600, "%Y-%m-%dT%H:%M:%S", "+03:00", 10.0 + i) for i in range(20)]
+    path = offset_export(tmp_path / "lines.csv", lines)
+    source = open_source([str(path)])
+    first = engine.to_pandas(engine.summarize(source, None, keep_days=True))
+    second = engine.to_pandas(engine.summarize(source, START.date() + pd.Timedelta(days=10), name="_b",
+                                               keep_days=True))
+    assert source.date_offsets and not source.text_dates
+    frame = load_purchases([str(path)])[0]
+    assert_same(first, customers(frame))
+    assert_same(second, customers(frame, as_of=START + pd.Timedelta(days=10)))

@@ -121,8 +121,7 @@ class Source:
     offset_minutes: dict[str, int] = field(default_factory=dict)  # their offset texts -> minutes east of UTC
     iso_formats: tuple[str, ...] = ISO_FORMATS  # in the order the ISO dates are tried: the first lines' commonest first
     sql_date_format: str | None = None  # --date-format, read by strptime in SQL (SQL_DATE_FORMAT), or the one
-    #: of SURE_FORMATS or DAY_MONTH_FORMATS that the first lines' dates are in (_guess_sql_format: "guessed")
-    date_format_guessed: bool = False
+    #: of SURE_FORMATS or DAY_MONTH_FORMATS that the first lines' dates are in (_guess_sql_format)
     date_order_checked: bool = False  # a guessed format of DAY_MONTH_FORMATS: each file's order was checked
     other_order: str | None = None  # the month-first format, where it read the first lines too (day first is tried first)
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
@@ -165,6 +164,11 @@ class Source:
 
     def column(self, role: str) -> str:
         return _ident(self.columns[role])
+
+    @property
+    def date_format_guessed(self) -> bool:
+        """The dates are read in SQL in a format the first lines suggested, not --date-format."""
+        return self.sql_date_format is not None and not self.options.date_format
 
     @property
     def typed_dates(self) -> bool:
@@ -592,10 +596,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                orders: bool, name: str, lines: str | None) -> Result:
     con = source.con
     table, view = f"groups{name}", f"summary{name}"
-    dates, amounts = _unplain_columns(source)
-    if dates and source.date_offsets:
-        dates = False  # ISO text with UTC offsets: read in SQL (_offset_day_sql)
-    read_text_values(source, dates, amounts, progress=progress is not None)
+    read_text_values(source, *_unplain_columns(source), progress=progress is not None)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
     aggregation = _group_sql(source, window, orders=orders, lines=lines)
@@ -675,8 +676,8 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     given = source.options.date_format
     if dates and given and re.fullmatch(SQL_DATE_FORMAT, given) and not source.text_dates:
         source.sql_date_format, source.date_formats = given, (given,)
-    if source.sql_date_format and not source.text_dates:  # given or guessed: read in SQL (_fixed_time_sql)
-        dates = False
+    if (source.sql_date_format or source.date_offsets) and not source.text_dates:
+        dates = False  # read in SQL: a format given or guessed (_fixed_time_sql), UTC offsets (_offset_day_sql)
     check_dates = dates and not given  # else the format is given: no choice to make
     check_amounts = amounts and source.options.decimal != ","
     if not (check_dates or check_amounts):
@@ -687,10 +688,10 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
         source.iso_formats = tuple(sorted(ISO_FORMATS, key=lambda f: -odd[3][f]))
     if check_dates and odd[0] and odd[0] == odd[2] and source.date_offsets is None and not source.text_dates:
         source.date_offsets, source.offset_minutes = _offset_modes(source) or ({}, {})
+        dates = not source.date_offsets
     guess, other = _guess_sql_format(odd[4]) if check_dates and odd[0] and not source.text_dates else (None, None)
     if guess:
-        source.sql_date_format, source.date_formats, source.date_format_guessed = guess, (guess,), True
-        source.other_order = other
+        source.sql_date_format, source.date_formats, source.other_order = guess, (guess,), other
         dates = False
     return dates and (not check_dates or odd[0] > 0), amounts and (not check_amounts or odd[1] > 0)
 
@@ -784,9 +785,7 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[s
     day_at, amount_at = at[source.columns["order_date"]], at[source.columns["amount"]]
     iso = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
     offset = re.compile(OFFSET_TEXT)
-    shapes = {f: re.compile(f.replace("%Y", r"\d{4}").replace("%f", r"\d{1,6}").replace("%m", r"\d{1,2}")
-                            .replace("%d", r"\d{1,2}").replace("%H", r"\d{1,2}").replace("%M", r"\d{1,2}")
-                            .replace("%S", r"\d{1,2}").replace(".", r"\.")) for f in ISO_FORMATS}
+    shapes = {f: re.compile(_shape_regex(f)) for f in ISO_FORMATS}
     formats = dict.fromkeys(ISO_FORMATS, 0)
     odd_dates = odd_amounts = offsets = 0
     texts = []
@@ -1671,10 +1670,10 @@ def _fixed_time_sql(column: str, fmt: str) -> str:
 
 
 def _shape_regex(fmt: str) -> str:
-    """A regular expression of text in ``fmt`` (:data:`SQL_DATE_FORMAT`), spaces around it allowed,
-    with exactly two digits for ``%y``, as pandas reads it (DuckDB also reads one); it may refuse
-    text both read (one more way to NULL), never the other way round."""
-    fields = {"%y": r"\d{2}", "%Y": r"\d{4}", "%p": "[AaPp][Mm]"}
+    """A regular expression of text in ``fmt`` (:data:`SQL_DATE_FORMAT` or :data:`ISO_FORMATS`),
+    spaces around it allowed, with exactly two digits for ``%y``, as pandas reads it (DuckDB also
+    reads one); it may refuse text both read (one more way to NULL), never the other way round."""
+    fields = {"%y": r"\d{2}", "%Y": r"\d{4}", "%f": r"\d{1,6}", "%p": "[AaPp][Mm]"}
     parts = re.split(r"(%[a-zA-Z]| )", fmt)
     return r"\s*" + "".join(fields.get(p, r"\d{1,2}") if p.startswith("%") else r"\s+" if p == " " else re.escape(p)
                             for p in parts if p) + r"\s*"
