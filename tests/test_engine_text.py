@@ -10,11 +10,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_engine import PURCHASES, assert_same, both
 
 from custlens import engine, textvalues
+from custlens.errors import CustlensError
 from custlens.io import LoadOptions, load_purchases
 from custlens.io.parse import parse_dates
 from custlens.summary import customers
@@ -174,11 +175,16 @@ def test_random_russian_exports_give_the_same_summary(tmp_path_factory, rows, da
 
 def assert_same_or_both_refuse(path):
     """Both engines give the same summary and words, or the DuckDB engine leaves the file to pandas
-    for a reason pandas reports row by row (padded or missing ids), or both refuse it."""
+    for a reason pandas reports row by row (padded or missing ids), or both refuse it (the loader
+    refuses a column most of whose values it cannot read, or finds no usable row)."""
     try:
         fast, reference, messages, expected = both(path)
     except engine.Unsupported as e:
-        assert any(r in str(e) for r in ("spaces around", "no row has a customer id", "loader refuses")), e
+        assert any(r in str(e) for r in ("spaces around", "no row has a customer id", "loader refuses",
+                                         "cannot be read", "no usable row")), e
+        if "cannot be read" in str(e) or "no usable row" in str(e):  # the loader refuses the file, and says why
+            with pytest.raises(CustlensError, match="cannot be read|no usable rows"):
+                load_purchases([str(path)])
         return
     except Exception as e:  # noqa: BLE001 - pandas refuses too
         with pytest.raises(type(e)):
@@ -247,6 +253,79 @@ def test_random_english_exports_give_the_same_summary(tmp_path_factory, rows, da
     path = tmp_path_factory.mktemp("en") / "in.csv"
     path.write_text(english_export(rows, date_style), encoding="utf-8")
     assert_same_or_both_refuse(path)
+
+
+#: what exports put where a date or an amount should be: blanks, 'no value' marks, words, impossible dates
+BAD_DATE = st.sampled_from(["", "  ", "n/a", "-", "—", "\t", "Дата", "TBD", "31.02.2025", "2025-13-40", "00.00.0000"])
+BAD_AMOUNT = st.sampled_from(["", " ", "N/A", "—", "none", "Сумма", "abc", "-"])
+SPOIL = st.lists(st.tuples(st.integers(0, 39), st.sampled_from(["date", "amount", "header", "footer"]),
+                           BAD_DATE, BAD_AMOUNT), min_size=1, max_size=5)
+
+
+def spoil_export(text: str, spoils, delimiter: str) -> str:
+    """``text`` (an export of customer, date, amount lines) with bad dates or amounts put in, the
+    header line repeated (two exports joined with `cat`), or a line of totals without a customer."""
+    header, *body = text.splitlines()
+    for at, what, bad_date, bad_amount in spoils:
+        i = at % len(body)
+        customer, day, amount = body[i].split(delimiter, 2)
+        if what == "header":
+            body.insert(i, header)
+        elif what == "footer":
+            body.append(delimiter.join(["Итого", bad_date, amount]))
+        else:
+            body[i] = delimiter.join([customer, bad_date, amount] if what == "date" else [customer, day, bad_amount])
+    return "\n".join([header, *body]) + "\n"
+
+
+@settings(max_examples=40, deadline=None)
+# found by this test at 1,500 examples: an impossible ISO date ('2025-13-40') among ISO dates keeps
+# the loader's name of the format ISO8601 (every value has the shape of ISO text)
+@example(rows=[("Иванов", 0, (0, 0, "{sign}{int}{dec}"))] * 3, spoils=[(0, "date", "2025-13-40", "")],
+         date_style="%Y-%m-%d", english=False)
+@given(rows=st.lists(st.tuples(ID, DAY, AMOUNT), min_size=1, max_size=40), spoils=SPOIL,
+       date_style=st.sampled_from(["%d.%m.%Y", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d", "%d/%m/%y", "%Y-%m-%d %H:%M:%S"]),
+       english=st.booleans())
+def test_random_exports_with_bad_rows_exclude_the_same_rows(tmp_path_factory, rows, spoils, date_style, english):
+    """Blank or unreadable dates and amounts, repeated header lines and lines of totals in random
+    exports: the engine excludes the rows the loader excludes, under the same reasons with the same
+    sample rows (or leaves the file to pandas for a reason above), and summarises the rest alike."""
+    path = tmp_path_factory.mktemp("spoiled") / "in.csv"
+    if english:
+        en_rows = [(c, d, (whole, cents, "{sign}{int}{dec}")) for c, d, (whole, cents, _) in rows]
+        path.write_text(spoil_export(english_export(en_rows, date_style.replace(".", "/")), spoils, ","))
+    else:
+        path.write_text(spoil_export(russian_export(rows, date_style), spoils, ";"), encoding="utf-8")
+    assert_same_or_both_refuse(path)
+
+
+@pytest.mark.parametrize("fmt, shapes", [("%d.%m.%Y %H:%M:%S", 1), ("%Y-%m-%d %H:%M:%S", 1), ("%Y-%m-%d %H:%M", 2)])
+def test_words_and_blanks_among_many_distinct_dates_stay_in_sql(tmp_path, fmt, shapes):
+    """More distinct dates than the loader's parsers read one by one (a 1C export's times), with a
+    repeated header in the first lines, blanks, words and a line of totals: the words' lines are
+    excluded and the dates stay read in SQL, as the loader reads them. ISO times next to a word:
+    whether the loader names them ISO8601 or a strptime format depends on whether its sample of
+    5,000 holds a word, so they go to pandas."""
+    stamps = pd.date_range("2024-01-01", periods=textvalues.DATE_SAMPLE + 500, freq="97min")
+    lines = [f"C{i % 40};{t.strftime(fmt) if i % 2 or shapes == 1 else f'{t:%Y-%m-%d %H:%M:%S}'};{i % 13},5"
+             for i, t in enumerate(stamps)]
+    lines[3] = "Клиент;Дата;Сумма"
+    lines[5] = "C1;;4,5"
+    lines[10] = "C2;TBD;4,5"
+    lines[2000] = "C3; н/д ;1,5"
+    path = tmp_path / "in.csv"
+    path.write_text("Клиент;Дата;Сумма\n" + "\n".join(lines) + "\nИтого;;100,00\n", encoding="utf-8")
+    if fmt.startswith("%Y"):
+        with pytest.raises(engine.Unsupported, match="distinct dates"):
+            engine.summarize(engine.open_source([str(path)], LoadOptions()))
+        return
+    fast, reference, messages, expected = both(path)
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    # "Итого" is a customer id to the loader: the line of totals has no date
+    assert messages[1][1] == ("excluded 5 of 5,501 rows: 1 repeated header line; 2 unparseable order date; "
+                              "2 no order date")
+    assert "unparseable order date: row 12 'TBD', row 2002 ' н/д '" in messages[3][1]  # lines[i] is row i + 2
 
 
 def test_no_room_for_the_utf8_copy_goes_to_pandas_and_says_why(tmp_path, monkeypatch, run):
@@ -334,6 +413,20 @@ def test_inspect_of_the_examples_by_duckdb(path):
     fast, slow = inspections([path])
     assert fast == slow
     assert fast["customers"] == 2000 and fast["problems"][0].startswith("35 rows excluded: no customer id")
+
+
+@pytest.mark.parametrize("content, kept", [
+    (("Клиент;Дата;Сумма\nК1;03.09.2025 09:39:47;1 234,50\nК2;;99,90\nК4;TBD;5\nК3;04.09.2025 10:00:00;\n"
+      "Клиент;Дата;Сумма\nК1;15.09.2025 18:05:01;10,00\nИтого;;1 349,40\n"), 1),
+    ("customer_id,date,amount\nC1,2025-01-02,4\nC9,2025-01-03,abc\nC2,n/a,5\nC2,2025-01-04,7\n,2025-01-05,1\n", 2),
+])
+def test_inspect_of_rows_the_loader_excludes_by_duckdb(tmp_path, content, kept):
+    """The excluded rows are problems with the loader's reasons and samples; a customer none of
+    whose lines is kept (К2, К3, К4, Итого; C9) is not counted."""
+    path = tmp_path / "in.csv"
+    path.write_text(content, encoding="utf-8")
+    fast, slow = inspections([path])
+    assert fast == slow and fast["customers"] == kept and len(fast["problems"]) >= 3
 
 
 def test_inspect_of_typed_parquet_by_duckdb(tmp_path):
@@ -459,19 +552,26 @@ def test_dates_in_a_sure_format_stay_on_this_engine_however_many(tmp_path, fmt):
 @pytest.mark.parametrize("odd, distinct", [("2024-03-01 10:00:00", 5500), ("01.03.2024 10:00", 5500),
                                            ("", 5500), ("2024-03-01 10:00:00", 300)])
 def test_a_date_further_down_in_another_format_goes_to_the_loader_s_parsers(tmp_path, odd, distinct):
-    """The first lines only guess the format; a line further down in another one (or blank)
-    leaves the choice to the loader: through the table of distinct dates up to 5,000 of them
-    (the same results and words), else on the pandas engine (--date-format would not help)."""
+    """The first lines only guess the format; a line further down in another one leaves the
+    choice to the loader: through the table of distinct dates up to 5,000 of them (the same
+    results and words), else on the pandas engine (--date-format would not help). A blank date
+    is no other format: its line is excluded, the dates stay read in SQL."""
     stamps = pd.date_range("2024-01-01", periods=distinct, freq="97min")
     lines = [f"C{i % 40};{t:%d.%m.%Y %H:%M:%S};{i % 13},5" for i, t in enumerate(stamps)]
     lines[-7] = f"C3;{odd};4,5"
     path = tmp_path / "in.csv"
     path.write_text("customer_id;date;amount\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    if odd == "":
+        fast, reference, messages, expected = both(path)
+        assert_same(fast, reference)
+        same_words(messages, expected)
+        assert "order_date %d.%m.%Y %H:%M:%S; DuckDB engine" in messages[0][1] and "1 no order date" in messages[1][1]
+        return
     if distinct > textvalues.DATE_SAMPLE:
         with pytest.raises(engine.Unsupported) as e:
             engine.summarize(engine.open_source([str(path)], LoadOptions()))
         assert type(e.value) is engine.Unsupported  # not DatesNeedAFormat: no hint to name a format
-        assert str(e.value) == (f"{distinct - (odd == ''):,} distinct dates, not all in the format "
+        assert str(e.value) == (f"{distinct:,} distinct dates, not all in the format "
                                 "%d.%m.%Y %H:%M:%S of the first lines: the pandas loader chooses how to read the others")
         return
     fast, reference, messages, expected = both(path)

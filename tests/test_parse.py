@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from custlens.errors import BadValuesError
-from custlens.io.parse import detect_decimal, parse_dates, parse_flags, parse_ids, parse_numbers
+from custlens.io.parse import (
+    detect_decimal,
+    parse_dates,
+    parse_flags,
+    parse_ids,
+    parse_numbers,
+    reads_no_date,
+    reads_no_number,
+)
 
 
 def numbers(values, **kw):
@@ -238,3 +246,41 @@ def test_many_distinct_timestamps_parse_as_few_repeated_ones(layout):
     expected = expected.astype("datetime64[ns]").where(~text.index.isin([5, 70_000]))
     pd.testing.assert_series_equal(parsed.values.astype("datetime64[ns]"), expected, check_names=False,
                                    check_freq=False)
+
+
+@pytest.mark.parametrize("texts, fmt, none", [
+    (["TBD", "Дата", "Итого"], None, True),
+    (["31.02.2025", "2025-13-40", "00.00.0000"], None, True),  # dates that do not exist
+    (["2025-01-05"], None, False), (["05.01.2025 10:00"], None, False), (["5 Mar 2025"], None, False),
+    (["45000"], None, False),  # a column of only such numbers is read as Excel serial dates
+    (["20250105"], None, False), (["2025-01-05T10:00:00+03:00"], None, False),
+    (["05.01.2025 25:00:00"], None, False),  # the date part reads: it would count for that format
+    (["05.01.2025"], "%d.%m.%Y %H:%M:%S", True), (["05.01.2025 10:00:00"], "%d.%m.%Y %H:%M:%S", False),
+])
+def test_reads_no_date(texts, fmt, none):
+    """Text the loader reads in no column: the parse of a column with it and without it differs only
+    in it (checked below on a column of each kind)."""
+    assert reads_no_date(pd.Series(texts, dtype="string"), fmt) is none
+
+
+@pytest.mark.parametrize("column", [["05.01.2025", "06.01.2025", "13.02.2025"], ["2025-01-05 10:00:00", "2025-02-01 09:00:00"],
+                                    ["01/13/2025", "02/01/2025"], ["5 Mar 2025", "6 Apr 2025"]])
+@pytest.mark.parametrize("words", [["TBD"], ["Дата", "31.02.2025"], ["2025-13-40", "Итого", "00.00.0000"]])
+def test_words_no_format_reads_change_nothing_in_a_column(column, words):
+    assert reads_no_date(pd.Series(words, dtype="string"))
+    alone = parse_dates(pd.Series(column, dtype="string"))
+    both = parse_dates(pd.Series(column + words, dtype="string"))
+    pd.testing.assert_series_equal(both.values[: len(column)], alone.values)
+    assert both.bad[len(column):].all() and not both.bad[: len(column)].any()
+
+
+@pytest.mark.parametrize("texts, none", [
+    (["abc", "Сумма", "N/A x"], True), (["inf"], False), (["-Infinity"], False), (["1,5"], False),
+    (["12 руб."], False), (["twelve"], True), (["-nan"], False),
+])
+def test_reads_no_number(texts, none):
+    assert reads_no_number(pd.Series(texts, dtype="string")) is none
+    if none:  # and a column of plain numbers reads the same with them
+        column = ["12.5", "-3", "7"]
+        values, bad, decimal = parse_numbers(pd.Series(column + texts, dtype="string"))
+        assert values[:3].tolist() == [12.5, -3.0, 7.0] and bad[3:].all() and decimal == "."

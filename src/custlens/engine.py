@@ -127,6 +127,9 @@ class Source:
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
+    unread_dates_known: bool = False  # the dates read as NULL that are not blank, the loader reads none of either
+    unread_amounts_known: bool = False  # (_reads_no_value), so their lines are excluded (_exclusions)
+    excluded: tuple | None = None  # what _exclusions found in the files (the same for every summary of them)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
@@ -468,8 +471,7 @@ class Result:
     as_of: date
     rows: int
     customers: int
-    guest_rows: int
-    guest_samples: list[str]
+    excluded: dict[str, tuple[int, list[str]]]  # the rows left out, as the loader reports them (_exclusions)
     lines_after_as_of: int
     return_only_customers: int
     table: str = "summary"  # the name of the DuckDB view of the summary
@@ -481,6 +483,11 @@ class Result:
     def run(self, sql: str, *, label: str) -> None:
         """Run a statement on the connection; with ``progress``, as :func:`run_with_progress`."""
         _run(self.con, sql, label if self.progress else None)
+
+    @property
+    def rows_kept(self) -> int:
+        """The rows read less those excluded."""
+        return self.rows - sum(n for n, _ in self.excluded.values())
 
     def messages(self) -> list[tuple[str, str]]:
         """The same lines as :meth:`LoadReport.messages` + :meth:`Summary.messages` for this input."""
@@ -497,8 +504,7 @@ class Result:
             out = [("info", f"{self.source.files[0]}: {count(self.rows, 'row')} ({self.source.rows_label})")]
         else:
             out = [("info", f"{len(self.source.files)} files: {count(self.rows, 'row')} ({self.source.rows_label})")]
-        if self.guest_rows:
-            out += exclusion_lines({"no customer id": (self.guest_rows, self.guest_samples)}, self.rows)
+        out += exclusion_lines(self.excluded, self.rows)
         # the loader warns file by file, each file's columns in turn
         files = {f"{f}: ": i for i, f in enumerate(self.source.files)}
         warnings = sorted(self.source.warnings, key=lambda w: min((i for f, i in files.items() if w.startswith(f)),
@@ -602,18 +608,28 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     aggregation = _group_sql(source, window, orders=orders, lines=lines)
     groups = _customer_sql(aggregation, keep_days=keep_days, gaps=gaps)
     _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS {groups}", progress)
+    header = (f"NOT guest AND {_stripped_sql('customer_id')} = {_literal(source.columns['customer_id'])}"
+              if source.format == "csv" and lines is None else "FALSE")  # `cat a.csv b.csv` repeats the header
     checks = con.execute(f"""
         SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
-               sum(bad_dates), sum(bad_amounts), sum(odd_amounts), min(min_day) FILTER (NOT guest),
-               max(max_day) FILTER (NOT guest), sum(after) FILTER (NOT guest),
-               count(*) FILTER (NOT guest AND counted), count(*) FILTER (NOT guest AND NOT counted AND in_window > 0)
+               sum(bad_dates), sum(bad_amounts), sum(infinite_amounts), sum(odd_amounts),
+               sum(no_dates + no_amounts) FILTER (NOT guest),
+               sum(no_amounts), min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest),
+               sum(after) FILTER (NOT guest), count(*) FILTER (NOT guest AND counted),
+               count(*) FILTER (NOT guest AND NOT counted AND in_window > 0), count(*) FILTER ({header})
         FROM {table}""").fetchall()[0]
-    (rows, guest_rows, padded, bad_dates, bad_amounts, odd_amounts, first_day, last_day, after, customers,
-     return_only) = (v or 0 for v in checks)
+    (rows, guest_rows, padded, bad_dates, bad_amounts, infinite, odd_amounts, unusable, no_amounts, first_day, last_day, after,
+     customers, return_only, headers) = (v or 0 for v in checks)
     if rows == 0:
         raise Unsupported("no rows")
-    retry_dates = bool(bad_dates) and source.types["order_date"] == "VARCHAR" and not source.text_dates
-    retry_amounts = bool(bad_amounts or odd_amounts) and source.types["amount"] == "VARCHAR" and not source.text_amounts
+    text_dates = source.types["order_date"] == "VARCHAR" and not source.text_dates
+    text_amounts = source.types["amount"] == "VARCHAR" and not source.text_amounts
+    if bad_dates and text_dates and not source.unread_dates_known:
+        source.unread_dates_known = _reads_no_value(source, "order_date")
+    if bad_amounts and text_amounts and not odd_amounts and not source.unread_amounts_known:
+        source.unread_amounts_known = _reads_no_value(source, "amount")
+    retry_dates = bool(bad_dates) and text_dates and not source.unread_dates_known
+    retry_amounts = bool(odd_amounts or bad_amounts and not source.unread_amounts_known) and text_amounts
     if retry_dates and source.other_order:  # day first did not read every date: month first may
         source.sql_date_format, source.date_formats, source.other_order = source.other_order, (source.other_order,), None
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
@@ -622,17 +638,28 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         read_text_values(source, retry_dates, retry_amounts, progress=progress is not None)
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
                           orders=orders, name=name, lines=lines)
-    problems = {"ids with spaces around them": padded,
-                f"dates that are blank or {'unreadable' if source.text_dates else 'not ISO'}": bad_dates,
-                "blank or non-numeric amounts": bad_amounts, "amounts with '_' or '+-'": odd_amounts}
+    problems = {"ids with spaces around them": padded, "amounts with '_' or '+-'": odd_amounts,
+                "amounts that are not finite": infinite,  # kept by the loader where it reads them
+                # quantity × unit_price fills a blank amount in the loader
+                "lines without an amount next to a quantity and unit price":
+                    no_amounts if {"quantity", "unit_price"} <= source.roles else 0}
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
     if found:
         raise Unsupported("; ".join(found))
     if guest_rows == rows:
         raise Unsupported("no row has a customer id")
+    lowest, highest = first_day, last_day  # the days of the lines kept
+    if unusable or headers:
+        # and of every line with a customer, also of those excluded for their amount (the loader
+        # reads their dates too: one outside what pandas holds is an unreadable date to it)
+        excluded, (lowest, highest) = _exclusions(source)
+    else:
+        excluded = {"no customer id": (guest_rows, _guest_samples(con, source, guest_rows))} if guest_rows else {}
+    if sum(n for n, _ in excluded.values()) == rows:
+        raise Unsupported("no usable row")
     if source.date_format_guessed and not source.text_dates and source.sql_date_format not in SURE_FORMATS:
         _check_date_order(source)
-    if not (date.fromisoformat(PANDAS_DAYS[0]) <= first_day and last_day <= date.fromisoformat(PANDAS_DAYS[1])):
+    if not (date.fromisoformat(PANDAS_DAYS[0]) <= lowest and highest <= date.fromisoformat(PANDAS_DAYS[1])):
         raise Unsupported("dates outside 1677–2262")
     if "currency" in source.columns and lines is None:
         column = source.column("currency")
@@ -647,22 +674,25 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
             raise Unsupported("lines that may repeat an earlier line")
     as_of = as_of or last_day
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {_summary_sql(as_of, table)}")
-    samples = _guest_samples(con, source, guest_rows) if guest_rows else []
-    if strict and guest_rows:
+    if strict and excluded:
         from .errors import StrictModeError
         from .notes import strict_message
 
-        raise StrictModeError(strict_message(", ".join(source.files), {"no customer id": (guest_rows, samples)}))
+        raise StrictModeError(strict_message(", ".join(source.files), excluded))
     if not orders:
         customers = return_only = None
-    return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, guest_rows=guest_rows,
-                  guest_samples=samples, lines_after_as_of=0 if checks_only else after,
+    return Result(con=con, source=source, as_of=as_of, rows=rows, customers=customers, excluded=excluded,
+                  lines_after_as_of=0 if checks_only else after,
                   return_only_customers=return_only, table=view, groups=table, keep_days=keep_days,
                   groups_sql=aggregation,
                   progress=progress is not None)
 
 
 HEAD_LINES = 1000  # lines looked at to choose how to read text dates and amounts (_unplain_columns)
+#: text that one of the loader's parsers may read as a date or an amount: with a digit, or an
+#: infinity or NaN. The first lines' hints leave other text out ('TBD', a repeated header, a line
+#: of totals): no parser reads it, and the summary excludes its line (_reads_no_value checks that)
+MAY_BE_VALUE = r"\d|(?i:inf|nan)"
 
 
 def _unplain_columns(source: Source) -> tuple[bool, bool]:
@@ -698,7 +728,8 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
 
 def _guess_sql_format(texts: list[str]) -> tuple[str | None, str | None]:
     """``(format, other order)``: the first of :data:`SURE_FORMATS` that reads every one of
-    ``texts`` (the first lines' dates, blank ones too: they are read by no format), else of
+    ``texts`` (the first lines' dates that one of them reads: blank ones and words are not
+    dates, and the summary excludes their lines), else of
     :data:`DAY_MONTH_FORMATS` (day first; the month-first format as the other order where it reads
     them all too: the first days of a month), else None. Only a guess, which the summary checks:
     where a date further down is not read by it (nor by the other order), the file goes to the
@@ -715,8 +746,10 @@ def _guess_sql_format(texts: list[str]) -> tuple[str | None, str | None]:
             return False
         return True
 
-    reading = [f for f in (*SURE_FORMATS, *itertools.chain.from_iterable(DAY_MONTH_FORMATS))
-               if all(reads(f, t) for t in texts)]
+    formats = (*SURE_FORMATS, *itertools.chain.from_iterable(DAY_MONTH_FORMATS))
+    # blank dates and words (a repeated header line) are read by no format: the summary excludes them
+    dated = [t for t in texts if any(reads(f, t) for f in formats)]
+    reading = [f for f in formats if all(reads(f, t) for t in dated)] if dated else []
     if not reading:
         return None, None
     return reading[0], next((m for d, m in DAY_MONTH_FORMATS if d == reading[0] and m in reading), None)
@@ -755,14 +788,17 @@ def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int
     (when dates are asked for; NULL as '')."""
     date_text, amount_text = source.column("order_date"), source.column("amount")
     value = f"TRY_CAST({amount_text} AS DOUBLE)"
-    odd = f"NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text, ISO_FORMATS)} IS NULL"
+    may_be = f"regexp_matches({{}}, {_literal(MAY_BE_VALUE)})"
+    odd = (f"NOT {_guest_sql(date_text)} AND {_iso_day_sql(date_text, ISO_FORMATS)} IS NULL "
+           f"AND {may_be.format(date_text)}")
     odd_dates = (f"count(*) FILTER ({odd}), count(*) FILTER ({odd} AND regexp_full_match({date_text}, "
                  f"{_literal(OFFSET_TEXT)})), "
                  + ", ".join(f"count(try_strptime({date_text}, {_literal(f)}))" for f in ISO_FORMATS)
                  + f", list(coalesce({date_text}, ''))"
                  if dates else "0, 0, " + ", ".join("0" for _ in ISO_FORMATS) + ", []")
-    odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND ({value} IS NULL OR NOT isfinite({value}) "
-                   f"OR {_odd_number_sql(amount_text, value)}))" if amounts else "0")
+    odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND {may_be.format(amount_text)} AND "
+                   f"({value} IS NULL OR NOT isfinite({value}) OR {_odd_number_sql(amount_text, value)}))"
+                   if amounts else "0")
     dates, offsets, *formats, texts, amounts = source.con.execute(
         f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})"
     ).fetchall()[0]
@@ -794,12 +830,12 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[s
             continue
         day, amount = row[day_at], row[amount_at]
         texts.append(day)
-        if not _blank(day) and not iso.fullmatch(day):
+        if not _blank(day) and not iso.fullmatch(day) and re.search(MAY_BE_VALUE, day):
             odd_dates += 1
             offsets += offset.fullmatch(day) is not None
         for f, shape in shapes.items():
             formats[f] += shape.fullmatch(day) is not None
-        if not _blank(amount):
+        if not _blank(amount) and re.search(MAY_BE_VALUE, amount):
             try:
                 odd_amounts += "_" in amount or not math.isfinite(float(amount))
             except ValueError:
@@ -1000,20 +1036,29 @@ def _first_texts(source: Source, column: str, file: str, n: int, among: set[str]
 def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str | None = None) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date (these three NULL without ``orders``); see :func:`summarize`.
-    Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. Money is added
+    Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``; bad_dates and
+    bad_amounts count those that are not blank (:func:`_blank_sql`). Only the lines the loader keeps
+    (:data:`USABLE`) are summarised. Money is added
     with ``fsum`` (compensated, as pandas' groupby sums are), here and in every engine query.
     ``lines``: other lines than the files' (see :func:`summarize`)."""
     odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
-    lines = lines or _lines_sql(source)
+    given, lines = lines is not None, lines or _lines_sql(source)
     odd = "count(*) FILTER (odd_amount)" if odd_amount else "0"
-    checks = f"""count(*) AS lines, count(*) - count(day) AS bad_dates, count(*) - count(amount) AS bad_amounts,
-                 {odd} AS odd_amounts, min(day) AS min_day, max(day) AS max_day"""
-    if window == "TRUE":
-        in_window, after = "count(*) AS in_window, 0 AS after", "TRUE"
+    if given:  # lines of the files that were checked (and kept) already
+        unread = "0 AS bad_dates, 0 AS bad_amounts, 0 AS infinite_amounts"
     else:
-        in_window = f"count(*) FILTER ({window}) AS in_window, count(*) FILTER (NOT ({window})) AS after"
-        after = window
+        unread = f"""count(*) FILTER (day IS NULL AND NOT {_blank_sql(source, 'order_date', 'date_text')}) AS bad_dates,
+                     count(*) FILTER (amount IS NULL AND NOT {_blank_sql(source, 'amount', 'amount_text')}) AS bad_amounts,
+                     count(*) FILTER (amount IS NULL AND isinf(amount_value)) AS infinite_amounts"""
+    checks = f"""count(*) AS lines, count(*) - count(day) AS no_dates, count(*) - count(amount) AS no_amounts, {unread},
+                 {odd} AS odd_amounts, min(day) FILTER ({USABLE}) AS min_day, max(day) FILTER ({USABLE}) AS max_day"""
+    if window == "TRUE":
+        in_window, after = f"count(*) FILTER ({USABLE}) AS in_window, 0 AS after", USABLE
+    else:
+        in_window = (f"count(*) FILTER ({USABLE} AND {window}) AS in_window, "
+                     f"count(*) FILTER ({USABLE} AND NOT ({window})) AS after")
+        after = f"{USABLE} AND {window}"
     if not orders:
         padded = "count(*) FILTER (padded_order)" if has_orders else "0"
         return f"""SELECT customer_id, {checks}, {padded} AS padded_orders, {in_window}, NULL::INTEGER[] AS days,
@@ -1026,8 +1071,9 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
                        fsum(amount) FILTER ({after}) AS monetary, NULL::BIGINT AS orders
                    FROM ({lines}) GROUP BY customer_id"""
     # with an order id: collapse lines into orders first (day = the order's first line)
-    return f"""SELECT customer_id, sum(lines) AS lines, sum(bad_dates) AS bad_dates,
-                   sum(bad_amounts) AS bad_amounts, sum(odd_amounts) AS odd_amounts,
+    return f"""SELECT customer_id, sum(lines) AS lines, sum(no_dates) AS no_dates, sum(no_amounts) AS no_amounts,
+                   sum(bad_dates) AS bad_dates, sum(bad_amounts) AS bad_amounts,
+                   sum(infinite_amounts) AS infinite_amounts, sum(odd_amounts) AS odd_amounts,
                    min(min_day) AS min_day, max(max_day) AS max_day, sum(padded_orders) AS padded_orders,
                    sum(in_window) AS in_window, sum(after) AS after,
                    list({EPOCH_DAY}) FILTER (in_window > 0 AND counted) AS days,
@@ -1040,11 +1086,13 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
                GROUP BY customer_id"""
 
 
-def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan: bool = False) -> str:
-    """The lines: customer_id (raw text), day, amount (NULL when not a finite number), and with an
-    order id, order_key and padded_order (:func:`_order_sql`); for text amounts, odd_amount; and a
-    column for each of ``extra`` (name → an expression on the file's columns). ``one_scan``: see
-    :meth:`Source.scan`."""
+def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan: bool = False,
+               scan: str | None = None) -> str:
+    """The lines: customer_id (raw text), day, amount (NULL when not a finite number), the date
+    and amount as written (date_text, amount_text), and with an order id, order_key and
+    padded_order (:func:`_order_sql`); for text amounts, odd_amount; and a column for each of
+    ``extra`` (name → an expression on the file's columns). ``one_scan``: see
+    :meth:`Source.scan`; ``scan``: another FROM clause of the files' columns (and filename)."""
     value, odd_amount = _amount_sql(source)
     customer = _text_sql(source, "customer_id")
     has_orders = "order_id" in source.columns
@@ -1055,13 +1103,15 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan:
     offsets = bool(source.date_offsets) and not source.text_dates  # _offset_day_sql reads custlens_date_parts
     by_file = len(source.files) > 1 and (source.text_dates or source.text_amounts or costs or
                                          (offsets and len(set(source.date_offsets.values())) > 1))
-    scan = source.scan(filename=by_file, one_scan=one_scan)
+    scan = scan or source.scan(filename=by_file, one_scan=one_scan)
     if offsets:
         scan = f"(SELECT *, {_offset_parts_sql(source.column('order_date'))} AS custlens_date_parts FROM {scan})"
-    return f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount
+    return f"""SELECT customer_id, day, CASE WHEN isfinite(value) THEN value END AS amount, value AS amount_value,
+                      date_text, amount_text
                       {', ' + odd_amount + ' AS odd_amount' if odd_amount else ''}
                       {_order_sql('order_id') if has_orders else ''} {''.join(', ' + n for n in extra)}
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
+                            {source.column('order_date')} AS date_text,
                             {source.column('amount')} AS amount_text {order} {computed}
                      FROM {scan} AS lines {_text_joins(source, costs=costs)})"""
 
@@ -1075,12 +1125,14 @@ PERIOD_ORDINALS = {
 
 
 def _customer_lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan: bool = False) -> str:
-    """The lines that have a customer: customer_id, day, amount, order_key (the order id, or the
-    day without one), as :func:`custlens.summary.order_table` groups them into orders; and the
-    columns of ``extra`` (see :func:`_lines_sql`, also for ``one_scan``)."""
+    """The lines the pandas loader keeps (a customer, a date, an amount: :data:`USABLE`):
+    customer_id, day, amount, order_key (the order id, or the day without one), as
+    :func:`custlens.summary.order_table` groups them into orders; and the columns of ``extra``
+    (see :func:`_lines_sql`, also for ``one_scan``)."""
     key = "order_key" if "order_id" in source.columns else "day"
     return f"""SELECT customer_id, day, amount, {key} AS order_key {''.join(', ' + n for n in extra or {})}
-               FROM ({_lines_sql(source, extra, one_scan=one_scan)}) WHERE NOT {_guest_sql('customer_id')}"""
+               FROM ({_lines_sql(source, extra, one_scan=one_scan)})
+               WHERE NOT {_guest_sql('customer_id')} AND {USABLE}"""
 
 
 def _order_tables(result: Result, end: date, lines: str | None = None, *, orders: bool = True) -> None:
@@ -1595,7 +1647,9 @@ def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
     that do not depend on the as-of date. The gaps between consecutive distinct order days are
     the positive differences of the sorted days; money is rounded half-even to cents."""
     return f"""
-        SELECT customer_id, lines, bad_dates, padded_orders, bad_amounts, odd_amounts, min_day, max_day,
+        SELECT customer_id, lines, no_dates, no_amounts, bad_dates, bad_amounts, infinite_amounts, padded_orders,
+               odd_amounts,
+               min_day, max_day,
                in_window, after, {_guest_sql('customer_id')} AS guest,
                {_padded_sql('customer_id')} AS padded,
                coalesce(len(d), 0) > 0 AS counted, {EPOCH} + d[1] AS first_order, {EPOCH} + d[-1] AS last_order,
@@ -1748,6 +1802,158 @@ def _printable_ends_sql(column: str) -> str:
     return f"ascii(left({column}, 1)) BETWEEN 33 AND 126 AND ascii(right({column}, 1)) BETWEEN 33 AND 126"
 
 
+#: a line that has a date and an amount, both read (blank or unreadable ones are NULL)
+USABLE = "(day IS NOT NULL AND amount IS NOT NULL)"
+
+
+def _blank_sql(source: Source, role: str, column: str) -> str:
+    """The file's value of ``role`` (``column``: a column of :func:`_lines_sql`) is blank for the
+    pandas loader (:func:`custlens.io.parse.blank_mask`): NULL, NaN, or text that Python's strip()
+    leaves empty or a 'no value' mark. Exact, and dearer than :func:`_guest_sql`: for the few
+    lines whose value was not read."""
+    kind = source.types[role]
+    if kind in ("DOUBLE", "FLOAT"):
+        return f"({column} IS NULL OR isnan({column}))"
+    if kind != "VARCHAR":
+        return f"({column} IS NULL)"
+    marks = ", ".join(_literal(m) for m in MISSING_TEXT)
+    return f"({column} IS NULL OR lower({_stripped_sql(column)}) IN ({marks}))"
+
+
+def _stripped_sql(column: str) -> str:
+    """The text without what Python's strip() removes at either end."""
+    return f"regexp_replace({column}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g')"
+
+
+#: the most distinct unread dates or amounts looked at by _reads_no_value (more go to the loader's parsers)
+MOST_UNREAD = 10_000
+
+
+def _reads_no_value(source: Source, role: str) -> bool:
+    """Whether the pandas loader reads none of the present dates or amounts (``role``) that DuckDB
+    read as NULL, and they change nothing in how it reads the others
+    (:func:`custlens.io.parse.reads_no_date`, :func:`~custlens.io.parse.reads_no_number`): then
+    their lines are excluded here as the loader excludes them (:func:`_exclusions`), and the other
+    values stay read in SQL. False for more than :data:`MOST_UNREAD` distinct such values, and for
+    dates with UTC offsets (the loader reads those otherwise in a column with values it cannot
+    read): the loader's parsers then read them all (:func:`read_text_values`). One pass."""
+    if role == "order_date" and source.date_offsets:
+        return False
+    value, text = ("day", "date_text") if role == "order_date" else ("amount", "amount_text")
+    rows = source.con.execute(f"""SELECT DISTINCT {text} FROM ({_lines_sql(source)})
+                                  WHERE {value} IS NULL AND NOT {_blank_sql(source, role, text)}
+                                  LIMIT {MOST_UNREAD + 1}""").fetchall()
+    if len(rows) > MOST_UNREAD:
+        return False
+    import pandas as pd
+
+    from .io.parse import reads_no_date, reads_no_number
+
+    texts = pd.Series([r[0] for r in rows], dtype="string")
+    if role == "amount":
+        return reads_no_number(texts)
+    if not reads_no_date(texts, source.options.date_format):
+        return False
+    if source.sql_date_format:
+        return True
+    name = _iso_format_name(source, texts)
+    if name:
+        source.date_formats = (name,)
+    return name is not None
+
+
+def _iso_format_name(source: Source, unread) -> str | None:
+    """The format the loader names for ISO dates read in SQL next to ``unread``, texts it reads
+    none of (:func:`custlens.io.parse.detect_date_format`): ISO8601 where they too have the shape
+    of ISO text (it then looks no further); else it scores the formats on its sample, which holds
+    every distinct date where there are at most 5,000 of them: where every date has one shape of
+    :data:`ISO_FORMATS`, that format (ISO8601 for a shape its time formats lack), else ISO8601
+    (which reads more than any one format). None for more (the loader's sample decides)."""
+    from . import textvalues
+    from .io.parse import ISO_DATE_TEXT, TIME_FORMATS
+
+    if unread.str.strip().str.fullmatch(ISO_DATE_TEXT).all():
+        return "ISO8601"
+    shapes = ", ".join(f"count(*) FILTER (regexp_full_match(date_text, {_literal(_shape_regex(f))}))"
+                       for f in ISO_FORMATS)
+    read, distinct, *found = source.con.execute(
+        f"SELECT count(day), count(DISTINCT date_text), {shapes} FROM ({_lines_sql(source)}) "
+        "WHERE day IS NOT NULL").fetchall()[0]
+    if distinct + len(unread) > textvalues.DATE_SAMPLE:  # at least as many as the loader counts (it strips them)
+        return None
+    only = [f for f, n in zip(ISO_FORMATS, found) if n == read]
+    if len(only) != 1:
+        return "ISO8601"
+    return only[0] if only[0].removeprefix("%Y-%m-%d") in TIME_FORMATS else "ISO8601"
+
+
+#: why the pandas loader excludes a row, in the order it asks (a row counts under the first that holds)
+EXCLUSIONS = ("repeated header line", "no customer id", "unparseable order date", "no order date",
+              "unparseable amount", "no amount")
+
+
+def _exclusions(source: Source) -> tuple[dict[str, tuple[int, list[str]]], tuple]:
+    """The rows the pandas loader excludes, as its report lists them (:meth:`LoadReport.messages`):
+    reason → (rows, the first three as 'row N', with the value for one that cannot be read), the
+    reasons in the order the loader meets them file by file (:data:`EXCLUSIONS` in each file);
+    and the first and last day of the lines with a customer (also of those excluded for their
+    amount). One pass over each file in file order (a CSV file in one thread), kept for later
+    summaries of the same files. Raises :class:`Unsupported` where the loader refuses a column
+    (most of a file's present dates or amounts unreadable) or a repeated header line's date and
+    amount read."""
+    if source.excluded is not None:
+        return source.excluded
+    from .io.load import WRONG_TYPE_SHARE
+
+    date_blank = _blank_sql(source, "order_date", "date_text")
+    amount_blank = _blank_sql(source, "amount", "amount_text")
+    conditions = ["custlens_header", _guest_sql("customer_id"), f"day IS NULL AND NOT {date_blank}", "day IS NULL",
+                  f"amount IS NULL AND NOT {amount_blank}", "amount IS NULL"]
+    reason = "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(conditions)) + " END"
+    if source.format == "csv":
+        header = " AND ".join(f"{_stripped_sql(_ident(c))} = {_literal(c)}" for c in source.mapped.values())
+        row, first = "row_number() OVER ()", 1  # numbered in file order, in one thread; the header is row 1
+    else:
+        header, row, first = "FALSE", "file_row_number", 2
+    excluded: dict[str, tuple[int, list[str]]] = {}
+    days = []
+    con = source.con
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        for f in source.files:
+            scan = f"(SELECT {row} AS custlens_row, * FROM {source.scan(row_numbers=True, filename=True, files=[f])})"
+            lines = _lines_sql(source, {"custlens_row": "custlens_row", "custlens_header": header}, scan=scan)
+            found = con.execute(f"""
+                SELECT reason, count(*), arg_min({{'row': custlens_row, 'text': shown}}, custlens_row, 3),
+                       count(*) FILTER (day IS NULL AND NOT {date_blank}), count(*) FILTER (day IS NULL AND {date_blank}),
+                       count(*) FILTER (amount IS NULL AND NOT {amount_blank}),
+                       count(*) FILTER (amount IS NULL AND {amount_blank}), count(*) FILTER (reason = 0 AND {USABLE}),
+                       min(day) FILTER (coalesce(reason, 9) > 1), max(day) FILTER (coalesce(reason, 9) > 1)
+                FROM (SELECT *, {reason} AS reason,
+                             CASE WHEN day IS NULL THEN CAST(date_text AS VARCHAR) ELSE CAST(amount_text AS VARCHAR) END
+                             AS shown FROM ({lines}))
+                GROUP BY reason""").fetchall()
+            rows = sum(r[1] for r in found)
+            bad_dates, blank_dates, bad_amounts, blank_amounts, read_headers = (sum(r[i] for r in found)
+                                                                                for i in range(3, 8))
+            # the loader's check of a column (custlens.io.load._check_type), on every row of the file
+            if any(0 < bad >= (rows - blank) * WRONG_TYPE_SHARE
+                   for bad, blank in ((bad_dates, blank_dates), (bad_amounts, blank_amounts))):
+                raise Unsupported(f"{f}: most of a column's values cannot be read")
+            if read_headers:
+                raise Unsupported(f"{f}: a repeated header line whose date and amount read")
+            days += [day for r in found for day in r[8:10] if day is not None]
+            for i, n, samples, *_ in sorted(r for r in found if r[0] is not None):
+                shown = [f"row {s['row'] + first}" + (f" {s['text'][:40]!r}" if i in (2, 4) else "")
+                         for s in sorted(samples, key=lambda s: s["row"])]
+                count, kept = excluded.get(EXCLUSIONS[i], (0, []))
+                excluded[EXCLUSIONS[i]] = (count + n, (kept + shown)[:3])
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    source.excluded = excluded, (min(days, default=None), max(days, default=None))
+    return source.excluded
+
+
 def _guest_sql(column: str) -> str:
     """The value is empty for the pandas loader (NULL, blank, or a 'no value' mark)."""
     marks = ", ".join(_literal(m) for m in MISSING_TEXT)
@@ -1805,7 +2011,8 @@ def inspect(source: Source) -> dict:
 
     result = summarize(source)
     con = source.con
-    customers = con.execute(f"SELECT count(*) FILTER (NOT guest) FROM {result.groups}").fetchall()[0][0]
+    # a customer whose every line is excluded is none (in_window: the lines kept, the window being every day)
+    customers = con.execute(f"SELECT count(*) FILTER (NOT guest AND in_window > 0) FROM {result.groups}").fetchall()[0][0]
     total, returns = con.execute(f"SELECT fsum(amount), count(*) FILTER (amount < 0) "
                                  f"FROM ({_customer_lines_sql(source)})").fetchall()[0]
     con.execute("SET preserve_insertion_order = true")  # the first lines, in file order
@@ -1824,13 +2031,13 @@ def inspect(source: Source) -> dict:
         "files": source.files, "kind": "purchases", "format": source.format,
         "encoding": source.encoding if source.format == "csv" else None,
         "delimiter": source.delimiter if source.format == "csv" else None, "ok": True,
-        "problems": [f"{result.guest_rows:,} rows excluded: no customer id (e.g. {', '.join(result.guest_samples)})"]
-        if result.guest_rows else [],
+        "problems": [f"{n:,} rows excluded: {reason} (e.g. {', '.join(samples)})"
+                     for reason, (n, samples) in result.excluded.items()],
         "notes": [f"warning: {w}" for w in source.warnings],
         "decimal": source.decimal if source.types["amount"] == "VARCHAR" else None,
         "date_formats": {"order_date": ["typed"] if typed_dates else list(source.date_formats)},
         "columns": [{"column": c, "role": role_of.get(c), "samples": sample_values(head[c])} for c in source.all_columns],
-        "rows": result.rows, "rows_loaded": result.rows - result.guest_rows, "customers": customers,
+        "rows": result.rows, "rows_loaded": result.rows_kept, "customers": customers,
         "date_range": [f"{day:%Y-%m-%d}" for day in con.execute(
             f"SELECT min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest) FROM {result.groups}").fetchall()[0]],
         "total_amount": round(float(total or 0.0), 2), "return_lines": returns,
@@ -2031,7 +2238,7 @@ def to_pandas(result: Result):
         population = float("nan") if median is None else float(median)
     return Summary(customers=fetch(result, result.table), as_of=pd.Timestamp(result.as_of),
                    lines_after_as_of=result.lines_after_as_of, return_only_customers=result.return_only_customers,
-                   lines=result.rows - result.guest_rows, order_days_loader=order_days if result.keep_days else None,
+                   lines=result.rows_kept, order_days_loader=order_days if result.keep_days else None,
                    gap_table=gap_table, gap_population=population)
 
 

@@ -149,6 +149,14 @@ def parse_numbers(series: pd.Series, *, decimal: str | None = None, delimiter: s
     return values, bad, decimal
 
 
+def reads_no_number(texts: pd.Series) -> bool:
+    """Whether :func:`parse_numbers` reads none of ``texts`` (present values of a column whose
+    other values are plain numbers) in any column, and they leave its decimal mark as it was:
+    none has a digit or a comma, nor spells an infinity or NaN (which its quick path reads)."""
+    text = texts.astype("string").str.lower()
+    return not bool(text.str.contains(r"[\d,]|inf|nan", regex=True).any())
+
+
 # --- dates -----------------------------------------------------------------------------------
 
 #: Date parts tried, in order of preference when several parse every value.
@@ -341,6 +349,20 @@ def parse_dates(series: pd.Series, *, fmt: str | None = None, column: str = "", 
         values[text.index] = parsed.to_numpy()[codes]
     bad = values.isna() & ~blank
     return DateParse(values, bad, tuple(formats), warning)
+
+
+def reads_no_date(texts: pd.Series, fmt: str | None = None) -> bool:
+    """Whether :func:`parse_dates` reads none of ``texts`` (present values) in any column, and they
+    leave its choice of formats for the other values as it was: with ``fmt``, it reads none of
+    them; else no format of :data:`DATE_FORMATS` reads their date part (they add to no format's
+    score, nor to a day-first or month-first order), ISO 8601 reads none and none is an Excel
+    serial number (which a column of only such values is read as)."""
+    text = texts.astype("string").str.strip()
+    if fmt is not None:
+        return not bool(_try(text, fmt).notna().any())
+    if text.str.fullmatch(r"\d{5}(?:\.\d+)?").any() or _try(text, "ISO8601").notna().any():
+        return False
+    return not any(_try(_date_part(text, f), f).notna().any() for f in DATE_FORMATS)
 
 
 def _numeric_dates(series: pd.Series, blank: pd.Series, column: str, source: str) -> DateParse:
