@@ -129,6 +129,7 @@ class Source:
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
     unread_dates_known: bool = False  # the dates read as NULL that are not blank, the loader reads none of either
     unread_amounts_known: bool = False  # (_reads_no_value), so their lines are excluded (_exclusions)
+    unread: dict | None = None  # what _unread found of the NULL dates and amounts
     excluded: tuple | None = None  # what _exclusions found in the files (the same for every summary of them)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
@@ -605,23 +606,31 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     read_text_values(source, *_unplain_columns(source), progress=progress is not None)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
-    aggregation = _group_sql(source, window, orders=orders, lines=lines)
-    groups = _customer_sql(aggregation, keep_days=keep_days, gaps=gaps)
-    _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS {groups}", progress)
     header = (f"NOT guest AND {_stripped_sql('customer_id')} = {_literal(source.columns['customer_id'])}"
               if source.format == "csv" and lines is None else "FALSE")  # `cat a.csv b.csv` repeats the header
-    checks = con.execute(f"""
-        SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
-               sum(bad_dates), sum(bad_amounts), sum(infinite_amounts), sum(odd_amounts),
-               sum(no_dates + no_amounts) FILTER (NOT guest),
-               sum(no_amounts), min(min_day) FILTER (NOT guest), max(max_day) FILTER (NOT guest),
-               sum(after) FILTER (NOT guest), count(*) FILTER (NOT guest AND counted),
-               count(*) FILTER (NOT guest AND NOT counted AND in_window > 0), count(*) FILTER ({header})
-        FROM {table}""").fetchall()[0]
-    (rows, guest_rows, padded, bad_dates, bad_amounts, infinite, odd_amounts, unusable, no_amounts, first_day, last_day, after,
-     customers, return_only, headers) = (v or 0 for v in checks)
+
+    def group(usable: bool) -> tuple[str, tuple]:
+        """The table of groups (see :func:`_group_sql`) and its checks."""
+        aggregation = _group_sql(source, window, orders=orders, lines=lines, usable=usable)
+        _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                  f"{_customer_sql(aggregation, keep_days=keep_days, gaps=gaps)}", progress)
+        return aggregation, con.execute(f"""
+            SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
+                   sum(odd_amounts), sum(no_dates + no_amounts), sum(no_dates + no_amounts) FILTER (NOT guest),
+                   sum(no_amounts), count(*) FILTER ({header}), min(min_day) FILTER (NOT guest),
+                   max(max_day) FILTER (NOT guest), sum(after) FILTER (NOT guest),
+                   count(*) FILTER (NOT guest AND counted),
+                   count(*) FILTER (NOT guest AND NOT counted AND in_window > 0)
+            FROM {table}""").fetchall()[0]
+
+    usable = source.excluded is not None  # the files have lines to exclude: known from a summary before
+    aggregation, checks = group(usable)
+    (rows, guest_rows, padded, odd_amounts, missing, unusable, no_amounts, headers, *_) = (v or 0 for v in checks)
     if rows == 0:
         raise Unsupported("no rows")
+    # what the NULL dates and amounts are: blank, or text that was not read (one pass, over their lines only)
+    unread = _unread(source) if missing and lines is None else {}
+    bad_dates, bad_amounts, infinite = (unread.get(k, 0) for k in ("bad_dates", "bad_amounts", "infinite"))
     text_dates = source.types["order_date"] == "VARCHAR" and not source.text_dates
     text_amounts = source.types["amount"] == "VARCHAR" and not source.text_amounts
     if bad_dates and text_dates and not source.unread_dates_known:
@@ -630,6 +639,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         source.unread_amounts_known = _reads_no_value(source, "amount")
     retry_dates = bool(bad_dates) and text_dates and not source.unread_dates_known
     retry_amounts = bool(odd_amounts or bad_amounts and not source.unread_amounts_known) and text_amounts
+    if retry_dates or retry_amounts:  # what was found of the NULL values no longer holds
+        source.unread = source.excluded = None
     if retry_dates and source.other_order:  # day first did not read every date: month first may
         source.sql_date_format, source.date_formats, source.other_order = source.other_order, (source.other_order,), None
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
@@ -648,18 +659,24 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         raise Unsupported("; ".join(found))
     if guest_rows == rows:
         raise Unsupported("no row has a customer id")
-    lowest, highest = first_day, last_day  # the days of the lines kept
+    # the days of every line with a customer, also of those excluded for their amount (the loader reads
+    # their dates too: one outside what pandas holds is an unreadable date to it; a summary of files
+    # known to have lines to exclude counts only those kept, but the first one checked them all)
+    lowest, highest = checks[8:10]
     if unusable or headers:
-        # and of every line with a customer, also of those excluded for their amount (the loader
-        # reads their dates too: one outside what pandas holds is an unreadable date to it)
-        excluded, (lowest, highest) = _exclusions(source)
+        ids = [h for (h,) in con.execute(f"SELECT customer_id FROM {table} WHERE {header}").fetchall()]
+        excluded = _exclusions(source, ids)
+        # a line with a date but no amount, or (every day counting) without a date: counted above
+        if not usable and (unread.get("amount_only") or checks_only and unread.get("no_date")):
+            aggregation, checks = group(True)
     else:
         excluded = {"no customer id": (guest_rows, _guest_samples(con, source, guest_rows))} if guest_rows else {}
+    last_day, after, customers, return_only = (v or 0 for v in checks[9:])
     if sum(n for n, _ in excluded.values()) == rows:
         raise Unsupported("no usable row")
     if source.date_format_guessed and not source.text_dates and source.sql_date_format not in SURE_FORMATS:
         _check_date_order(source)
-    if not (date.fromisoformat(PANDAS_DAYS[0]) <= lowest and highest <= date.fromisoformat(PANDAS_DAYS[1])):
+    if lowest and not (date.fromisoformat(PANDAS_DAYS[0]) <= lowest and highest <= date.fromisoformat(PANDAS_DAYS[1])):
         raise Unsupported("dates outside 1677–2262")
     if "currency" in source.columns and lines is None:
         column = source.column("currency")
@@ -1033,32 +1050,30 @@ def _first_texts(source: Source, column: str, file: str, n: int, among: set[str]
     return list(seen)[:n]
 
 
-def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str | None = None) -> str:
+def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str | None = None,
+               usable: bool = False) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date (these three NULL without ``orders``); see :func:`summarize`.
-    Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``; bad_dates and
-    bad_amounts count those that are not blank (:func:`_blank_sql`). Only the lines the loader keeps
-    (:data:`USABLE`) are summarised. Money is added
-    with ``fsum`` (compensated, as pandas' groupby sums are), here and in every engine query.
-    ``lines``: other lines than the files' (see :func:`summarize`)."""
+    Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. With
+    ``usable``, only the lines the loader keeps (:data:`USABLE`) are summarised; without, a line
+    whose amount is NULL but not its date would count (the summary checks first that there is
+    none: the filters cost 5–10% of a summary of 1e7 lines). Money is added with ``fsum``
+    (compensated, as pandas' groupby sums are), here and in every engine query. ``lines``: other
+    lines than the files' (see :func:`summarize`)."""
     odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
-    given, lines = lines is not None, lines or _lines_sql(source)
+    lines = lines or _lines_sql(source)
     odd = "count(*) FILTER (odd_amount)" if odd_amount else "0"
-    if given:  # lines of the files that were checked (and kept) already
-        unread = "0 AS bad_dates, 0 AS bad_amounts, 0 AS infinite_amounts"
-    else:
-        unread = f"""count(*) FILTER (day IS NULL AND NOT {_blank_sql(source, 'order_date', 'date_text')}) AS bad_dates,
-                     count(*) FILTER (amount IS NULL AND NOT {_blank_sql(source, 'amount', 'amount_text')}) AS bad_amounts,
-                     count(*) FILTER (amount IS NULL AND isinf(amount_value)) AS infinite_amounts"""
-    checks = f"""count(*) AS lines, count(*) - count(day) AS no_dates, count(*) - count(amount) AS no_amounts, {unread},
-                 {odd} AS odd_amounts, min(day) FILTER ({USABLE}) AS min_day, max(day) FILTER ({USABLE}) AS max_day"""
+    kept = f"FILTER ({USABLE})" if usable else ""
+    checks = f"""count(*) AS lines, count(*) - count(day) AS no_dates, count(*) - count(amount) AS no_amounts,
+                 {odd} AS odd_amounts, min(day) {kept} AS min_day, max(day) {kept} AS max_day"""
+    within = f"{USABLE} AND " if usable else ""
     if window == "TRUE":
-        in_window, after = f"count(*) FILTER ({USABLE}) AS in_window, 0 AS after", USABLE
+        in_window, after = f"count(*) {kept} AS in_window, 0 AS after", USABLE if usable else "TRUE"
     else:
-        in_window = (f"count(*) FILTER ({USABLE} AND {window}) AS in_window, "
-                     f"count(*) FILTER ({USABLE} AND NOT ({window})) AS after")
-        after = f"{USABLE} AND {window}"
+        in_window = (f"count(*) FILTER ({within}{window}) AS in_window, "
+                     f"count(*) FILTER ({within}NOT ({window})) AS after")
+        after = f"{within}{window}"
     if not orders:
         padded = "count(*) FILTER (padded_order)" if has_orders else "0"
         return f"""SELECT customer_id, {checks}, {padded} AS padded_orders, {in_window}, NULL::INTEGER[] AS days,
@@ -1072,8 +1087,7 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
                    FROM ({lines}) GROUP BY customer_id"""
     # with an order id: collapse lines into orders first (day = the order's first line)
     return f"""SELECT customer_id, sum(lines) AS lines, sum(no_dates) AS no_dates, sum(no_amounts) AS no_amounts,
-                   sum(bad_dates) AS bad_dates, sum(bad_amounts) AS bad_amounts,
-                   sum(infinite_amounts) AS infinite_amounts, sum(odd_amounts) AS odd_amounts,
+                   sum(odd_amounts) AS odd_amounts,
                    min(min_day) AS min_day, max(max_day) AS max_day, sum(padded_orders) AS padded_orders,
                    sum(in_window) AS in_window, sum(after) AS after,
                    list({EPOCH_DAY}) FILTER (in_window > 0 AND counted) AS days,
@@ -1647,8 +1661,7 @@ def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
     that do not depend on the as-of date. The gaps between consecutive distinct order days are
     the positive differences of the sorted days; money is rounded half-even to cents."""
     return f"""
-        SELECT customer_id, lines, no_dates, no_amounts, bad_dates, bad_amounts, infinite_amounts, padded_orders,
-               odd_amounts,
+        SELECT customer_id, lines, no_dates, no_amounts, padded_orders, odd_amounts,
                min_day, max_day,
                in_window, after, {_guest_sql('customer_id')} AS guest,
                {_padded_sql('customer_id')} AS padded,
@@ -1825,6 +1838,35 @@ def _stripped_sql(column: str) -> str:
     return f"regexp_replace({column}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g')"
 
 
+def _unread(source: Source) -> dict[str, int]:
+    """What the NULL dates and amounts of the files' lines are, from one pass over the lines that
+    have one, kept with their file and values in the temp table ``custlens_unread`` (for
+    :func:`_reads_no_value` and :func:`_exclusions`): bad_dates
+    and bad_amounts, text that was not read (not blank: :func:`_blank_sql`); infinite, amounts
+    read as ±inf; amount_only, lines with a customer and a date but no amount; no_date, lines
+    with a customer but no date."""
+    if source.unread is not None:
+        return source.unread
+    date_blank = _blank_sql(source, "order_date", "date_text")
+    amount_blank = _blank_sql(source, "amount", "amount_text")
+    con = source.con
+    lines = _lines_sql(source, {"custlens_file": "filename"}, scan=source.scan(filename=True))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_unread AS
+        SELECT custlens_file, customer_id, date_text, amount_text, {_guest_sql('customer_id')} AS guest,
+               day IS NULL AS no_day, amount IS NULL AS no_amount,
+               day IS NULL AND NOT {date_blank} AS bad_date, amount IS NULL AND NOT {amount_blank} AS bad_amount,
+               amount IS NULL AND isinf(amount_value) AS infinite,
+               CAST(date_text AS VARCHAR) AS date_shown, CAST(amount_text AS VARCHAR) AS amount_shown
+        FROM ({lines}) WHERE day IS NULL OR amount IS NULL""")
+    names = ("bad_dates", "bad_amounts", "infinite", "amount_only", "no_date")
+    counts = con.execute("""SELECT count(*) FILTER (bad_date), count(*) FILTER (bad_amount), count(*) FILTER (infinite),
+                                   count(*) FILTER (NOT guest AND NOT no_day AND no_amount),
+                                   count(*) FILTER (NOT guest AND no_day)
+                            FROM custlens_unread""").fetchall()[0]
+    source.unread = dict(zip(names, counts))
+    return source.unread
+
+
 #: the most distinct unread dates or amounts looked at by _reads_no_value (more go to the loader's parsers)
 MOST_UNREAD = 10_000
 
@@ -1836,13 +1878,13 @@ def _reads_no_value(source: Source, role: str) -> bool:
     their lines are excluded here as the loader excludes them (:func:`_exclusions`), and the other
     values stay read in SQL. False for more than :data:`MOST_UNREAD` distinct such values, and for
     dates with UTC offsets (the loader reads those otherwise in a column with values it cannot
-    read): the loader's parsers then read them all (:func:`read_text_values`). One pass."""
+    read): the loader's parsers then read them all (:func:`read_text_values`). The values come
+    from the table of :func:`_unread`."""
     if role == "order_date" and source.date_offsets:
         return False
-    value, text = ("day", "date_text") if role == "order_date" else ("amount", "amount_text")
-    rows = source.con.execute(f"""SELECT DISTINCT {text} FROM ({_lines_sql(source)})
-                                  WHERE {value} IS NULL AND NOT {_blank_sql(source, role, text)}
-                                  LIMIT {MOST_UNREAD + 1}""").fetchall()
+    bad, text = ("bad_date", "date_shown") if role == "order_date" else ("bad_amount", "amount_shown")
+    rows = source.con.execute(f"SELECT DISTINCT {text} FROM custlens_unread WHERE {bad} "
+                              f"LIMIT {MOST_UNREAD + 1}").fetchall()
     if len(rows) > MOST_UNREAD:
         return False
     import pandas as pd
@@ -1892,66 +1934,74 @@ EXCLUSIONS = ("repeated header line", "no customer id", "unparseable order date"
               "unparseable amount", "no amount")
 
 
-def _exclusions(source: Source) -> tuple[dict[str, tuple[int, list[str]]], tuple]:
+def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list[str]]]:
     """The rows the pandas loader excludes, as its report lists them (:meth:`LoadReport.messages`):
     reason → (rows, the first three as 'row N', with the value for one that cannot be read), the
-    reasons in the order the loader meets them file by file (:data:`EXCLUSIONS` in each file);
-    and the first and last day of the lines with a customer (also of those excluded for their
-    amount). One pass over each file in file order (a CSV file in one thread), kept for later
-    summaries of the same files. Raises :class:`Unsupported` where the loader refuses a column
-    (most of a file's present dates or amounts unreadable) or a repeated header line's date and
-    amount read."""
+    reasons in the order the loader meets them file by file (:data:`EXCLUSIONS` in each file).
+    ``headers``: the customer ids of lines that may repeat the header line (CSV). The lines whose
+    date or amount is NULL are known (:func:`_unread`), by their values; one pass over each file
+    in file order (a CSV file in one thread) numbers its rows and finds them by those values, with
+    the rows without a customer id and the repeated header lines. Kept for later summaries of the
+    same files. Raises :class:`Unsupported` where the loader refuses a column (most of a file's
+    present dates or amounts unreadable: custlens.io.load._check_type) or a repeated header
+    line's date and amount read."""
     if source.excluded is not None:
         return source.excluded
     from .io.load import WRONG_TYPE_SHARE
 
-    date_blank = _blank_sql(source, "order_date", "date_text")
-    amount_blank = _blank_sql(source, "amount", "amount_text")
-    conditions = ["custlens_header", _guest_sql("customer_id"), f"day IS NULL AND NOT {date_blank}", "day IS NULL",
-                  f"amount IS NULL AND NOT {amount_blank}", "amount IS NULL"]
-    reason = "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(conditions)) + " END"
-    if source.format == "csv":
-        header = " AND ".join(f"{_stripped_sql(_ident(c))} = {_literal(c)}" for c in source.mapped.values())
-        row, first = "row_number() OVER ()", 1  # numbered in file order, in one thread; the header is row 1
-    else:
-        header, row, first = "FALSE", "file_row_number", 2
-    excluded: dict[str, tuple[int, list[str]]] = {}
-    days = []
+    _unread(source)
     con = source.con
+    con.execute("""CREATE OR REPLACE TEMP TABLE custlens_unread_values AS
+        SELECT DISTINCT custlens_file, customer_id, date_text, amount_text,
+               CASE WHEN bad_date THEN 2 WHEN no_day THEN 3 WHEN bad_amount THEN 4 ELSE 5 END AS reason,
+               CASE WHEN no_day THEN date_shown ELSE amount_shown END AS shown
+        FROM custlens_unread""")
+    header = "FALSE"
+    if headers and source.format == "csv":
+        # a CASE, so that the regular expressions run on those lines only
+        header = (f"CASE WHEN custlens_id IN ({', '.join(_literal(h) for h in headers)}) THEN "
+                  + " AND ".join(f"{_stripped_sql(_ident(c))} = {_literal(c)}" for c in source.mapped.values())
+                  + " ELSE FALSE END")
+    # numbered in file order (a CSV file in one thread); the loader numbers the header row 1
+    row, first = ("row_number() OVER ()", 1) if source.format == "csv" else ("file_row_number", 2)
+    same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM u.{c}" for c in ("custlens_id", "date_text", "amount_text"))
+    excluded: dict[str, tuple[int, list[str]]] = {}
     con.execute("SET preserve_insertion_order = true")
     try:
         for f in source.files:
-            scan = f"(SELECT {row} AS custlens_row, * FROM {source.scan(row_numbers=True, filename=True, files=[f])})"
-            lines = _lines_sql(source, {"custlens_row": "custlens_row", "custlens_header": header}, scan=scan)
+            name = _literal(source.read_as.get(f, f))
             found = con.execute(f"""
-                SELECT reason, count(*), arg_min({{'row': custlens_row, 'text': shown}}, custlens_row, 3),
-                       count(*) FILTER (day IS NULL AND NOT {date_blank}), count(*) FILTER (day IS NULL AND {date_blank}),
-                       count(*) FILTER (amount IS NULL AND NOT {amount_blank}),
-                       count(*) FILTER (amount IS NULL AND {amount_blank}), count(*) FILTER (reason = 0 AND {USABLE}),
-                       min(day) FILTER (coalesce(reason, 9) > 1), max(day) FILTER (coalesce(reason, 9) > 1)
-                FROM (SELECT *, {reason} AS reason,
-                             CASE WHEN day IS NULL THEN CAST(date_text AS VARCHAR) ELSE CAST(amount_text AS VARCHAR) END
-                             AS shown FROM ({lines}))
+                SELECT reason, count(*), arg_min({{'row': n, 'text': shown}}, n, 3),
+                       count(*) FILTER (reason = 0 AND unread IS NULL)
+                FROM (SELECT l.n, CASE WHEN l.header THEN 0 WHEN {_guest_sql('l.custlens_id')} THEN 1 ELSE u.reason END
+                             AS reason, u.reason AS unread, u.shown
+                      FROM (SELECT *, {header} AS header
+                            FROM (SELECT {row} AS n, {_text_sql(source, 'customer_id')} AS custlens_id,
+                                         {source.column('order_date')} AS date_text, {source.column('amount')} AS amount_text,
+                                         * FROM {source.scan(row_numbers=True, files=[f])})) AS l
+                      LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, reason, shown
+                                 FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same})
                 GROUP BY reason""").fetchall()
             rows = sum(r[1] for r in found)
-            bad_dates, blank_dates, bad_amounts, blank_amounts, read_headers = (sum(r[i] for r in found)
-                                                                                for i in range(3, 8))
+            if sum(r[3] for r in found):
+                raise Unsupported(f"{f}: a repeated header line whose date and amount read")
+            bad_dates, blank_dates, bad_amounts, blank_amounts = con.execute(f"""
+                SELECT count(*) FILTER (bad_date), count(*) FILTER (no_day AND NOT bad_date),
+                       count(*) FILTER (bad_amount), count(*) FILTER (no_amount AND NOT bad_amount)
+                FROM custlens_unread WHERE custlens_file = {name}""").fetchall()[0]
             # the loader's check of a column (custlens.io.load._check_type), on every row of the file
             if any(0 < bad >= (rows - blank) * WRONG_TYPE_SHARE
                    for bad, blank in ((bad_dates, blank_dates), (bad_amounts, blank_amounts))):
                 raise Unsupported(f"{f}: most of a column's values cannot be read")
-            if read_headers:
-                raise Unsupported(f"{f}: a repeated header line whose date and amount read")
-            days += [day for r in found for day in r[8:10] if day is not None]
-            for i, n, samples, *_ in sorted(r for r in found if r[0] is not None):
+            for i, n, samples, _ in sorted(r for r in found if r[0] is not None):
                 shown = [f"row {s['row'] + first}" + (f" {s['text'][:40]!r}" if i in (2, 4) else "")
                          for s in sorted(samples, key=lambda s: s["row"])]
                 count, kept = excluded.get(EXCLUSIONS[i], (0, []))
                 excluded[EXCLUSIONS[i]] = (count + n, (kept + shown)[:3])
     finally:
         con.execute("SET preserve_insertion_order = false")
-    source.excluded = excluded, (min(days, default=None), max(days, default=None))
-    return source.excluded
+    source.excluded = excluded
+    return excluded
 
 
 def _guest_sql(column: str) -> str:
