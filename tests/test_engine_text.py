@@ -176,22 +176,28 @@ def test_random_russian_exports_give_the_same_summary(tmp_path_factory, rows, da
 def assert_same_or_both_refuse(path):
     """Both engines give the same summary and words, or the DuckDB engine leaves the file to pandas
     for a reason pandas reports row by row (padded or missing ids), or both refuse it (the loader
-    refuses a column most of whose values it cannot read, or finds no usable row)."""
+    refuses a column most of whose values it cannot read, or finds no usable row). ``path``: a
+    file, or a list of files (the engine names them in one line, the loader one line each)."""
+    paths = [str(p) for p in (path if isinstance(path, list) else [path])]
     try:
-        fast, reference, messages, expected = both(path)
+        fast, reference, messages, expected = both(paths)
     except engine.Unsupported as e:
         assert any(r in str(e) for r in ("spaces around", "no row has a customer id", "loader refuses",
                                          "cannot be read", "no usable row")), e
         if "cannot be read" in str(e) or "no usable row" in str(e):  # the loader refuses the file, and says why
             with pytest.raises(CustlensError, match="cannot be read|no usable rows"):
-                load_purchases([str(path)])
+                load_purchases(paths)
         return
     except Exception as e:  # noqa: BLE001 - pandas refuses too
         with pytest.raises(type(e)):
-            customers(load_purchases([str(path)])[0])
+            customers(load_purchases(paths)[0])
         return
     assert_same(fast, reference)
-    same_words(messages, expected)
+    if len(paths) == 1:
+        same_words(messages, expected)
+    else:
+        same_words(messages[1:], expected[len(paths):])
+        assert messages[0][1].startswith(f"{len(paths)} files: ")
 
 
 @pytest.mark.parametrize("command", [
@@ -282,21 +288,28 @@ def spoil_export(text: str, spoils, delimiter: str) -> str:
 # found by this test at 1,500 examples: an impossible ISO date ('2025-13-40') among ISO dates keeps
 # the loader's name of the format ISO8601 (every value has the shape of ISO text)
 @example(rows=[("Иванов", 0, (0, 0, "{sign}{int}{dec}"))] * 3, spoils=[(0, "date", "2025-13-40", "")],
-         date_style="%Y-%m-%d", english=False)
+         date_style="%Y-%m-%d", english=False, split=0)
 @given(rows=st.lists(st.tuples(ID, DAY, AMOUNT), min_size=1, max_size=40), spoils=SPOIL,
        date_style=st.sampled_from(["%d.%m.%Y", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d", "%d/%m/%y", "%Y-%m-%d %H:%M:%S"]),
-       english=st.booleans())
-def test_random_exports_with_bad_rows_exclude_the_same_rows(tmp_path_factory, rows, spoils, date_style, english):
+       english=st.booleans(), split=st.integers(0, 39))
+def test_random_exports_with_bad_rows_exclude_the_same_rows(tmp_path_factory, rows, spoils, date_style, english,
+                                                            split):
     """Blank or unreadable dates and amounts, repeated header lines and lines of totals in random
     exports: the engine excludes the rows the loader excludes, under the same reasons with the same
-    sample rows (or leaves the file to pandas for a reason above), and summarises the rest alike."""
-    path = tmp_path_factory.mktemp("spoiled") / "in.csv"
+    sample rows, file by file (a ``split`` of the lines into two files), or leaves the file to
+    pandas for a reason above; and summarises the rest alike."""
     if english:
         en_rows = [(c, d, (whole, cents, "{sign}{int}{dec}")) for c, d, (whole, cents, _) in rows]
-        path.write_text(spoil_export(english_export(en_rows, date_style.replace(".", "/")), spoils, ","))
+        text = spoil_export(english_export(en_rows, date_style.replace(".", "/")), spoils, ",")
     else:
-        path.write_text(spoil_export(russian_export(rows, date_style), spoils, ";"), encoding="utf-8")
-    assert_same_or_both_refuse(path)
+        text = spoil_export(russian_export(rows, date_style), spoils, ";")
+    header, *body = text.splitlines(keepends=True)
+    parts = [body[:split], body[split:]] if 0 < split < len(body) else [body]
+    folder = tmp_path_factory.mktemp("spoiled")
+    paths = [folder / f"in{i}.csv" for i in range(len(parts))]
+    for path, part in zip(paths, parts):
+        path.write_text(header + "".join(part), encoding="utf-8")
+    assert_same_or_both_refuse(paths)
 
 
 @pytest.mark.parametrize("fmt, shapes", [("%d.%m.%Y %H:%M:%S", 1), ("%Y-%m-%d %H:%M:%S", 1), ("%Y-%m-%d %H:%M", 2)])
