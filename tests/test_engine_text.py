@@ -289,6 +289,10 @@ def spoil_export(text: str, spoils, delimiter: str) -> str:
 # the loader's name of the format ISO8601 (every value has the shape of ISO text)
 @example(rows=[("Иванов", 0, (0, 0, "{sign}{int}{dec}"))] * 3, spoils=[(0, "date", "2025-13-40", "")],
          date_style="%Y-%m-%d", english=False, split=0)
+# and at 1,200 (with two files): a file of no date at all has no order of day and month to warn of
+@example(rows=[("Ж5", 192, (-5457, 23, "{sign}{int}{dec}")), ("C3", 19, (-429, 72, "{sign}{int}{dec}"))],
+         spoils=[(3, "footer", "n/a", "—"), (3, "footer", "n/a", "—")], date_style="%d/%m/%y", english=False,
+         split=2)
 @given(rows=st.lists(st.tuples(ID, DAY, AMOUNT), min_size=1, max_size=40), spoils=SPOIL,
        date_style=st.sampled_from(["%d.%m.%Y", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d", "%d/%m/%y", "%Y-%m-%d %H:%M:%S"]),
        english=st.booleans(), split=st.integers(0, 39))

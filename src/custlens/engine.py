@@ -127,10 +127,12 @@ class Source:
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
     text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
-    unread_dates_known: bool = False  # the dates read as NULL that are not blank, the loader reads none of either
-    unread_amounts_known: bool = False  # (_reads_no_value), so their lines are excluded (_exclusions)
+    #: the loader reads none of the dates (amounts) left NULL here that are not blank (_reads_no_value):
+    #: their lines are excluded (_exclusions), the others stay read in SQL
+    unread_dates_known: bool = False
+    unread_amounts_known: bool = False
     unread: dict | None = None  # what _unread found of the NULL dates and amounts
-    excluded: tuple | None = None  # what _exclusions found in the files (the same for every summary of them)
+    excluded: dict | None = None  # what _exclusions found in the files (the same for every summary of them)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
@@ -777,16 +779,20 @@ def _check_date_order(source: Source) -> None:
     order in each file, which a day above 12 decides (custlens.io.parse.detect_date_format).
     Day first: a file without one is still read day first, with the loader's warning that the
     order is ambiguous. Month first (a day above 12 in the first lines): a file without one is
-    read day first by the loader, which raises :class:`Unsupported`. One query a file, which
-    stops at the first such date."""
+    read day first by the loader, which raises :class:`Unsupported`. A file without a date (every
+    line excluded) has no order to decide. One query a file, which stops at the first such date."""
     if source.date_order_checked:
         return
     fmt = source.sql_date_format
     day_first, month_first = next(pair for pair in DAY_MONTH_FORMATS if fmt in pair)
     column = source.column("order_date")
     for f in source.files:
-        if source.con.execute(f"SELECT 1 FROM {source.scan(files=[f], one_scan=True)} "
-                              f"WHERE dayofmonth({_fixed_time_sql(column, fmt)}) > 12 LIMIT 1").fetchall():
+        def found(where: str) -> bool:
+            return bool(source.con.execute(f"SELECT 1 FROM {source.scan(files=[f], one_scan=True)} "
+                                           f"WHERE {where} LIMIT 1").fetchall())
+
+        time = _fixed_time_sql(column, fmt)
+        if found(f"dayofmonth({time}) > 12") or not found(f"{time} IS NOT NULL"):  # no date at all: nothing to decide
             continue
         if fmt == month_first:
             raise Unsupported(f"{f}: no day above 12, so the pandas loader reads its dates day first")
