@@ -668,8 +668,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     if unusable or headers:
         ids = [h for (h,) in con.execute(f"SELECT customer_id FROM {table} WHERE {header}").fetchall()]
         excluded = _exclusions(source, ids)
-        # a line with a date but no amount, or (every day counting) without a date: counted above
-        if not usable and (unread.get("amount_only") or checks_only and unread.get("no_date")):
+        if not usable and unread.get("amount_only"):  # a line with a date but no amount: counted above
             aggregation, checks = group(True)
     else:
         excluded = {"no customer id": (guest_rows, _guest_samples(con, source, guest_rows))} if guest_rows else {}
@@ -1074,8 +1073,8 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
     checks = f"""count(*) AS lines, count(*) - count(day) AS no_dates, count(*) - count(amount) AS no_amounts,
                  {odd} AS odd_amounts, min(day) {kept} AS min_day, max(day) {kept} AS max_day"""
     within = f"{USABLE} AND " if usable else ""
-    if window == "TRUE":
-        in_window, after = f"count(*) {kept} AS in_window, 0 AS after", USABLE if usable else "TRUE"
+    if window == "TRUE":  # every day: every line with a date (and an amount, with usable)
+        in_window, after = f"count(day) {kept} AS in_window, 0 AS after", USABLE if usable else "day IS NOT NULL"
     else:
         in_window = (f"count(*) FILTER ({within}{window}) AS in_window, "
                      f"count(*) FILTER ({within}NOT ({window})) AS after")
@@ -1849,8 +1848,7 @@ def _unread(source: Source) -> dict[str, int]:
     have one, kept with their file and values in the temp table ``custlens_unread`` (for
     :func:`_reads_no_value` and :func:`_exclusions`): bad_dates
     and bad_amounts, text that was not read (not blank: :func:`_blank_sql`); infinite, amounts
-    read as ±inf; amount_only, lines with a customer and a date but no amount; no_date, lines
-    with a customer but no date."""
+    read as ±inf; amount_only, lines with a customer and a date but no amount."""
     if source.unread is not None:
         return source.unread
     date_blank = _blank_sql(source, "order_date", "date_text")
@@ -1864,10 +1862,9 @@ def _unread(source: Source) -> dict[str, int]:
                amount IS NULL AND isinf(amount_value) AS infinite,
                CAST(date_text AS VARCHAR) AS date_shown, CAST(amount_text AS VARCHAR) AS amount_shown
         FROM ({lines}) WHERE day IS NULL OR amount IS NULL""")
-    names = ("bad_dates", "bad_amounts", "infinite", "amount_only", "no_date")
+    names = ("bad_dates", "bad_amounts", "infinite", "amount_only")
     counts = con.execute("""SELECT count(*) FILTER (bad_date), count(*) FILTER (bad_amount), count(*) FILTER (infinite),
-                                   count(*) FILTER (NOT guest AND NOT no_day AND no_amount),
-                                   count(*) FILTER (NOT guest AND no_day)
+                                   count(*) FILTER (NOT guest AND NOT no_day AND no_amount)
                             FROM custlens_unread""").fetchall()[0]
     source.unread = dict(zip(names, counts))
     return source.unread
@@ -1984,7 +1981,8 @@ def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list
                       FROM (SELECT *, {header} AS header
                             FROM (SELECT {row} AS n, {_text_sql(source, 'customer_id')} AS custlens_id,
                                          {source.column('order_date')} AS date_text, {source.column('amount')} AS amount_text,
-                                         * FROM {source.scan(row_numbers=True, files=[f])})) AS l
+                                         {', '.join(_ident(c) for c in source.mapped.values())}
+                                  FROM {source.scan(row_numbers=True, files=[f])})) AS l
                       LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, reason, shown
                                  FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same})
                 GROUP BY reason""").fetchall()
