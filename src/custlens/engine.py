@@ -785,13 +785,13 @@ def _check_date_order(source: Source) -> None:
     fmt = source.sql_date_format
     day_first, month_first = next(pair for pair in DAY_MONTH_FORMATS if fmt in pair)
     column = source.column("order_date")
-    for f in source.files:
-        def found(where: str) -> bool:
-            return bool(source.con.execute(f"SELECT 1 FROM {source.scan(files=[f], one_scan=True)} "
-                                           f"WHERE {where} LIMIT 1").fetchall())
+    def found(f: str, where: str) -> bool:
+        return bool(source.con.execute(f"SELECT 1 FROM {source.scan(files=[f], one_scan=True)} "
+                                       f"WHERE {where} LIMIT 1").fetchall())
 
-        time = _fixed_time_sql(column, fmt)
-        if found(f"dayofmonth({time}) > 12") or not found(f"{time} IS NOT NULL"):  # no date at all: nothing to decide
+    time = _fixed_time_sql(column, fmt)
+    for f in source.files:
+        if found(f, f"dayofmonth({time}) > 12") or not found(f, f"{time} IS NOT NULL"):  # no date: nothing to decide
             continue
         if fmt == month_first:
             raise Unsupported(f"{f}: no day above 12, so the pandas loader reads its dates day first")
