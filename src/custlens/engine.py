@@ -563,6 +563,17 @@ def connect(memory_limit: str | None = None):
     return con
 
 
+@contextlib.contextmanager
+def _in_file_order(con):
+    """Statements inside return rows in the order they are read (a CSV file read in one thread:
+    :meth:`Source.scan` with ``row_numbers``): for ``row_number() OVER ()`` and the first lines."""
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield con
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
 def default_memory_limit() -> str:
     """A quarter of physical memory (at least 1 GiB): DuckDB spills to disk beyond it, so a
     summary of a file larger than memory keeps room for the rest of the machine."""
@@ -611,23 +622,29 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     header = (f"NOT guest AND {_stripped_sql('customer_id')} = {_literal(source.columns['customer_id'])}"
               if source.format == "csv" and lines is None else "FALSE")  # `cat a.csv b.csv` repeats the header
 
-    def group(usable: bool) -> tuple[str, tuple]:
-        """The table of groups (see :func:`_group_sql`) and its checks."""
+    def group(usable: bool) -> tuple[str, dict]:
+        """The table of groups (see :func:`_group_sql`) and its checks, by name."""
         aggregation = _group_sql(source, window, orders=orders, lines=lines, usable=usable)
         _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS "
                   f"{_customer_sql(aggregation, keep_days=keep_days, gaps=gaps)}", progress)
-        return aggregation, con.execute(f"""
-            SELECT sum(lines), sum(lines) FILTER (guest), count(*) FILTER (NOT guest AND padded) + sum(padded_orders),
-                   sum(odd_amounts), sum(no_dates + no_amounts), sum(no_dates + no_amounts) FILTER (NOT guest),
-                   sum(no_amounts), count(*) FILTER ({header}), min(min_day) FILTER (NOT guest),
-                   max(max_day) FILTER (NOT guest), sum(after) FILTER (NOT guest),
-                   count(*) FILTER (NOT guest AND counted),
-                   count(*) FILTER (NOT guest AND NOT counted AND in_window > 0)
-            FROM {table}""").fetchall()[0]
+        found = con.execute(f"""
+            SELECT sum(lines) AS rows, sum(lines) FILTER (guest) AS guest_rows,
+                   count(*) FILTER (NOT guest AND padded) + sum(padded_orders) AS padded,
+                   sum(odd_amounts) AS odd_amounts, sum(no_dates + no_amounts) AS missing,
+                   sum(no_dates + no_amounts) FILTER (NOT guest) AS unusable, sum(no_amounts) AS no_amounts,
+                   count(*) FILTER ({header}) AS headers, min(min_day) FILTER (NOT guest) AS first_day,
+                   max(max_day) FILTER (NOT guest) AS last_day, sum(after) FILTER (NOT guest) AS after,
+                   count(*) FILTER (NOT guest AND counted) AS customers,
+                   count(*) FILTER (NOT guest AND NOT counted AND in_window > 0) AS return_only
+            FROM {table}""")
+        names = [d[0] for d in found.description]
+        return aggregation, {k: v if v is not None or k.endswith("_day") else 0
+                             for k, v in zip(names, found.fetchall()[0])}
 
     usable = source.excluded is not None  # the files have lines to exclude: known from a summary before
     aggregation, checks = group(usable)
-    (rows, guest_rows, padded, odd_amounts, missing, unusable, no_amounts, headers, *_) = (v or 0 for v in checks)
+    rows, guest_rows, missing, unusable = checks["rows"], checks["guest_rows"], checks["missing"], checks["unusable"]
+    odd_amounts, headers = checks["odd_amounts"], checks["headers"]
     if rows == 0:
         raise Unsupported("no rows")
     # what the NULL dates and amounts are: blank, or text that was not read (one pass, over their lines only)
@@ -651,11 +668,11 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         read_text_values(source, retry_dates, retry_amounts, progress=progress is not None)
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
                           orders=orders, name=name, lines=lines)
-    problems = {"ids with spaces around them": padded, "amounts with '_' or '+-'": odd_amounts,
+    problems = {"ids with spaces around them": checks["padded"], "amounts with '_' or '+-'": odd_amounts,
                 "amounts that are not finite": infinite,  # kept by the loader where it reads them
                 # quantity × unit_price fills a blank amount in the loader
                 "lines without an amount next to a quantity and unit price":
-                    no_amounts if {"quantity", "unit_price"} <= source.roles else 0}
+                    checks["no_amounts"] if {"quantity", "unit_price"} <= source.roles else 0}
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
     if found:
         raise Unsupported("; ".join(found))
@@ -664,7 +681,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     # the days of every line with a customer, also of those excluded for their amount (the loader reads
     # their dates too: one outside what pandas holds is an unreadable date to it; a summary of files
     # known to have lines to exclude counts only those kept, but the first one checked them all)
-    lowest, highest = checks[8:10]
+    lowest, highest = checks["first_day"], checks["last_day"]
     if unusable or headers:
         ids = [h for (h,) in con.execute(f"SELECT customer_id FROM {table} WHERE {header}").fetchall()]
         excluded = _exclusions(source, ids)
@@ -672,7 +689,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
             aggregation, checks = group(True)
     else:
         excluded = {"no customer id": (guest_rows, _guest_samples(con, source, guest_rows))} if guest_rows else {}
-    last_day, after, customers, return_only = (v or 0 for v in checks[9:])
+    last_day, after, customers, return_only = (checks[k] for k in ("last_day", "after", "customers", "return_only"))
     if sum(n for n, _ in excluded.values()) == rows:
         raise Unsupported("no usable row")
     if source.date_format_guessed and not source.text_dates and source.sql_date_format not in SURE_FORMATS:
@@ -785,6 +802,7 @@ def _check_date_order(source: Source) -> None:
     fmt = source.sql_date_format
     day_first, month_first = next(pair for pair in DAY_MONTH_FORMATS if fmt in pair)
     column = source.column("order_date")
+
     def found(f: str, where: str) -> bool:
         return bool(source.con.execute(f"SELECT 1 FROM {source.scan(files=[f], one_scan=True)} "
                                        f"WHERE {where} LIMIT 1").fetchall())
@@ -1039,8 +1057,7 @@ def _first_texts(source: Source, column: str, file: str, n: int, among: set[str]
 
     con = source.con
     seen: dict[str, None] = {}
-    con.execute("SET preserve_insertion_order = true")
-    try:
+    with _in_file_order(con):
         con.execute(f"SELECT {column} AS v FROM {source.scan(row_numbers=True, files=[file])}")
         while len(seen) < n:
             chunk = con.fetch_df_chunk()
@@ -1050,8 +1067,6 @@ def _first_texts(source: Source, column: str, file: str, n: int, among: set[str]
             text = text[~blank_mask(text)] if among is None else text[text.isin(among)]
             for value in text.drop_duplicates():
                 seen.setdefault(value, None)
-    finally:
-        con.execute("SET preserve_insertion_order = false")
     return list(seen)[:n]
 
 
@@ -1062,7 +1077,7 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
     Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. With
     ``usable``, only the lines the loader keeps (:data:`USABLE`) are summarised; without, a line
     whose amount is NULL but not its date would count (the summary checks first that there is
-    none: the filters cost 5–10% of a summary of 1e7 lines). Money is added with ``fsum``
+    none: the filters cost 5% of a summary of 1e7 lines). Money is added with ``fsum``
     (compensated, as pandas' groupby sums are), here and in every engine query. ``lines``: other
     lines than the files' (see :func:`summarize`)."""
     odd_amount = _amount_sql(source)[1]
@@ -1262,8 +1277,7 @@ def customer_lines(result: Result, customer_id: str):
         return f"coalesce({_ident(name)}, '') AS {_ident(name)}" if source.format == "csv" else _ident(name)
     where = f"{_text_sql(source, 'customer_id')} = {_literal(customer_id)}"
     tables = []
-    con.execute("SET preserve_insertion_order = true")  # the rows in file order
-    try:
+    with _in_file_order(con):
         for f in source.files:
             columns = ", ".join(raw(name, f) for name in source.all_columns)
             query = f"SELECT {columns} FROM {source.scan(files=[f], one_scan=True)} WHERE {where}"
@@ -1271,8 +1285,6 @@ def customer_lines(result: Result, customer_id: str):
             if len(frame):
                 tables.append(RawTable(source=f, format=source.format, frame=frame, encoding=source.encoding,
                                        delimiter=source.delimiter, header_names=list(source.all_columns)))
-    finally:
-        con.execute("SET preserve_insertion_order = false")
     if not tables:
         return pd.DataFrame({"customer_id": pd.Series(dtype="string"), "order_date": pd.Series(dtype="datetime64[ns]"),
                              "amount": pd.Series(dtype="float64")})
@@ -1969,8 +1981,7 @@ def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list
     row, first = ("row_number() OVER ()", 1) if source.format == "csv" else ("file_row_number", 2)
     same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM u.{c}" for c in ("custlens_id", "date_text", "amount_text"))
     excluded: dict[str, tuple[int, list[str]]] = {}
-    con.execute("SET preserve_insertion_order = true")
-    try:
+    with _in_file_order(con):
         for f in source.files:
             name = _literal(source.read_as.get(f, f))
             found = con.execute(f"""
@@ -2002,8 +2013,6 @@ def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list
                          for s in sorted(samples, key=lambda s: s["row"])]
                 count, kept = excluded.get(EXCLUSIONS[i], (0, []))
                 excluded[EXCLUSIONS[i]] = (count + n, (kept + shown)[:3])
-    finally:
-        con.execute("SET preserve_insertion_order = false")
     source.excluded = excluded
     return excluded
 
@@ -2034,8 +2043,7 @@ def _guest_samples(con, source: Source, guests: int) -> list[str]:
                                ORDER BY n LIMIT {want}""").fetchall()
         return [f"row {n + 1}" for (n,) in rows]
 
-    con.execute("SET preserve_insertion_order = true")  # rows numbered in file order
-    try:
+    with _in_file_order(con):
         samples = first(source.files[0], f"LIMIT {GUEST_HEAD_LINES}", 3)
         if len(samples) == min(3, guests):
             return samples
@@ -2044,8 +2052,6 @@ def _guest_samples(con, source: Source, guests: int) -> list[str]:
             samples += first(f, "", 3 - len(samples))
             if len(samples) == 3:
                 break
-    finally:
-        con.execute("SET preserve_insertion_order = false")
     return samples
 
 
@@ -2069,16 +2075,13 @@ def inspect(source: Source) -> dict:
     customers = con.execute(f"SELECT count(*) FILTER (NOT guest AND in_window > 0) FROM {result.groups}").fetchall()[0][0]
     total, returns = con.execute(f"SELECT fsum(amount), count(*) FILTER (amount < 0) "
                                  f"FROM ({_customer_lines_sql(source)})").fetchall()[0]
-    con.execute("SET preserve_insertion_order = true")  # the first lines, in file order
-    try:
-        zoned = source.columns["order_date"] if source.date_zone else None  # fetched in UTC, shown in its zone
+    zoned = source.columns["order_date"] if source.date_zone else None  # fetched in UTC, shown in its zone
+    with _in_file_order(con):  # the first lines
         head = con.execute(f"""SELECT {', '.join(f"timezone('UTC', {_ident(c)}) AS {_ident(c)}" if c == zoned
                                                  else _ident(c) for c in source.all_columns)}
                                FROM {source.scan(row_numbers=True, files=source.files[:1])} LIMIT {SAMPLE_LINES}""").df()
-        if zoned:
-            head[zoned] = head[zoned].dt.tz_localize("UTC").dt.tz_convert(source.date_zone)
-    finally:
-        con.execute("SET preserve_insertion_order = false")
+    if zoned:
+        head[zoned] = head[zoned].dt.tz_localize("UTC").dt.tz_convert(source.date_zone)
     role_of = {column: role for role, column in source.mapped.items()}
     typed_dates = source.typed_dates
     return {
