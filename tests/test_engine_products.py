@@ -148,7 +148,7 @@ TEXTS = st.sampled_from(["Tea", "tea", " Tea ", "Чай", "чай\u00a0", "Coffe
 @st.composite
 def exports(draw):
     n = draw(st.integers(1, 40))
-    customers = draw(st.lists(st.sampled_from(["C1", "C2", "C3", "К4", "C5", "C6"]), min_size=n, max_size=n))
+    customers = draw(st.lists(st.sampled_from(["C1", "C2", "C3", "К4", "C5", "C6", " C1", "C2\t"]), min_size=n, max_size=n))
     days = draw(st.lists(st.integers(0, 60), min_size=n, max_size=n))
     cents = draw(st.lists(st.integers(-500, 5000), min_size=n, max_size=n))
     products = draw(st.lists(TEXTS, min_size=n, max_size=n))
@@ -171,7 +171,7 @@ def test_random_exports_give_the_same_basket_and_details(tmp_path, frame, cut):
     source = engine.open_source([str(path)], LoadOptions())
     try:
         result = engine.summarize(source, (pd.Timestamp("2025-01-01") + pd.Timedelta(days=cut)).date())
-    except engine.Unsupported:  # padded ids, no usable line: the pandas loader reports them row by row
+    except engine.Unsupported:  # no usable line: the pandas loader says so
         return
     purchases = load_purchases([str(path)])[0]
     lines = engine.product_lines(result)
@@ -263,7 +263,7 @@ def test_random_exports_give_the_same_evaluation(tmp_path, frame, cut):
     try:
         result = engine.summarize(engine.open_source([str(path)], LoadOptions()),
                                   (pd.Timestamp("2025-01-01") + pd.Timedelta(days=cut)).date())
-    except engine.Unsupported:  # padded ids, no usable line: the pandas loader reports them row by row
+    except engine.Unsupported:  # no usable line: the pandas loader says so
         return
     purchases = load_purchases([str(path)])[0]
     upto = purchases[(purchases["order_date"].dt.normalize() <= pd.Timestamp(result.as_of)).to_numpy()]

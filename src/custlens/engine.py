@@ -133,6 +133,8 @@ class Source:
     unread_amounts_known: bool = False
     unread: dict | None = None  # what _unread found of the NULL dates and amounts
     excluded: dict | None = None  # what _exclusions found in the files (the same for every summary of them)
+    strip_ids: bool = False  # customer and order ids are read stripped, as the loader reads them: set where
+    #: a summary found an id with spaces around it (the plain ids cost nothing on the hot path)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
@@ -666,6 +668,10 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                           orders=orders, name=name, lines=lines)
     if retry_dates or retry_amounts:  # text the first lines did not show: read as the pandas loader does
         read_text_values(source, retry_dates, retry_amounts, progress=progress is not None)
+        return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
+                          orders=orders, name=name, lines=lines)
+    if checks["padded"] and not source.strip_ids and lines is None:  # read the ids stripped, as the loader does
+        source.strip_ids, source.unread, source.excluded = True, None, None
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
                           orders=orders, name=name, lines=lines)
     problems = {"ids with spaces around them": checks["padded"], "amounts with '_' or '+-'": odd_amounts,
@@ -1375,8 +1381,7 @@ def _role_text_sql(source: Source, role: str) -> str:
     stripped as Python strips; NULL when blank or a 'no value' mark."""
     column = _ident(source.mapped[role])
     text = column if source.column_types[source.mapped[role]] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
-    stripped = (f"(CASE WHEN {_printable_ends_sql(text)} THEN {text} "
-                f"ELSE regexp_replace({text}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g') END)")
+    stripped = _strip_sql(text)
     return f"CASE WHEN {_guest_sql(stripped)} THEN NULL ELSE {stripped} END"
 
 
@@ -1716,9 +1721,12 @@ def _summary_sql(as_of: date, groups: str) -> str:
 
 
 def _text_sql(source: Source, role: str) -> str:
-    """An id column as text (integers as their digits)."""
+    """An id column as text (integers as their digits); stripped as the loader strips it where
+    the files have ids with spaces around them (:attr:`Source.strip_ids`)."""
     column = source.column(role)
-    return column if source.types[role] == "VARCHAR" else f"CAST({column} AS VARCHAR)"
+    if source.types[role] != "VARCHAR":
+        return f"CAST({column} AS VARCHAR)"
+    return _strip_sql(column) if source.strip_ids else column
 
 
 def _day_sql(source: Source) -> str:
@@ -1853,6 +1861,12 @@ def _blank_sql(source: Source, role: str, column: str) -> str:
 def _stripped_sql(column: str) -> str:
     """The text without what Python's strip() removes at either end."""
     return f"regexp_replace({column}, '^{SPACE_CLASS}+|{SPACE_CLASS}+$', '', 'g')"
+
+
+def _strip_sql(column: str) -> str:
+    """:func:`_stripped_sql`, with the regular expression run only on values whose first or last
+    character is not printable ASCII (:func:`_printable_ends_sql`): for every line of a file."""
+    return f"(CASE WHEN {_printable_ends_sql(column)} THEN {column} ELSE {_stripped_sql(column)} END)"
 
 
 def _unread(source: Source) -> dict[str, int]:
