@@ -737,6 +737,27 @@ def test_ids_with_spaces_around_them_are_read_stripped(tmp_path, run, fmt):
         assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("plain_lines, passes", [(0, 1), (engine.HEAD_LINES, 2)])
+def test_ids_with_spaces_in_the_first_lines_are_stripped_from_the_first_pass(tmp_path, monkeypatch, fmt, plain_lines,
+                                                                             passes):
+    """The first lines show the padded id: one aggregate; further down: the summary finds it and
+    runs again. The same customers either way. (Parquet: text dates, so the first lines are read.)"""
+    path = tmp_path / f"padded.{fmt}"
+    text = "customer_id,date,amount\n" + "C2,2025-01-01,1\n" * plain_lines + "C1 ,2025-01-02,4\nC1,2025-01-03,7\n"
+    if fmt == "csv":
+        path.write_text(text, encoding="utf-8")
+    else:
+        pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False).to_parquet(path, index=False)
+    calls = []
+    group_sql = engine._group_sql
+    monkeypatch.setattr(engine, "_group_sql", lambda *a, **k: calls.append(1) or group_sql(*a, **k))
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions()))
+    assert len(calls) == passes
+    got = engine.to_pandas(result).customers.set_index("customer_id")
+    assert got.loc["C1", "frequency"] == 2 and got.loc["C1", "monetary"] == 11.0
+
+
 ONE_C = "Клиент;Дата;Сумма\n"  # a 1C export: ';', dd.mm.yyyy with times, decimal commas
 
 

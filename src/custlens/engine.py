@@ -741,7 +741,8 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     (:func:`read_text_values`), as the first lines or the options show: text dates that are not
     ISO, ``--date-format`` or a format :func:`_guess_sql_format` finds in the first lines; text
     amounts that are not plain numbers, or ``--decimal ,``. Text further down that is not plain is
-    found by the summary's checks."""
+    found by the summary's checks. Sets :attr:`Source.strip_ids` where the first lines have an id
+    with spaces around it (which spares the summary a second pass)."""
     dates = source.types["order_date"] == "VARCHAR"
     amounts = source.types["amount"] == "VARCHAR"
     given = source.options.date_format
@@ -754,6 +755,7 @@ def _unplain_columns(source: Source) -> tuple[bool, bool]:
     if not (check_dates or check_amounts):
         return dates, amounts
     odd = _odd_head_csv(source) if source.format == "csv" else _odd_head(source, check_dates, check_amounts)
+    source.strip_ids = source.strip_ids or odd[5] > 0  # else a summary that finds one runs again
     if check_dates:
         # each format strptime tries and fails costs ~0.5 µs a line: 5 s on 1e7 lines of dates alone
         source.iso_formats = tuple(sorted(ISO_FORMATS, key=lambda f: -odd[3][f]))
@@ -826,12 +828,12 @@ def _check_date_order(source: Source) -> None:
     source.date_order_checked = True
 
 
-def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int, dict[str, int], list[str]]:
-    """(dates, amounts, offsets, formats, texts) among the first lines that the plain path would not
-    read: present text that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`);
+def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int, dict[str, int], list[str], int]:
+    """(dates, amounts, offsets, formats, texts, ids) among the first lines that the plain path would
+    not read: present text that is not ISO, or not a finite number (or odd: :func:`_odd_number_sql`);
     each counted when asked for; of those dates, the ISO times with a UTC offset
-    (:data:`OFFSET_TEXT`); the dates each of :data:`ISO_FORMATS` reads; and the dates' texts
-    (when dates are asked for; NULL as '')."""
+    (:data:`OFFSET_TEXT`); the dates each of :data:`ISO_FORMATS` reads; the dates' texts
+    (when dates are asked for; NULL as ''); and the customer ids with spaces around them."""
     date_text, amount_text = source.column("order_date"), source.column("amount")
     value = f"TRY_CAST({amount_text} AS DOUBLE)"
     may_be = f"regexp_matches({{}}, {_literal(MAY_BE_VALUE)})"
@@ -845,13 +847,15 @@ def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int
     odd_amounts = (f"count(*) FILTER (NOT {_guest_sql(amount_text)} AND {may_be.format(amount_text)} AND "
                    f"({value} IS NULL OR NOT isfinite({value}) OR {_odd_number_sql(amount_text, value)}))"
                    if amounts else "0")
-    dates, offsets, *formats, texts, amounts = source.con.execute(
-        f"SELECT {odd_dates}, {odd_amounts} FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})"
+    customer = _text_sql(source, "customer_id")
+    dates, offsets, *formats, texts, amounts, ids = source.con.execute(
+        f"SELECT {odd_dates}, {odd_amounts}, count(*) FILTER ({_padded_sql(customer)}) "
+        f"FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})"
     ).fetchall()[0]
-    return dates, amounts, offsets, dict(zip(ISO_FORMATS, formats)), texts or []
+    return dates, amounts, offsets, dict(zip(ISO_FORMATS, formats)), texts or [], ids
 
 
-def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[str]]:
+def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[str], int]:
     """:func:`_odd_head` for a CSV file, from the bytes already read to sniff it (a DuckDB query
     costs 20–50 ms at start-up). Only a hint: the summary's checks find what it misses."""
     import csv
@@ -864,18 +868,19 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[s
         lines = lines[:-1]  # the last line may be cut
     lines = lines[:HEAD_LINES]
     at = {name: i for i, name in enumerate(source.all_columns)}
-    day_at, amount_at = at[source.columns["order_date"]], at[source.columns["amount"]]
+    day_at, amount_at, id_at = (at[source.columns[role]] for role in ("order_date", "amount", "customer_id"))
     iso = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
     offset = re.compile(OFFSET_TEXT)
     shapes = {f: re.compile(_shape_regex(f)) for f in ISO_FORMATS}
     formats = dict.fromkeys(ISO_FORMATS, 0)
-    odd_dates = odd_amounts = offsets = 0
+    odd_dates = odd_amounts = offsets = ids = 0
     texts = []
     for row in csv.reader(lines, delimiter=source.delimiter):
         if len(row) != len(source.all_columns):
             continue
         day, amount = row[day_at], row[amount_at]
         texts.append(day)
+        ids += row[id_at] != row[id_at].strip()
         if not _blank(day) and not iso.fullmatch(day) and re.search(MAY_BE_VALUE, day):
             odd_dates += 1
             offsets += offset.fullmatch(day) is not None
@@ -886,7 +891,7 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[s
                 odd_amounts += "_" in amount or not math.isfinite(float(amount))
             except ValueError:
                 odd_amounts += 1
-    return odd_dates, odd_amounts, offsets, formats, texts
+    return odd_dates, odd_amounts, offsets, formats, texts, ids
 
 
 def _offset_modes(source: Source) -> tuple[dict[str, str], dict[str, int]] | None:
