@@ -309,9 +309,8 @@ def test_random_exports_give_the_same_summary(tmp_path_factory, lines, with_orde
         try:
             fast, reference, _, _ = both(path, as_of=as_of, ranges=ranges)
         except engine.Unsupported as e:
-            # the only reasons random clean lines may be refused: an exact repeat (pandas drops it
-            # and says so) or nothing left to summarise
-            assert any(r in str(e) for r in ("repeat an earlier line", "no row has a customer id")), e
+            # the only reason random clean lines may be refused: nothing left to summarise
+            assert "no row has a customer id" in str(e), e
             continue
         except Exception as e:  # noqa: BLE001 - pandas refuses too (no usable rows, nothing up to as-of)
             with pytest.raises(type(e)):
@@ -488,7 +487,7 @@ def test_random_exports_give_the_same_summary_at_an_earlier_date(tmp_path_factor
         try:
             result = engine.summarize(open_source([path], ranges=ranges), as_of, keep_days=True)
         except engine.Unsupported as e:  # as in test_random_exports_give_the_same_summary
-            assert any(r in str(e) for r in ("repeat an earlier line", "no row has a customer id")), e
+            assert "no row has a customer id" in str(e), e
             continue
         first = engine.to_pandas(result)
         purchases = load_purchases([str(path)])[0]
@@ -681,7 +680,6 @@ def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_
     ("text.csv", "customer_id,date,amount\nC1,2025-01-02,twelve\nC2,2025-01-03,7\n", {}, "cannot be read"),
     ("blank_with_parts.csv", "customer_id,date,amount,quantity,unit_price\nC1,2025-01-02,,2,3\nC2,2025-01-03,7,1,7\n",
      {}, "quantity and unit price"),
-    ("dups.csv", "customer_id,order_id,date,amount\nC1,A,2025-01-02,12\nC1,A,2025-01-02,12\n", {}, "repeat"),
     ("currency.csv", "customer_id,date,amount,currency\nC1,2025-01-02,12,USD\nC2,2025-01-03,7,EUR\n", {},
      "several currencies"),
     ("underscore.csv", "customer_id,date,amount\nC1,2025-01-02,1_000\nC2,2025-01-03,7\n", {}, "cannot be read"),
@@ -701,6 +699,47 @@ def test_inputs_the_engine_leaves_to_pandas(tmp_path, run, name, content, option
     forced = run("summary", path, "--format", "csv", "--engine", "duckdb")
     assert forced.exit_code == 1 and forced.stdout == ""
     assert forced.stderr.startswith("Error: --engine duckdb cannot take this input (") and reason in forced.stderr
+
+
+REPEATS = ("customer_id,order_id,date,amount\nC1,A,2025-01-02,12\nC1,A,2025-01-02,12\nC2,B,2025-01-03,7\n"
+           "C1,A,2025-01-02,12\nC2,B,TBD,7\nC2,B,TBD,7\nC1,A,2025-01-02,5\n")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_lines_that_repeat_an_earlier_line_are_excluded(tmp_path, run, fmt):
+    """Worked by hand: with an order id, the loader excludes a line equal in every column to an
+    earlier one of its file ('duplicate line': rows 3 and 5 repeat row 2); row 7 repeats row 6,
+    but both are excluded for their date first ('TBD'; Parquet's typed dates have none). C1: order
+    A of 12 and 5 (row 8 differs in its amount); C2: order B of 7. DuckDB excludes them alike."""
+    path = tmp_path / f"repeats.{fmt}"
+    text = REPEATS if fmt == "csv" else "\n".join(line for line in REPEATS.split("\n") if "TBD" not in line)
+    if fmt == "csv":
+        path.write_text(text, encoding="utf-8")
+    else:
+        pd.read_csv(io.StringIO(text), parse_dates=["date"]).to_parquet(path, index=False)
+    source = engine.open_source([str(path)], LoadOptions())
+    result = engine.summarize(source, keep_days=True)
+    assert source.repeats == (3 if fmt == "csv" else 2) and result.rows == (7 if fmt == "csv" else 5)
+    expected = {"duplicate line": (2, ["row 3", "row 5"])}
+    if fmt == "csv":
+        expected = {"unparseable order date": (2, ["row 6 'TBD'", "row 7 'TBD'"]), **expected}
+    assert result.excluded == expected and list(result.excluded) == list(expected)
+    got = engine.to_pandas(result).customers
+    assert got["customer_id"].tolist() == ["C1", "C2"]
+    assert got["monetary"].tolist() == [17.0, 7.0] and got["frequency"].tolist() == [1, 1]
+    fast, reference, _, _ = both(path)
+    assert_same(fast, reference)
+    for command in (["summary"], ["kpi", "--split", "2025-01-03", "--window", "2d"], ["inspect"]):
+        extra = [] if command[0] == "inspect" else ["--format", "csv"]
+        duck = run(*command, path, *extra, *([] if command[0] == "inspect" else ["--engine", "duckdb"]))
+        slow = run(*command, path, *extra, *([] if command[0] == "inspect" else ["--engine", "pandas"]))
+        assert duck.exit_code == slow.exit_code == 0, duck.stderr
+        if command[0] == "inspect":
+            assert "engine             duckdb" in duck.stdout
+            assert re.search(r"rows usable +3 ", duck.stdout), duck.stdout
+            continue
+        assert duck.stdout == slow.stdout and "DuckDB engine" in duck.stderr
+        assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
 PADDED_IDS = ("customer_id,order_id,date,amount\n C1,A,2025-01-02,12\nC1,A ,2025-01-02,3\nC1\u00a0,B,2025-01-05,7\n"

@@ -316,6 +316,30 @@ def test_random_exports_with_bad_rows_exclude_the_same_rows(tmp_path_factory, ro
     assert_same_or_both_refuse(paths)
 
 
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.tuples(ID, st.sampled_from(["A", "B", "", "n/a"]), st.integers(0, 60),
+                               st.sampled_from(["12.50", "-3", "7", "0", "99.99", "1.05", "", "TBD"]),
+                               st.sampled_from(["2025-01-{:02d}"] * 6 + ["", "TBD"])), min_size=1, max_size=30),
+       copies=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=10),
+       spaces=st.booleans(), split=st.integers(0, 40))
+def test_random_exports_with_repeated_lines_exclude_the_same_rows(tmp_path_factory, rows, copies, spaces, split):
+    """Exports with an order id where lines are copied (exports joined with overlaps), also lines
+    with blank or unreadable values and their copies, over one or two files (a copy in the
+    other file is no repeat): the same rows excluded ('duplicate line' and the rest, with the same
+    sample rows), the same summary; a copy with a space after its id is no repeat either."""
+    body = [f"{c},{o},{d.format(day % 28 + 1)},{a}" for c, o, day, a, d in rows]
+    for source, at in copies:
+        line = body[source % len(body)]
+        body.insert(at % (len(body) + 1), line.replace(",", " ,", 1) if spaces and source % 3 == 0 else line)
+    parts = [body[:split], body[split:]] if 0 < split < len(body) else [body]
+    folder = tmp_path_factory.mktemp("repeats")
+    paths = [folder / f"in{i}.csv" for i in range(len(parts))]
+    for path, part in zip(paths, parts):
+        path.write_text("customer_id,order_id,date,amount\n" + "".join(line + "\n" for line in part),
+                        encoding="utf-8")
+    assert_same_or_both_refuse(paths)
+
+
 @pytest.mark.parametrize("fmt, shapes", [("%d.%m.%Y %H:%M:%S", 1), ("%Y-%m-%d %H:%M:%S", 1), ("%Y-%m-%d %H:%M", 2)])
 def test_words_and_blanks_among_many_distinct_dates_stay_in_sql(tmp_path, fmt, shapes):
     """More distinct dates than the loader's parsers read one by one (a 1C export's times), with a

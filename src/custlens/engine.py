@@ -133,6 +133,9 @@ class Source:
     unread_amounts_known: bool = False
     unread: dict | None = None  # what _unread found of the NULL dates and amounts
     excluded: dict | None = None  # what _exclusions found in the files (the same for every summary of them)
+    #: with an order id: how many lines repeat an earlier line of their file in every column (the
+    #: loader excludes them; _lines_sql leaves them out); None until checked (_repeated_lines)
+    repeats: int | None = None
     strip_ids: bool = False  # customer and order ids are read stripped, as the loader reads them: set where
     #: a summary found an id with spaces around it (the plain ids cost nothing on the hot path)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
@@ -619,6 +622,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     con = source.con
     table, view = f"groups{name}", f"summary{name}"
     read_text_values(source, *_unplain_columns(source), progress=progress is not None)
+    if "order_id" in source.columns and lines is None and source.repeats is None:
+        source.repeats = _repeated_lines(source)
     checks_only = as_of is None
     window = "TRUE" if checks_only else f"day <= {_date(as_of)}"
     header = (f"NOT guest AND {_stripped_sql('customer_id')} = {_literal(source.columns['customer_id'])}"
@@ -646,6 +651,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     usable = source.excluded is not None  # the files have lines to exclude: known from a summary before
     aggregation, checks = group(usable)
     rows, guest_rows, missing, unusable = checks["rows"], checks["guest_rows"], checks["missing"], checks["unusable"]
+    repeats = source.repeats if lines is None else 0  # left out of the lines: (_lines_sql)
+    rows += repeats or 0
     odd_amounts, headers = checks["odd_amounts"], checks["headers"]
     if rows == 0:
         raise Unsupported("no rows")
@@ -688,7 +695,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     # their dates too: one outside what pandas holds is an unreadable date to it; a summary of files
     # known to have lines to exclude counts only those kept, but the first one checked them all)
     lowest, highest = checks["first_day"], checks["last_day"]
-    if unusable or headers:
+    if unusable or headers or repeats:
         ids = [h for (h,) in con.execute(f"SELECT customer_id FROM {table} WHERE {header}").fetchall()]
         excluded = _exclusions(source, ids)
         if not usable and unread.get("amount_only"):  # a line with a date but no amount: counted above
@@ -708,11 +715,6 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                                  WHERE NOT {_guest_sql(column)}""").fetchall()[0][0]
         if currencies > 1:
             raise Unsupported("amounts in several currencies")
-    if "order_id" in source.columns and lines is None:
-        duplicates = con.execute(f"""SELECT count(*) FROM (SELECT h FROM (SELECT hash(*COLUMNS(*)) AS h
-                                 FROM {source.scan()}) GROUP BY h HAVING count(*) > 1)""").fetchall()[0][0]
-        if duplicates:
-            raise Unsupported("lines that may repeat an earlier line")
     as_of = as_of or last_day
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {_summary_sql(as_of, table)}")
     if strict and excluded:
@@ -1148,6 +1150,8 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan:
     offsets = bool(source.date_offsets) and not source.text_dates  # _offset_day_sql reads custlens_date_parts
     by_file = len(source.files) > 1 and (source.text_dates or source.text_amounts or costs or
                                          (offsets and len(set(source.date_offsets.values())) > 1))
+    if scan is None and source.repeats:
+        scan = _without_repeats_sql(source, one_scan=one_scan)
     scan = scan or source.scan(filename=by_file, one_scan=one_scan)
     if offsets:
         scan = f"(SELECT *, {_offset_parts_sql(source.column('order_date'))} AS custlens_date_parts FROM {scan})"
@@ -1159,6 +1163,44 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan:
                             {source.column('order_date')} AS date_text,
                             {source.column('amount')} AS amount_text {order} {computed}
                      FROM {scan} AS lines {_text_joins(source, costs=costs)})"""
+
+
+def _line_hash_sql(source: Source) -> str:
+    """A 64-bit hash of the line's every column, as written (equal lines, equal hashes)."""
+    return f"hash({', '.join(_ident(c) for c in source.all_columns)})"
+
+
+def _repeated_lines(source: Source) -> int:
+    """How many lines repeat an earlier line of their file in every column (the pandas loader
+    excludes them where the files have an order id: custlens.io.load.duplicate_lines). One pass
+    keeps the hashes seen more than once in the temp table ``custlens_repeated`` (a collision only
+    adds a candidate); the lines with those hashes are then compared column by column."""
+    con = source.con
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_repeated AS
+                    SELECT h FROM (SELECT {_line_hash_sql(source)} AS h FROM {source.scan()}) GROUP BY h
+                    HAVING count(*) > 1""")
+    if not con.execute("SELECT count(*) FROM custlens_repeated").fetchall()[0][0]:
+        return 0
+    return con.execute(f"SELECT count(*) FILTER (NOT custlens_first) FROM ({_candidates_sql(source)})").fetchall()[0][0]
+
+
+def _candidates_sql(source: Source, *, one_scan: bool = False) -> str:
+    """The lines whose hash is in ``custlens_repeated``, with their file's name and custlens_first:
+    the line is the first of its file with these values (any one of equal lines: they are equal)."""
+    columns = ", ".join(["filename", *(_ident(c) for c in source.all_columns)])
+    return f"""SELECT *, row_number() OVER (PARTITION BY {columns}) = 1 AS custlens_first
+               FROM {source.scan(filename=True, one_scan=one_scan)}
+               WHERE {_line_hash_sql(source)} IN (SELECT h FROM custlens_repeated)"""
+
+
+def _without_repeats_sql(source: Source, *, one_scan: bool = False) -> str:
+    """The files' lines (and their file's name) without those that repeat an earlier line of their
+    file (:func:`_repeated_lines`): the lines whose hash is seen once, and the first of each set
+    of equal lines."""
+    return f"""(SELECT * EXCLUDE (custlens_first) FROM ({_candidates_sql(source, one_scan=one_scan)}) WHERE custlens_first
+               UNION ALL BY NAME
+               SELECT * FROM {source.scan(filename=True, one_scan=one_scan)}
+               WHERE {_line_hash_sql(source)} NOT IN (SELECT h FROM custlens_repeated))"""
 
 
 #: a day's period as the ordinal of pandas' Period (custlens.cohorts.FREQUENCIES), by period
@@ -1965,7 +2007,7 @@ def _iso_format_name(source: Source, unread) -> str | None:
 
 #: why the pandas loader excludes a row, in the order it asks (a row counts under the first that holds)
 EXCLUSIONS = ("repeated header line", "no customer id", "unparseable order date", "no order date",
-              "unparseable amount", "no amount")
+              "unparseable amount", "no amount", "duplicate line")
 
 
 def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list[str]]]:
@@ -2003,19 +2045,32 @@ def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list
     with _in_file_order(con):
         for f in source.files:
             name = _literal(source.read_as.get(f, f))
+
+            def numbered(more: str = "") -> str:
+                """The file's rows in order (n), each with the reason the loader excludes it for
+                (NULL: kept; the index in EXCLUSIONS), and the columns ``more`` adds."""
+                return f"""
+                    SELECT l.*, CASE WHEN l.header THEN 0 WHEN {_guest_sql('l.custlens_id')} THEN 1 ELSE u.reason END
+                           AS reason, u.reason AS unread, u.shown
+                    FROM (SELECT *, {header} AS header
+                          FROM (SELECT {row} AS n, {_text_sql(source, 'customer_id')} AS custlens_id,
+                                       {source.column('order_date')} AS date_text, {source.column('amount')} AS amount_text,
+                                       {', '.join(_ident(c) for c in source.mapped.values())} {more}
+                                FROM {source.scan(row_numbers=True, files=[f])})) AS l
+                    LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, reason, shown
+                               FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same}"""
+
             found = con.execute(f"""
                 SELECT reason, count(*), arg_min({{'row': n, 'text': shown}}, n, 3),
                        count(*) FILTER (reason = 0 AND unread IS NULL)
-                FROM (SELECT l.n, CASE WHEN l.header THEN 0 WHEN {_guest_sql('l.custlens_id')} THEN 1 ELSE u.reason END
-                             AS reason, u.reason AS unread, u.shown
-                      FROM (SELECT *, {header} AS header
-                            FROM (SELECT {row} AS n, {_text_sql(source, 'customer_id')} AS custlens_id,
-                                         {source.column('order_date')} AS date_text, {source.column('amount')} AS amount_text,
-                                         {', '.join(_ident(c) for c in source.mapped.values())}
-                                  FROM {source.scan(row_numbers=True, files=[f])})) AS l
-                      LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, reason, shown
-                                 FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same})
-                GROUP BY reason""").fetchall()
+                FROM ({numbered()}) GROUP BY reason""").fetchall()
+            if source.repeats:  # a kept line equal to an earlier one in every column (equal lines share a reason)
+                line = f", {_line_hash_sql(source)} AS custlens_h, row({', '.join(map(_ident, source.all_columns))}) AS custlens_line"
+                found += con.execute(f"""
+                    SELECT {EXCLUSIONS.index("duplicate line")}, count(*), arg_min({{'row': n, 'text': NULL}}, n, 3), 0
+                    FROM (SELECT n, reason, row_number() OVER (PARTITION BY custlens_line ORDER BY n) AS copy
+                          FROM ({numbered(line)}) WHERE custlens_h IN (SELECT h FROM custlens_repeated))
+                    WHERE copy > 1 AND reason IS NULL HAVING count(*) > 0""").fetchall()
             rows = sum(r[1] for r in found)
             if sum(r[3] for r in found):
                 raise Unsupported(f"{f}: a repeated header line whose date and amount read")
