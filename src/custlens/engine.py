@@ -697,7 +697,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     lowest, highest = checks["first_day"], checks["last_day"]
     if unusable or headers or repeats:
         ids = [h for (h,) in con.execute(f"SELECT customer_id FROM {table} WHERE {header}").fetchall()]
-        excluded = _exclusions(source, ids)
+        excluded = _exclusions(source, ids, missing=bool(missing))
         if not usable and unread.get("amount_only"):  # a line with a date but no amount: counted above
             aggregation, checks = group(True)
     else:
@@ -1916,12 +1916,13 @@ def _strip_sql(column: str) -> str:
     return f"(CASE WHEN {_printable_ends_sql(column)} THEN {column} ELSE {_stripped_sql(column)} END)"
 
 
-def _unread(source: Source) -> dict[str, int]:
+def _unread(source: Source, *, none: bool = False) -> dict[str, int]:
     """What the NULL dates and amounts of the files' lines are, from one pass over the lines that
     have one, kept with their file and values in the temp table ``custlens_unread`` (for
     :func:`_reads_no_value` and :func:`_exclusions`): bad_dates
     and bad_amounts, text that was not read (not blank: :func:`_blank_sql`); infinite, amounts
-    read as ±inf; amount_only, lines with a customer and a date but no amount."""
+    read as ±inf; amount_only, lines with a customer and a date but no amount. ``none``: a summary
+    found no NULL date or amount, so the table is made empty without a pass."""
     if source.unread is not None:
         return source.unread
     date_blank = _blank_sql(source, "order_date", "date_text")
@@ -1934,7 +1935,7 @@ def _unread(source: Source) -> dict[str, int]:
                day IS NULL AND NOT {date_blank} AS bad_date, amount IS NULL AND NOT {amount_blank} AS bad_amount,
                amount IS NULL AND isinf(amount_value) AS infinite,
                CAST(date_text AS VARCHAR) AS date_shown, CAST(amount_text AS VARCHAR) AS amount_shown
-        FROM ({lines}) WHERE day IS NULL OR amount IS NULL""")
+        FROM ({lines}) WHERE {'FALSE AND' if none else ''} (day IS NULL OR amount IS NULL)""")
     names = ("bad_dates", "bad_amounts", "infinite", "amount_only")
     counts = con.execute("""SELECT count(*) FILTER (bad_date), count(*) FILTER (bad_amount), count(*) FILTER (infinite),
                                    count(*) FILTER (NOT guest AND NOT no_day AND no_amount)
@@ -2010,22 +2011,24 @@ EXCLUSIONS = ("repeated header line", "no customer id", "unparseable order date"
               "unparseable amount", "no amount", "duplicate line")
 
 
-def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list[str]]]:
+def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> dict[str, tuple[int, list[str]]]:
     """The rows the pandas loader excludes, as its report lists them (:meth:`LoadReport.messages`):
     reason → (rows, the first three as 'row N', with the value for one that cannot be read), the
     reasons in the order the loader meets them file by file (:data:`EXCLUSIONS` in each file).
     ``headers``: the customer ids of lines that may repeat the header line (CSV). The lines whose
     date or amount is NULL are known (:func:`_unread`), by their values; one pass over each file
     in file order (a CSV file in one thread) numbers its rows and finds them by those values, with
-    the rows without a customer id and the repeated header lines. Kept for later summaries of the
-    same files. Raises :class:`Unsupported` where the loader refuses a column (most of a file's
-    present dates or amounts unreadable: custlens.io.load._check_type) or a repeated header
-    line's date and amount read."""
+    the rows without a customer id and the repeated header lines; where the files have lines that
+    repeat an earlier one (:attr:`Source.repeats`), a second pass numbers those. ``missing``:
+    whether a summary found a NULL date or amount (else there is no such line to look for).
+    Kept for later summaries of the same files. Raises :class:`Unsupported` where the loader
+    refuses a column (most of a file's present dates or amounts unreadable:
+    custlens.io.load._check_type) or a repeated header line's date and amount read."""
     if source.excluded is not None:
         return source.excluded
     from .io.load import WRONG_TYPE_SHARE
 
-    _unread(source)
+    _unread(source, none=not missing)
     con = source.con
     con.execute("""CREATE OR REPLACE TEMP TABLE custlens_unread_values AS
         SELECT DISTINCT custlens_file, customer_id, date_text, amount_text,
@@ -2042,34 +2045,34 @@ def _exclusions(source: Source, headers: list[str]) -> dict[str, tuple[int, list
     row, first = ("row_number() OVER ()", 1) if source.format == "csv" else ("file_row_number", 2)
     same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM u.{c}" for c in ("custlens_id", "date_text", "amount_text"))
     excluded: dict[str, tuple[int, list[str]]] = {}
+
+    def numbered(f: str, name: str, more: str = "") -> str:
+        """File ``f``'s rows in order (n), each with the reason the loader excludes it for (NULL:
+        kept; the index in EXCLUSIONS), and the columns ``more`` adds. ``name``: f as DuckDB reads it."""
+        return f"""
+            SELECT l.*, CASE WHEN l.header THEN 0 WHEN {_guest_sql('l.custlens_id')} THEN 1 ELSE u.reason END
+                   AS reason, u.reason AS unread, u.shown
+            FROM (SELECT *, {header} AS header
+                  FROM (SELECT {row} AS n, {_text_sql(source, 'customer_id')} AS custlens_id,
+                               {source.column('order_date')} AS date_text, {source.column('amount')} AS amount_text,
+                               {', '.join(_ident(c) for c in source.mapped.values())} {more}
+                        FROM {source.scan(row_numbers=True, files=[f])})) AS l
+            LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, reason, shown
+                       FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same}"""
+
+    line = f", {_line_hash_sql(source)} AS custlens_h, row({', '.join(map(_ident, source.all_columns))}) AS custlens_line"
     with _in_file_order(con):
         for f in source.files:
             name = _literal(source.read_as.get(f, f))
-
-            def numbered(more: str = "") -> str:
-                """The file's rows in order (n), each with the reason the loader excludes it for
-                (NULL: kept; the index in EXCLUSIONS), and the columns ``more`` adds."""
-                return f"""
-                    SELECT l.*, CASE WHEN l.header THEN 0 WHEN {_guest_sql('l.custlens_id')} THEN 1 ELSE u.reason END
-                           AS reason, u.reason AS unread, u.shown
-                    FROM (SELECT *, {header} AS header
-                          FROM (SELECT {row} AS n, {_text_sql(source, 'customer_id')} AS custlens_id,
-                                       {source.column('order_date')} AS date_text, {source.column('amount')} AS amount_text,
-                                       {', '.join(_ident(c) for c in source.mapped.values())} {more}
-                                FROM {source.scan(row_numbers=True, files=[f])})) AS l
-                    LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, reason, shown
-                               FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same}"""
-
             found = con.execute(f"""
                 SELECT reason, count(*), arg_min({{'row': n, 'text': shown}}, n, 3),
                        count(*) FILTER (reason = 0 AND unread IS NULL)
-                FROM ({numbered()}) GROUP BY reason""").fetchall()
+                FROM ({numbered(f, name)}) GROUP BY reason""").fetchall()
             if source.repeats:  # a kept line equal to an earlier one in every column (equal lines share a reason)
-                line = f", {_line_hash_sql(source)} AS custlens_h, row({', '.join(map(_ident, source.all_columns))}) AS custlens_line"
                 found += con.execute(f"""
                     SELECT {EXCLUSIONS.index("duplicate line")}, count(*), arg_min({{'row': n, 'text': NULL}}, n, 3), 0
                     FROM (SELECT n, reason, row_number() OVER (PARTITION BY custlens_line ORDER BY n) AS copy
-                          FROM ({numbered(line)}) WHERE custlens_h IN (SELECT h FROM custlens_repeated))
+                          FROM ({numbered(f, name, line)}) WHERE custlens_h IN (SELECT h FROM custlens_repeated))
                     WHERE copy > 1 AND reason IS NULL HAVING count(*) > 0""").fetchall()
             rows = sum(r[1] for r in found)
             if sum(r[3] for r in found):
