@@ -478,6 +478,9 @@ def test_times_with_utc_offsets_pandas_cannot_read_are_not_read_in_sql(tmp_path,
 
 @given(lines=LINES, with_orders=st.booleans(), days=st.tuples(st.integers(-3, 45), st.integers(0, 45)),
        ranges=st.integers(1, 4))
+# found by this test: a line without a customer id repeated (with an order id) is still a file
+# where no row has one (the count of rows read left out the repeat)
+@example(lines=[("", 0, 12.5, ""), ("", 0, 12.5, "")], with_orders=True, days=(0, 0), ranges=1)
 def test_random_exports_give_the_same_summary_at_an_earlier_date(tmp_path_factory, lines, with_orders, days, ranges):
     """summary_at (the stages at an earlier date: lapsed --new-since, lifecycle --from, kpi
     --stages) is the pandas summary of the same lines at that date, and leaves the first one as it was."""

@@ -689,7 +689,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
     if found:
         raise Unsupported("; ".join(found))
-    if guest_rows == rows:
+    if guest_rows == checks["rows"]:  # the lines read (their repeats: copies of them)
         raise Unsupported("no row has a customer id")
     # the days of every line with a customer, also of those excluded for their amount (the loader reads
     # their dates too: one outside what pandas holds is an unreadable date to it; a summary of files
@@ -1174,30 +1174,27 @@ def _repeated_lines(source: Source) -> int:
     """How many lines repeat an earlier line of their file in every column (the pandas loader
     excludes them where the files have an order id: custlens.io.load.duplicate_lines). One pass
     keeps the hashes seen more than once in the temp table ``custlens_repeated`` (a collision only
-    adds a candidate); the lines with those hashes are then compared column by column."""
+    adds a candidate); where there are any, one more keeps the lines with those hashes, and their
+    file's name, in ``custlens_candidates``, with custlens_first: the line is the first of its
+    file with these values (any one of equal lines: they are equal)."""
     con = source.con
     con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_repeated AS
                     SELECT h FROM (SELECT {_line_hash_sql(source)} AS h FROM {source.scan()}) GROUP BY h
                     HAVING count(*) > 1""")
     if not con.execute("SELECT count(*) FROM custlens_repeated").fetchall()[0][0]:
         return 0
-    return con.execute(f"SELECT count(*) FILTER (NOT custlens_first) FROM ({_candidates_sql(source)})").fetchall()[0][0]
-
-
-def _candidates_sql(source: Source, *, one_scan: bool = False) -> str:
-    """The lines whose hash is in ``custlens_repeated``, with their file's name and custlens_first:
-    the line is the first of its file with these values (any one of equal lines: they are equal)."""
     columns = ", ".join(["filename", *(_ident(c) for c in source.all_columns)])
-    return f"""SELECT *, row_number() OVER (PARTITION BY {columns}) = 1 AS custlens_first
-               FROM {source.scan(filename=True, one_scan=one_scan)}
-               WHERE {_line_hash_sql(source)} IN (SELECT h FROM custlens_repeated)"""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_candidates AS
+                    SELECT *, row_number() OVER (PARTITION BY {columns}) = 1 AS custlens_first
+                    FROM {source.scan(filename=True)} WHERE {_line_hash_sql(source)} IN (SELECT h FROM custlens_repeated)""")
+    return con.execute("SELECT count(*) FILTER (NOT custlens_first) FROM custlens_candidates").fetchall()[0][0]
 
 
 def _without_repeats_sql(source: Source, *, one_scan: bool = False) -> str:
     """The files' lines (and their file's name) without those that repeat an earlier line of their
     file (:func:`_repeated_lines`): the lines whose hash is seen once, and the first of each set
     of equal lines."""
-    return f"""(SELECT * EXCLUDE (custlens_first) FROM ({_candidates_sql(source, one_scan=one_scan)}) WHERE custlens_first
+    return f"""(SELECT * EXCLUDE (custlens_first) FROM custlens_candidates WHERE custlens_first
                UNION ALL BY NAME
                SELECT * FROM {source.scan(filename=True, one_scan=one_scan)}
                WHERE {_line_hash_sql(source)} NOT IN (SELECT h FROM custlens_repeated))"""
