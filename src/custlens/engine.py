@@ -1793,16 +1793,24 @@ def _day_sql(source: Source) -> str:
     return _iso_day_sql(column, source.iso_formats)
 
 
+#: the finite times DuckDB's strptime gives 'epoch', 'infinity' and '-infinity' (any case), which the
+#: pandas loader does not read: 1900-01-01 00:00 for all three up to DuckDB 2.0.0; from 2.0.1,
+#: 1970-01-01 for 'epoch' and the infinite timestamps for the others. Such a time is NULL in SQL
+#: (:func:`_iso_time_sql`, :func:`_fixed_time_sql`): a real one is read by the loader's parsers
+#: (:func:`read_text_values`).
+SPECIAL_TIMES = "(TIMESTAMP '1900-01-01', TIMESTAMP '1970-01-01')"
+
+
 def _fixed_time_sql(column: str, fmt: str) -> str:
     """The time of text in the --date-format ``fmt`` (:data:`SQL_DATE_FORMAT`), as pandas reads it
     (both skip spaces around it), else NULL: also where DuckDB reads what pandas does not, a time
-    outside pandas' years 1677–2262 (a four-digit year written as 25), 1900-01-01 00:00 ('epoch'
-    to DuckDB) or a two-digit year written with one (``%y``: :func:`_shape_regex`). NULL sends the
+    outside pandas' years 1677–2262 (a four-digit year written as 25, or infinite), one of
+    :data:`SPECIAL_TIMES` or a two-digit year written with one (``%y``: :func:`_shape_regex`). NULL sends the
     file to the loader's parsers (:func:`read_text_values`), which read it exactly."""
     time = f"try_strptime({column}, {_literal(fmt)})"
     shape = f" AND regexp_full_match({column}, {_literal(_shape_regex(fmt))})" if "%y" in fmt else ""
     return (f"(CASE WHEN {time} BETWEEN TIMESTAMP '1677-09-21 00:12:44' AND TIMESTAMP '2262-04-11 23:47:16' "
-            f"AND {time} <> TIMESTAMP '1900-01-01'{shape} THEN {time} END)")
+            f"AND {time} NOT IN {SPECIAL_TIMES}{shape} THEN {time} END)")
 
 
 def _shape_regex(fmt: str) -> str:
@@ -1822,12 +1830,14 @@ def _iso_day_sql(column: str, formats: tuple[str, ...]) -> str:
 
 def _iso_time_sql(column: str, formats: tuple[str, ...]) -> str:
     """The time of ISO text (``formats``: :data:`ISO_FORMATS` in the order to try them; the shapes
-    exclude each other, so the order changes the cost, not the result), else NULL. DuckDB's strptime reads 'epoch',
-    'infinity' and '-infinity' (any case) as 1900-01-01 00:00, so that time is NULL here too: a
-    real one is read by the pandas loader's parsers (:func:`read_text_values`), as unusual text
-    is. (Testing the first character instead cost 10% of a 1e6-line CSV summary.)"""
+    exclude each other, so the order changes the cost, not the result), else NULL; also NULL for
+    :data:`SPECIAL_TIMES` and infinite times (what DuckDB makes of 'epoch', 'infinity' and
+    '-infinity'): a real one is read by the pandas loader's parsers (:func:`read_text_values`), as
+    unusual text is.
+    (Testing the first character instead cost 10% of a 1e6-line CSV summary.)"""
     listed = "[" + ", ".join(_literal(f) for f in formats) + "]"
-    return f"nullif(try_strptime({column}, {listed}), TIMESTAMP '1900-01-01')"
+    time = f"try_strptime({column}, {listed})"
+    return f"(CASE WHEN {time} IN {SPECIAL_TIMES} OR NOT isfinite({time}) THEN NULL ELSE {time} END)"
 
 
 def _text_joins(source: Source, *, costs: bool = False) -> str:
