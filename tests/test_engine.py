@@ -745,6 +745,21 @@ def test_lines_that_repeat_an_earlier_line_are_excluded(tmp_path, run, fmt):
         assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
+def test_lines_equal_but_in_one_column_are_no_repeats(tmp_path, run):
+    """Worked by hand: rows 2 and 3 share customer, order, date and amount (what the first pass
+    hashes) but not the product: two lines bought; row 4 repeats row 3 in every column. C1: 10 + 10."""
+    path = tmp_path / "products.csv"
+    path.write_text("customer_id,order_id,date,product,amount\nC1,A,2025-01-02,Tea,10\nC1,A,2025-01-02,Mug,10\n"
+                    "C1,A,2025-01-02,Mug,10\nC2,B,2025-01-03,Tea,4\n", encoding="utf-8")
+    source = engine.open_source([str(path)], LoadOptions())
+    result = engine.summarize(source)
+    assert source.repeats == 1 and result.excluded == {"duplicate line": (1, ["row 4"])}
+    assert engine.to_pandas(result).customers["monetary"].tolist() == [20.0, 4.0]
+    duck = run("summary", path, "--format", "csv", "--engine", "duckdb")
+    slow = run("summary", path, "--format", "csv", "--engine", "pandas")
+    assert duck.stdout == slow.stdout and duck.stderr.replace("; DuckDB engine", "") == slow.stderr
+
+
 PADDED_IDS = ("customer_id,order_id,date,amount\n C1,A,2025-01-02,12\nC1,A ,2025-01-02,3\nC1\u00a0,B,2025-01-05,7\n"
               "\t,Z,2025-01-05,9\nC2\u3000,D,2025-01-04,5\n")
 

@@ -1166,17 +1166,20 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan:
 
 
 def _line_hash_sql(source: Source) -> str:
-    """A 64-bit hash of the line's every column, as written (equal lines, equal hashes)."""
-    return f"hash({', '.join(_ident(c) for c in source.all_columns)})"
+    """A 64-bit hash of the line's customer, order, date and amount as written: equal lines have
+    equal hashes. Only those columns are read for it (an export may have dozens more); lines
+    equal in those alone are compared in every column later (:func:`_repeated_lines`)."""
+    return f"hash({', '.join(_ident(c) for c in source.columns.values())})"
 
 
 def _repeated_lines(source: Source) -> int:
     """How many lines repeat an earlier line of their file in every column (the pandas loader
     excludes them where the files have an order id: custlens.io.load.duplicate_lines). One pass
-    keeps the hashes seen more than once in the temp table ``custlens_repeated`` (a collision only
-    adds a candidate); where there are any, one more keeps the lines with those hashes, and their
-    file's name, in ``custlens_candidates``, with custlens_first: the line is the first of its
-    file with these values (any one of equal lines: they are equal)."""
+    keeps the hashes (:func:`_line_hash_sql`) seen more than once in the temp table
+    ``custlens_repeated`` (lines equal in part, or a collision, only add candidates); where there
+    are any, one more keeps the lines with those hashes, and their file's name, in
+    ``custlens_candidates``, with custlens_first: the line is the first of its file with these
+    values in every column (any one of equal lines: they are equal)."""
     con = source.con
     con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_repeated AS
                     SELECT h FROM (SELECT {_line_hash_sql(source)} AS h FROM {source.scan()}) GROUP BY h
