@@ -651,8 +651,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     usable = source.excluded is not None  # the files have lines to exclude: known from a summary before
     aggregation, checks = group(usable)
     rows, guest_rows, missing, unusable = checks["rows"], checks["guest_rows"], checks["missing"], checks["unusable"]
-    repeats = source.repeats if lines is None else 0  # left out of the lines: (_lines_sql)
-    rows += repeats or 0
+    repeats = (source.repeats or 0) if lines is None else 0  # left out of the lines (_lines_sql)
+    rows += repeats
     odd_amounts, headers = checks["odd_amounts"], checks["headers"]
     if rows == 0:
         raise Unsupported("no rows")
