@@ -681,8 +681,6 @@ def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_
     ("mixed_order.csv", "customer_id,date,amount\nC1,13/01/2025,12.5\nC2,01/13/2025,7\n", {}, "loader refuses"),
     # half the amounts unreadable: the loader refuses the column, with the fix
     ("text.csv", "customer_id,date,amount\nC1,2025-01-02,twelve\nC2,2025-01-03,7\n", {}, "cannot be read"),
-    ("blank_with_parts.csv", "customer_id,date,amount,quantity,unit_price\nC1,2025-01-02,,2,3\nC2,2025-01-03,7,1,7\n",
-     {}, "quantity and unit price"),
     ("currency.csv", "customer_id,date,amount,currency\nC1,2025-01-02,12,USD\nC2,2025-01-03,7,EUR\n", {},
      "several currencies"),
     ("underscore.csv", "customer_id,date,amount\nC1,2025-01-02,1_000\nC2,2025-01-03,7\n", {}, "cannot be read"),
@@ -813,6 +811,94 @@ def test_ids_with_spaces_in_the_first_lines_are_stripped_from_the_first_pass(tmp
     assert len(calls) == passes
     got = engine.to_pandas(result).customers.set_index("customer_id")
     assert got.loc["C1", "frequency"] == 2 and got.loc["C1", "monetary"] == 11.0
+
+
+SHOPIFY = ("Name,Email,Created at,Total,Lineitem quantity,Lineitem price\n"
+           "#1,a@x.com,2025-01-02 10:00:00,30.00,1,20.00\n"  # row 2: 30
+           "#1,a@x.com,2025-01-02 10:00:00,,2,5.00\n"  # row 3: blank, 2 × 5 = 10
+           "#2,b@x.com,2025-01-03 09:00:00,,,5.00\n"  # row 4: blank, no quantity: no amount
+           "#2,b@x.com,2025-01-03 09:00:00,,1,5.00\n"  # row 5: as row 4 but the quantity: 5
+           "#3,b@x.com,2025-01-06 12:00:00,x,1,5.00\n"  # row 6: unparseable, not filled
+           "#4,a@x.com,2025-01-09 08:00:00,n/a,2,2.25\n"  # row 7: a 'no value' mark, 4.5
+           "#5,b@x.com,2025-01-10 08:00:00,12.00,two,6.00\n")  # row 8: 12 (the quantity is no number)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "typed parquet"])
+def test_blank_amounts_are_quantity_times_unit_price(tmp_path, run, fmt):
+    """Worked by hand, as the loader reads a Shopify export (the total on an order's first line
+    only): a blank amount is quantity × unit price (rows 3, 5, 7), unless one of them is missing
+    (row 4: 'no amount'); an amount that cannot be read stays so (row 6). a@x.com: orders #1 (30 +
+    10) on 2 January and #4 (4.5) on 9 January; b@x.com: #2 (5) on 3 January and #5 (12) on 10
+    January. Typed Parquet: numbers, NaN for the blanks (row 6 and the word left out)."""
+    path = tmp_path / f"orders.{fmt.split()[-1]}"
+    if fmt == "csv":
+        path.write_text(SHOPIFY, encoding="utf-8")
+    else:
+        frame = pd.read_csv(io.StringIO(SHOPIFY), dtype=str, keep_default_na=False)
+        if fmt == "typed parquet":
+            frame = frame[frame["Total"] != "x"].replace({"two": "", "n/a": ""})
+            frame = frame.assign(**{c: pd.to_numeric(frame[c]) for c in ("Total", "Lineitem quantity", "Lineitem price")},
+                                 **{"Created at": pd.to_datetime(frame["Created at"])})
+        frame.to_parquet(path, index=False)
+    source = engine.open_source([str(path)], LoadOptions())
+    result = engine.summarize(source, keep_days=True)
+    assert source.fill_amounts and source.filled == {str(path): 3}
+    got = engine.to_pandas(result).customers
+    assert got["customer_id"].tolist() == ["a@x.com", "b@x.com"]
+    assert got["monetary"].tolist() == [44.5, 17.0] and got["frequency"].tolist() == [2, 2]
+    assert got["median_gap_days"].tolist() == [7.0, 7.0]
+    expected = {"no amount": (1, ["row 4"])}
+    if fmt != "typed parquet":
+        expected = {"unparseable amount": (1, ["row 6 'x'"]), **expected}
+    assert result.excluded == expected and list(result.excluded) == list(expected)
+    said = [text for _, text in result.messages()]
+    assert f"{path}: 3 empty amounts taken as quantity × unit_price" in said
+    if fmt != "typed parquet":
+        assert (f"warning: {path}: column 'Lineitem quantity' (quantity): 1 values not numbers left empty, e.g. 'two'"
+                in said)
+    fast, reference, _, _ = both(path)
+    assert_same(fast, reference)
+    for command in (["summary"], ["rfm"], ["kpi", "--split", "2025-01-05", "--window", "5d"],
+                    ["cohorts", "--metric", "revenue", "--period", "week"], ["card", "b@x.com", "--purchases"]):
+        form = "json" if command[0] == "card" else "csv"
+        duck = run(*command, path, "--format", form, "--engine", "duckdb")
+        slow = run(*command, path, "--format", form, "--engine", "pandas")
+        assert duck.exit_code == slow.exit_code == 0, duck.stderr
+        assert duck.stdout == slow.stdout and "DuckDB engine" in duck.stderr
+        assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("plain_lines, passes", [(0, 1), (engine.HEAD_LINES, 2)])
+def test_blank_amounts_in_the_first_lines_are_filled_from_the_first_pass(tmp_path, monkeypatch, fmt, plain_lines,
+                                                                         passes):
+    """The first lines show a blank amount: one aggregate; further down: the summary finds it and
+    runs again, filling it. The same customers either way; a file without a blank is read as
+    before (no quantity or unit price read)."""
+    path = tmp_path / f"parts.{fmt}"
+    text = ("customer_id,date,amount,quantity,unit_price\n" + "C2,2025-01-01,1,1,1\n" * plain_lines
+            + "C1,2025-01-02,,3,1.5\nC1,2025-01-03,7,1,7\n")
+    if fmt == "csv":
+        path.write_text(text, encoding="utf-8")
+    else:
+        pd.read_csv(io.StringIO(text)).to_parquet(path, index=False)
+    calls = []
+    group_sql = engine._group_sql
+    monkeypatch.setattr(engine, "_group_sql", lambda *a, **k: calls.append(1) or group_sql(*a, **k))
+    source = engine.open_source([str(path)], LoadOptions())
+    result = engine.summarize(source)
+    assert len(calls) == passes and source.filled == {str(path): 1}
+    got = engine.to_pandas(result).customers.set_index("customer_id")
+    assert got.loc["C1", "frequency"] == 2 and got.loc["C1", "monetary"] == 11.5
+    plain = tmp_path / f"plain.{fmt}"  # the blank amount written out
+    if fmt == "csv":
+        plain.write_text(text.replace(",,3,", ",4.5,3,"), encoding="utf-8")
+    else:
+        pd.read_csv(io.StringIO(text.replace(",,3,", ",4.5,3,"))).to_parquet(plain, index=False)
+    source = engine.open_source([str(plain)], LoadOptions())
+    result = engine.summarize(source)
+    assert not source.fill_amounts and source.filled is None
+    assert engine.to_pandas(result).customers.set_index("customer_id").loc["C1", "monetary"] == 11.5
 
 
 ONE_C = "Клиент;Дата;Сумма\n"  # a 1C export: ';', dd.mm.yyyy with times, decimal commas
@@ -1121,12 +1207,12 @@ def test_pareto_written_by_duckdb_reads_back_as_the_pandas_file(run, tmp_path, e
 
 @pytest.mark.parametrize("extra", [[], ["--summary"]])
 def test_pareto_asks_duckdb_once_before_pandas_reads_the_file(run, tmp_path, monkeypatch, extra):
-    """A blank amount next to a quantity and unit price is found by the summary's pass over the
-    lines: --engine auto then hands the file to pandas, without a second DuckDB pass (the first
-    pareto in SQL asked twice)."""
-    path = tmp_path / "parts.csv"
-    path.write_text("customer_id,date,amount,quantity,unit_price\nC1,2025-01-02,,2,3\nC2,2025-01-03,7,1,7\n"
-                    "C3,2025-01-04,5,1,5\n")
+    """An infinite amount below the first lines is found by the summary's pass over the lines:
+    --engine auto then hands the file to pandas, without a second DuckDB pass (the first pareto in
+    SQL asked twice)."""
+    path = tmp_path / "infinite.csv"
+    path.write_text("customer_id,date,amount\n" + "C2,2025-01-03,7\n" * engine.HEAD_LINES + "C1,2025-01-02,inf\n"
+                    "C3,2025-01-04,5\n")
     passes = []
     summarize = engine.summarize
     monkeypatch.setattr(engine, "summarize", lambda *a, **k: passes.append(1) or summarize(*a, **k))

@@ -160,3 +160,23 @@ def test_lines_of_one_day_keep_the_file_s_order_from_a_parquet_file_of_many_row_
     frame.to_parquet(path, index=False, row_group_size=500)
     card = both_cards(run, "A", "--purchases", path)
     assert [p["product"] for p in card["last_purchases"]] == [f"P{i:05d}" for i in range(0, 1000, 100)]
+
+
+def test_a_customer_whose_own_lines_are_mostly_unreadable(run, tmp_path):
+    """The loader refuses a column most of whose values it cannot read, in the whole file: C1's
+    one unreadable amount of two, and C3's one date, refuse nothing (of eight lines); C3 has no
+    line left: no card, but for a contact. Found with
+    blank amounts filled from quantity × unit price, which brought such files to the DuckDB engine."""
+    path = tmp_path / "lines.csv"
+    path.write_text("customer_id,date,amount\nC1,2025-01-02,x\nC1,2025-01-03,5\nC3,someday,4\n"
+                    + "".join(f"C2,2025-01-0{d},{d}\n" for d in range(1, 6)), encoding="utf-8")
+    card = both_cards(run, "C1", "--purchases", path)
+    assert [(p["date"], p["amount"]) for p in card["last_purchases"]] == [("2025-01-03", 5.0)]
+    cards = [run("card", "C3", "--purchases", path, "--engine", name) for name in ("duckdb", "pandas")]
+    assert cards[0].exit_code == cards[1].exit_code == 1  # C3's one line is excluded: no such customer
+    assert cards[0].stderr.replace("; DuckDB engine", "") == cards[1].stderr
+    assert "no customer 'C3'" in cards[0].stderr
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("customer_id,name\nC3,Vera\n", encoding="utf-8")
+    card = both_cards(run, "C3", "--purchases", path, "--contacts", contacts)  # a contact: a card without purchases
+    assert card["name"] == "Vera" and card["last_purchases"] == [] and card["orders"] is None

@@ -126,7 +126,10 @@ class Source:
     other_order: str | None = None  # the month-first format, where it read the first lines too (day first is tried first)
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
-    text_costs: bool = False  # cost text is read through the table custlens_costs (read_costs)
+    text_numbers: set[str] = field(default_factory=set)  # roles of NUMBER_ROLES whose text is read through
+    #: their table (custlens_costs…: read_numbers)
+    fill_amounts: bool = False  # a blank amount is quantity × unit_price, as the loader fills it (_amount_sql)
+    filled: dict[str, int] | None = None  # with fill_amounts: file -> the amounts filled there (_filled_counts)
     #: the loader reads none of the dates (amounts) left NULL here that are not blank (_reads_no_value):
     #: their lines are excluded (_exclusions), the others stay read in SQL
     unread_dates_known: bool = False
@@ -518,6 +521,8 @@ class Result:
         warnings = sorted(self.source.warnings, key=lambda w: min((i for f, i in files.items() if w.startswith(f)),
                                                                   default=len(files)))
         out += [("warning", f"warning: {w}") for w in warnings]
+        out += [("info", f"{f}: {n:,} empty amounts taken as quantity × unit_price")
+                for f, n in (self.source.filled or {}).items() if n]
         return out
 
 
@@ -622,6 +627,11 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     con = source.con
     table, view = f"groups{name}", f"summary{name}"
     read_text_values(source, *_unplain_columns(source), progress=progress is not None)
+    if lines is None and _fills(source) and not source.fill_amounts and _head_blank_amounts(source):
+        source.fill_amounts = True  # the first lines show blank amounts (Shopify's later lines of an order)
+    if source.fill_amounts:
+        for role in AMOUNT_PARTS:
+            read_numbers(source, role, progress=progress is not None)
     if "order_id" in source.columns and lines is None and source.repeats is None:
         source.repeats = _repeated_lines(source)
     checks_only = as_of is None
@@ -681,11 +691,15 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         source.strip_ids, source.unread, source.excluded = True, None, None
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
                           orders=orders, name=name, lines=lines)
+    blank_amounts = checks["no_amounts"] - bad_amounts - infinite
+    if blank_amounts and _fills(source) and not source.fill_amounts and lines is None:
+        source.fill_amounts, source.unread, source.excluded = True, None, None  # as the loader fills them
+        return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
+                          orders=orders, name=name, lines=lines)
+    if source.fill_amounts and source.filled is None:
+        source.filled = _filled_counts(source)
     problems = {"ids with spaces around them": checks["padded"], "amounts with '_' or '+-'": odd_amounts,
-                "amounts that are not finite": infinite,  # kept by the loader where it reads them
-                # quantity × unit_price fills a blank amount in the loader
-                "lines without an amount next to a quantity and unit price":
-                    checks["no_amounts"] if {"quantity", "unit_price"} <= source.roles else 0}
+                "amounts that are not finite": infinite}  # kept by the loader where it reads them
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
     if found:
         raise Unsupported("; ".join(found))
@@ -729,6 +743,28 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                   return_only_customers=return_only, table=view, groups=table, keep_days=keep_days,
                   groups_sql=aggregation,
                   progress=progress is not None)
+
+
+def _fills(source: Source) -> bool:
+    """The files have a quantity and a unit price, whose product fills a blank amount."""
+    return set(AMOUNT_PARTS) <= source.roles
+
+
+def _head_blank_amounts(source: Source) -> bool:
+    """Whether the first lines have a blank amount (a hint: the summary finds the others)."""
+    column = source.column("amount")
+    return source.con.execute(f"SELECT count(*) FILTER ({_blank_sql(source, 'amount', column)}) "
+                              f"FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})").fetchall()[0][0] > 0
+
+
+def _filled_counts(source: Source) -> dict[str, int]:
+    """File → its lines whose blank amount quantity × unit_price filled (repeated lines too: the
+    loader fills them before it excludes them), for the loader's note."""
+    filled = f"({_filled_sql(source, _written_amount_sql(source)[0])} AND {_product_sql(source)} IS NOT NULL)"
+    lines = _lines_sql(source, {"custlens_file": "filename", "custlens_filled": filled}, scan=source.scan(filename=True))
+    found = dict(source.con.execute(f"SELECT custlens_file, count(*) FILTER (custlens_filled) FROM ({lines}) "
+                                    "GROUP BY custlens_file").fetchall())
+    return {f: found.get(source.read_as.get(f, f), 0) for f in source.files}
 
 
 HEAD_LINES = 1000  # lines looked at to choose how to read text dates and amounts (_unplain_columns)
@@ -1146,9 +1182,10 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan:
     order = f", {_text_sql(source, 'order_id')} AS order_id" if has_orders else ""
     extra = extra or {}
     computed = "".join(f", {expression} AS {name}" for name, expression in extra.items())
-    costs = source.text_costs and COST_TEXT_VALUE in extra.values()  # joined only where they are read
+    numbers = [r for r in NUMBER_ROLES if r in source.text_numbers and  # joined only where they are read
+               (number_value(r) in extra.values() or source.fill_amounts and r in AMOUNT_PARTS)]
     offsets = bool(source.date_offsets) and not source.text_dates  # _offset_day_sql reads custlens_date_parts
-    by_file = len(source.files) > 1 and (source.text_dates or source.text_amounts or costs or
+    by_file = len(source.files) > 1 and (source.text_dates or source.text_amounts or numbers or
                                          (offsets and len(set(source.date_offsets.values())) > 1))
     if scan is None and source.repeats:
         scan = _without_repeats_sql(source, one_scan=one_scan)
@@ -1162,7 +1199,7 @@ def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan:
                FROM (SELECT {customer} AS customer_id, {_day_sql(source)} AS day, {value} AS value,
                             {source.column('order_date')} AS date_text,
                             {source.column('amount')} AS amount_text {order} {computed}
-                     FROM {scan} AS lines {_text_joins(source, costs=costs)})"""
+                     FROM {scan} AS lines {_text_joins(source, numbers)})"""
 
 
 def _line_hash_sql(source: Source) -> str:
@@ -1299,18 +1336,20 @@ def line_span(result: Result):
 
 
 def customer_ids(result: Result):
-    """Every customer id with a line (those with returns only too), as pandas strings."""
-    return sql_frame(result.con, f"SELECT customer_id FROM {result.groups} WHERE NOT guest")["customer_id"]
+    """Every customer id with a line the loader keeps (those with returns only too), as pandas strings."""
+    return sql_frame(result.con, f"SELECT customer_id FROM {result.groups} WHERE NOT guest AND in_window + after > 0"
+                     )["customer_id"]
 
 
 def customer_lines(result: Result, customer_id: str):
-    """One customer's purchase lines as the pandas loader reads them from the whole files: DuckDB
+    """One customer's usable purchase lines as the pandas loader reads them from the whole files: DuckDB
     selects their raw rows (file by file, in file order), and :func:`custlens.io.load.load_tables`
     parses them with the choices made on the whole files (the column roles, the decimal mark, the
     date format), not choices of its own on these few rows. Empty (with the summary's columns)
     for a customer without lines."""
     import pandas as pd
 
+    from .errors import EmptyInputError
     from .io.load import load_tables
     from .io.read import RawTable
 
@@ -1338,15 +1377,19 @@ def customer_lines(result: Result, customer_id: str):
             if len(frame):
                 tables.append(RawTable(source=f, format=source.format, frame=frame, encoding=source.encoding,
                                        delimiter=source.delimiter, header_names=list(source.all_columns)))
+    none = pd.DataFrame({"customer_id": pd.Series(dtype="string"), "order_date": pd.Series(dtype="datetime64[ns]"),
+                         "amount": pd.Series(dtype="float64")})
     if not tables:
-        return pd.DataFrame({"customer_id": pd.Series(dtype="string"), "order_date": pd.Series(dtype="datetime64[ns]"),
-                             "amount": pd.Series(dtype="float64")})
+        return none
     one_format = source.text_dates and len(source.date_formats) == 1
     options = LoadOptions(columns=dict(source.mapped), decimal=source.decimal if source.types["amount"] == "VARCHAR"
                           else source.options.decimal,
                           date_format=source.options.date_format or source.sql_date_format or
-                          (source.date_formats[0] if one_format else None))
-    return load_tables(tables, PURCHASES, options)[0]
+                          (source.date_formats[0] if one_format else None), check_columns=False)
+    try:
+        return load_tables(tables, PURCHASES, options)[0]
+    except EmptyInputError:  # every line of theirs is excluded (the summary said so, of the whole files)
+        return none
 
 
 def kpi_periods(result: Result, before, after, *, label: str | None = None):
@@ -1487,45 +1530,65 @@ def value_by_label(result: Result, roles) -> dict:
         result.con.execute("DROP TABLE label_values")
 
 
-#: a line's cost read through the table of read_costs (the lines join that table only when asked for it)
-COST_TEXT_VALUE = "custlens_cost"
+#: the optional number roles read as the pandas loader reads them (:func:`read_numbers`): the cost,
+#: and the quantity and unit price that fill blank amounts (:attr:`Source.fill_amounts`)
+NUMBER_ROLES = ("quantity", "unit_price", "cost")
+
+
+def number_value(role: str) -> str:
+    """The lines' column of a role of :data:`NUMBER_ROLES` read through its table (:func:`read_numbers`)."""
+    return f"custlens_{role}"
+
+
+#: a line's cost read through the table of read_numbers (the lines join that table only when asked for it)
+COST_TEXT_VALUE = number_value("cost")
 
 
 def can_cost(source: Source) -> bool:
     """Whether :func:`margins` reads the files' cost column as the pandas loader does: numbers,
-    or text (parsed by the loader's parser, :func:`read_costs`)."""
-    column = source.mapped.get("cost")
+    or text (parsed by the loader's parser, :func:`read_numbers`)."""
+    return _can_number(source, "cost")
+
+
+def _can_number(source: Source, role: str) -> bool:
+    column = source.mapped.get(role)
     kind = source.column_types.get(column, "")
     return column is not None and (kind in NUMBER_TYPES or kind == "VARCHAR" or kind.startswith("DECIMAL"))
 
 
 def read_costs(source: Source, *, progress: bool = False) -> None:
-    """Make the cost column readable by :func:`margins`. Text goes through the table
-    ``custlens_costs`` (text → cost, per file), each distinct text parsed by the pandas loader's
-    parser with the decimal mark the loader would choose for the column in that file; texts that
-    are not numbers are left empty, with the loader's warning (count and the first three in file
-    order). Raises :class:`Unsupported` where the loader refuses the column (most of a file's
-    values are not numbers: it says so, with the fix) or a column of another type. ``progress``
-    shows the pass over the lines on a terminal."""
+    """:func:`read_numbers` of the cost column."""
+    read_numbers(source, "cost", progress=progress)
+
+
+def read_numbers(source: Source, role: str, *, progress: bool = False) -> None:
+    """Make the column of ``role`` (of :data:`NUMBER_ROLES`) readable as the pandas loader reads it
+    (:func:`_number_sql`). Text goes through the table ``custlens_<role>s`` (text → value, per file),
+    each distinct text parsed by the loader's parser with the decimal mark the loader would choose
+    for the column in that file; texts that are not numbers are left empty, with the loader's
+    warning (count and the first three in file order). Raises :class:`Unsupported` where the
+    loader refuses the column (most of a file's values are not numbers: it says so, with the fix)
+    or a column of another type. ``progress`` shows the pass over the lines on a terminal."""
     from . import textvalues
     from .errors import sample_text
     from .io.load import WRONG_TYPE_SHARE
     from .io.parse import blank_mask
 
-    if not can_cost(source):
-        raise Unsupported("the cost column is not numbers or text")
-    column = source.mapped["cost"]
-    if source.column_types[column] != "VARCHAR" or source.text_costs:
+    words = role.replace("_", " ")
+    if not _can_number(source, role):
+        raise Unsupported(f"the {words} column is not numbers or text")
+    column = source.mapped[role]
+    if source.column_types[column] != "VARCHAR" or role in source.text_numbers:
         return
     con, name = source.con, _ident(column)
     original = {source.read_as.get(f, f): f for f in source.files}
     _run(con, f"""CREATE OR REPLACE TEMP TABLE custlens_texts AS SELECT filename, {name}, count(*)
                   FROM {source.scan(filename=True)} WHERE {name} IS NOT NULL GROUP BY ALL""",
-         "reading the costs" if progress else None)
+         f"reading the {words}s" if progress else None)
     texts = con.execute("SELECT * FROM custlens_texts").fetchall()
     con.execute("DROP TABLE custlens_texts")
     if len(texts) > textvalues.MOST_TEXTS:
-        raise Unsupported(f"{len(texts):,} distinct costs, too many to read one by one")
+        raise Unsupported(f"{len(texts):,} distinct {words}s, too many to read one by one")
     by_file: dict[str, dict[str, int]] = {}
     for f, text, n in texts:
         by_file.setdefault(original.get(f, f), {})[text] = n
@@ -1536,27 +1599,33 @@ def read_costs(source: Source, *, progress: bool = False) -> None:
         n = table["text"].map(lines).astype("int64")
         bad, present = int(n[table["bad"]].sum()), int(n[~blank_mask(table["text"])].sum())
         if bad and bad >= present * WRONG_TYPE_SHARE:
-            raise Unsupported(f"the pandas loader refuses the cost column of {f} ({bad:,} of {present:,} values "
+            raise Unsupported(f"the pandas loader refuses the {words} column of {f} ({bad:,} of {present:,} values "
                               "are not numbers)")
         if bad:
             samples = _first_texts(source, name, f, 3, among=set(table.loc[table["bad"], "text"]))
-            source.warnings.append(f"{f}: column {column!r} (cost): {bad:,} values not numbers left empty, "
+            source.warnings.append(f"{f}: column {column!r} ({role}): {bad:,} values not numbers left empty, "
                                    f"e.g. {sample_text(samples)}")
         tables.append(table.drop(columns="bad"))
-    _load_table(con, "custlens_costs", tables, {"text": "custlens_cost_text", "value": "custlens_cost"})
-    source.text_costs = True
+    _load_table(con, f"custlens_{role}s", tables, {"text": f"custlens_{role}_text", "value": number_value(role)})
+    source.text_numbers.add(role)
+
+
+def _number_sql(source: Source, role: str) -> str:
+    """The value of ``role`` (of :data:`NUMBER_ROLES`) as the pandas loader reads it, NULL where it
+    has none (blank, NaN, not a number): through its table where :func:`read_numbers` made one
+    (text), else the typed column."""
+    if role in source.text_numbers:
+        return number_value(role)
+    number = f"CAST({_ident(source.mapped[role])} AS DOUBLE)"
+    return f"(CASE WHEN isnan({number}) THEN NULL ELSE {number} END)"
 
 
 def margins(result: Result):
     """:func:`custlens.pareto.margins` by DuckDB: per customer, Σ(amount − cost) over their lines
     up to the as-of date, a missing cost counting as 0 (the cost column read by :func:`read_costs`)."""
     source = result.source
-    read_costs(source, progress=result.progress)
-    if source.text_costs:
-        cost = COST_TEXT_VALUE
-    else:
-        number = f"CAST({_ident(source.mapped['cost'])} AS DOUBLE)"
-        cost = f"CASE WHEN isnan({number}) THEN NULL ELSE {number} END"
+    read_numbers(source, "cost", progress=result.progress)
+    cost = _number_sql(source, "cost")
     result.run(f"""CREATE OR REPLACE TEMP TABLE custlens_margins AS
                    SELECT customer_id, fsum(amount - coalesce(cost, 0)) AS margin
                    FROM ({_customer_lines_sql(source, {'cost': cost})})
@@ -1843,22 +1912,36 @@ def _iso_time_sql(column: str, formats: tuple[str, ...]) -> str:
     return f"(CASE WHEN {time} IN {SPECIAL_TIMES} OR NOT isfinite({time}) THEN NULL ELSE {time} END)"
 
 
-def _text_joins(source: Source, *, costs: bool = False) -> str:
+def _text_joins(source: Source, numbers=()) -> str:
     """The joins of the lines with the tables of :func:`read_text_values` (per file, for several),
-    and with ``costs`` the table of :func:`read_costs`."""
+    and with those of :func:`read_numbers` for the roles ``numbers``."""
     joins = ""
-    for on, table, text, role in ((source.text_dates, "custlens_dates", "custlens_date_text", "order_date"),
-                                  (source.text_amounts, "custlens_amounts", "custlens_amount_text", "amount"),
-                                  (costs, "custlens_costs", "custlens_cost_text", "cost")):
+    tables = [(source.text_dates, "custlens_dates", "custlens_date_text", "order_date"),
+              (source.text_amounts, "custlens_amounts", "custlens_amount_text", "amount")]
+    tables += [(True, f"custlens_{role}s", f"custlens_{role}_text", role) for role in numbers]
+    for on, table, text, role in tables:
         if on:
             same_file = f" AND {table}.custlens_file = lines.filename" if len(source.files) > 1 else ""
             joins += f" LEFT JOIN {table} ON {table}.{text} = lines.{_ident(source.mapped[role])}{same_file}"
     return joins
 
 
+#: the roles whose product fills a blank amount (custlens.io.load._derive_amount)
+AMOUNT_PARTS = ("quantity", "unit_price")
+
+
 def _amount_sql(source: Source) -> tuple[str, str | None]:
     """(the amount as a number, NULL when missing or not a number; for text, whether DuckDB reads
-    it otherwise than pandas: :func:`_odd_number_sql`)."""
+    it otherwise than pandas: :func:`_odd_number_sql`). With :attr:`Source.fill_amounts`, a blank
+    amount is quantity × unit_price (:func:`_filled_sql`)."""
+    value, odd = _written_amount_sql(source)
+    if source.fill_amounts:
+        value = f"(CASE WHEN {_filled_sql(source, value)} THEN {_product_sql(source)} ELSE {value} END)"
+    return value, odd
+
+
+def _written_amount_sql(source: Source) -> tuple[str, str | None]:
+    """:func:`_amount_sql` of the amount column alone (nothing filled)."""
     column = source.column("amount")
     if source.text_amounts:
         return "custlens_amount", None
@@ -1867,6 +1950,26 @@ def _amount_sql(source: Source) -> tuple[str, str | None]:
     if source.types["amount"] != "VARCHAR":
         return f"CAST({column} AS DOUBLE)", None
     return f"TRY_CAST({column} AS DOUBLE)", _odd_number_sql("amount_text", "value")
+
+
+def _parts_text(source: Source) -> dict[str, str]:
+    """With :attr:`Source.fill_amounts`: name → the quantity and the unit price as written."""
+    if not source.fill_amounts:
+        return {}
+    return {f"custlens_{role}_written": _ident(source.mapped[role]) for role in AMOUNT_PARTS}
+
+
+def _filled_sql(source: Source, value: str) -> str:
+    """The amount (``value``: as read) is blank for the loader, so that quantity × unit_price fills
+    it (custlens.io.load._derive_amount: NULL or NaN, and not text it cannot read); the regular
+    expression of :func:`_blank_sql` runs on the lines whose amount was not read only."""
+    column = source.column("amount")
+    return f"(CASE WHEN {value} IS NOT NULL AND NOT isnan({value}) THEN FALSE ELSE {_blank_sql(source, 'amount', column)} END)"
+
+
+def _product_sql(source: Source) -> str:
+    """quantity × unit_price as the loader reads them (:func:`_number_sql`), NULL if either is missing."""
+    return f"({_number_sql(source, 'quantity')} * {_number_sql(source, 'unit_price')})"
 
 
 def _odd_number_sql(text: str, value: str) -> str:
@@ -1938,9 +2041,11 @@ def _unread(source: Source, *, none: bool = False) -> dict[str, int]:
     date_blank = _blank_sql(source, "order_date", "date_text")
     amount_blank = _blank_sql(source, "amount", "amount_text")
     con = source.con
-    lines = _lines_sql(source, {"custlens_file": "filename"}, scan=source.scan(filename=True))
+    parts = _parts_text(source)
+    lines = _lines_sql(source, {"custlens_file": "filename", **parts}, scan=source.scan(filename=True))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_unread AS
-        SELECT custlens_file, customer_id, date_text, amount_text, {_guest_sql('customer_id')} AS guest,
+        SELECT custlens_file, customer_id, date_text, amount_text, {''.join(n + ', ' for n in parts)}
+               {_guest_sql('customer_id')} AS guest,
                day IS NULL AS no_day, amount IS NULL AS no_amount,
                day IS NULL AND NOT {date_blank} AS bad_date, amount IS NULL AND NOT {amount_blank} AS bad_amount,
                amount IS NULL AND isinf(amount_value) AS infinite,
@@ -2040,8 +2145,9 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
 
     _unread(source, none=not missing)
     con = source.con
-    con.execute("""CREATE OR REPLACE TEMP TABLE custlens_unread_values AS
-        SELECT DISTINCT custlens_file, customer_id, date_text, amount_text,
+    parts = _parts_text(source)  # a line's amount may be filled: lines alike but in these may differ
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_unread_values AS
+        SELECT DISTINCT custlens_file, customer_id, date_text, amount_text, {''.join(n + ', ' for n in parts)}
                CASE WHEN bad_date THEN 2 WHEN no_day THEN 3 WHEN bad_amount THEN 4 ELSE 5 END AS reason,
                CASE WHEN no_day THEN date_shown ELSE amount_shown END AS shown
         FROM custlens_unread""")
@@ -2053,7 +2159,7 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
                   + " ELSE FALSE END")
     # numbered in file order (a CSV file in one thread); the loader numbers the header row 1
     row, first = ("row_number() OVER ()", 1) if source.format == "csv" else ("file_row_number", 2)
-    same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM u.{c}" for c in ("custlens_id", "date_text", "amount_text"))
+    same = " AND ".join(f"l.{c} IS NOT DISTINCT FROM u.{c}" for c in ("custlens_id", "date_text", "amount_text", *parts))
     excluded: dict[str, tuple[int, list[str]]] = {}
 
     def numbered(f: str, name: str, more: str = "") -> str:
@@ -2065,9 +2171,11 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
             FROM (SELECT *, {header} AS header
                   FROM (SELECT {row} AS n, {_text_sql(source, 'customer_id')} AS custlens_id,
                                {source.column('order_date')} AS date_text, {source.column('amount')} AS amount_text,
+                               {''.join(f'{v} AS {n}, ' for n, v in parts.items())}
                                {', '.join(_ident(c) for c in source.mapped.values())} {more}
                         FROM {source.scan(row_numbers=True, files=[f])})) AS l
-            LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, reason, shown
+            LEFT JOIN (SELECT customer_id AS custlens_id, date_text, amount_text, {''.join(n + ', ' for n in parts)}
+                              reason, shown
                        FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same}"""
 
     line = f", {_line_hash_sql(source)} AS custlens_h, row({', '.join(map(_ident, source.all_columns))}) AS custlens_line"
@@ -2091,6 +2199,7 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
                 SELECT count(*) FILTER (bad_date), count(*) FILTER (no_day AND NOT bad_date),
                        count(*) FILTER (bad_amount), count(*) FILTER (no_amount AND NOT bad_amount)
                 FROM custlens_unread WHERE custlens_file = {name}""").fetchall()[0]
+            blank_amounts += (source.filled or {}).get(f, 0)  # blank too, and filled: not in custlens_unread
             # the loader's check of a column (custlens.io.load._check_type), on every row of the file
             if any(0 < bad >= (rows - blank) * WRONG_TYPE_SHARE
                    for bad, blank in ((bad_dates, blank_dates), (bad_amounts, blank_amounts))):

@@ -220,7 +220,8 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             info.date_formats[role_name] = parsed.formats
             if parsed.warning:
                 report.warnings.append(f"{source}: {parsed.warning}")
-            _check_type(parsed.bad, column, where, lambda: _date_fix(role_name, options))
+            if options.check_columns:
+                _check_type(parsed.bad, column, where, lambda: _date_fix(role_name, options))
             out[role_name] = parsed.values
             if role.required:
                 exclude(parsed.bad, f"unparseable {role_name.replace('_', ' ')}", column)
@@ -231,7 +232,8 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             values, bad, decimal = parse_numbers(column, decimal=options.decimal, delimiter=raw.delimiter)
             if column.dtype.kind not in "biuf":
                 info.decimal = info.decimal or decimal
-            _check_type(bad, column, where, lambda: _number_fix(role_name, decimal, column, options))
+            if options.check_columns:
+                _check_type(bad, column, where, lambda: _number_fix(role_name, decimal, column, options))
             if role_name in VALID_RANGES:
                 low, high = VALID_RANGES[role_name]
                 outside = values.notna() & ~values.between(low, high)

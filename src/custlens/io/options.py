@@ -19,6 +19,9 @@ class LoadOptions:
     #: how the messages tell the user to map a column: "--map" (purchases on the command line)
     #: or a custlens.toml table such as "[columns.contacts]"
     map_with: str = "--map"
+    #: refuse a column most of whose present values cannot be read (off where these are a few rows
+    #: of files whose columns were checked whole: the DuckDB engine's customer card)
+    check_columns: bool = True
 
     def map_advice(self, role: str, column: str = "COLUMN") -> str:
         if self.map_with == "--map":
