@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import EXAMPLES, ROOT, stderr_on_a_terminal
 from hypothesis import example, given
@@ -835,11 +837,15 @@ def test_blank_amounts_are_quantity_times_unit_price(tmp_path, run, fmt):
         path.write_text(SHOPIFY, encoding="utf-8")
     else:
         frame = pd.read_csv(io.StringIO(SHOPIFY), dtype=str, keep_default_na=False)
-        if fmt == "typed parquet":
-            frame = frame[frame["Total"] != "x"].replace({"two": "", "n/a": ""})
-            frame = frame.assign(**{c: pd.to_numeric(frame[c]) for c in ("Total", "Lineitem quantity", "Lineitem price")},
+        if fmt == "typed parquet":  # NaN for the blank totals, NULL for 'n/a' (a NaN is blank to the loader)
+            frame = frame[frame["Total"] != "x"].replace({"two": ""})
+            frame = frame.assign(**{c: pd.to_numeric(frame[c]) for c in ("Lineitem quantity", "Lineitem price")},
                                  **{"Created at": pd.to_datetime(frame["Created at"])})
-        frame.to_parquet(path, index=False)
+            total = pa.array([None if t == "n/a" else float(t or "nan") for t in frame["Total"]], from_pandas=False)
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).set_column(3, "Total", total)
+                           .replace_schema_metadata(), path)
+        else:
+            frame.to_parquet(path, index=False)
     source = engine.open_source([str(path)], LoadOptions())
     result = engine.summarize(source, keep_days=True)
     assert source.fill_amounts and source.filled == {str(path): 3}
@@ -866,6 +872,24 @@ def test_blank_amounts_are_quantity_times_unit_price(tmp_path, run, fmt):
         assert duck.exit_code == slow.exit_code == 0, duck.stderr
         assert duck.stdout == slow.stdout and "DuckDB engine" in duck.stderr
         assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
+
+
+@pytest.mark.parametrize("amounts, refused", [(["x", "y", "5"], True), (["x", "5", "6"], False)])
+def test_filled_amounts_are_blank_to_the_loader_s_check_of_the_column(tmp_path, run, amounts, refused):
+    """The loader refuses the amount column where half of its present values or more cannot be
+    read: the three blank amounts (filled) are not present, so 2 of 3 refuse it, 1 of 3 does not."""
+    path = tmp_path / "parts.csv"
+    path.write_text("customer_id,date,amount,quantity,unit_price\n" + "".join(
+        f"C{i},2025-01-0{i + 1},{a},2,3\n" for i, a in enumerate(amounts + ["", "", ""])), encoding="utf-8")
+    source = engine.open_source([str(path)], LoadOptions())
+    if refused:
+        with pytest.raises(engine.Unsupported, match="most of a column's values"):
+            engine.summarize(source)
+    else:
+        assert engine.summarize(source).excluded == {"unparseable amount": (1, ["row 2 'x'"])}
+    auto, slow = run("summary", path, "--format", "csv"), run("summary", path, "--format", "csv", "--engine", "pandas")
+    assert auto.exit_code == slow.exit_code == (1 if refused else 0)
+    assert auto.stdout == slow.stdout and auto.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

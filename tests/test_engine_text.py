@@ -340,6 +340,42 @@ def test_random_exports_with_repeated_lines_exclude_the_same_rows(tmp_path_facto
     assert_same_or_both_refuse(paths)
 
 
+#: an amount, quantity or unit price as exports write them: blank, a 'no value' mark, a word,
+#: numbers with a decimal point or comma (the loader chooses the mark per column and file)
+PART = st.sampled_from(["", "", "", " ", "-", "n/a", "two", "1", "2", "3", "0", "1,5", "2.25", "12,00", "-1", "1 000,50"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["C1", "C2", " C3", "", "Ж4"]), st.sampled_from(["A", "B", "", "C"]),
+                               st.integers(0, 60), PART, PART, PART), min_size=1, max_size=30),
+       copies=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=4),
+       orders=st.booleans(), split=st.integers(0, 40))
+def test_random_exports_with_quantities_and_prices_fill_the_same_amounts(tmp_path_factory, rows, copies, orders,
+                                                                         split):
+    """Exports where an amount may be blank next to a quantity and a unit price (Shopify writes
+    the total on an order's first line only): the engine fills the same amounts with quantity ×
+    unit price as the loader, excludes the same rows (with copied lines, where the files have an
+    order id), and says the same (the note of amounts filled, the warnings of quantities that are
+    no numbers), file by file; or both refuse the file (most quantities are words)."""
+    body = [";".join([c, *([o] if orders else []), f"{day % 28 + 1:02d}.01.2025", a, q, p])
+            for c, o, day, a, q, p in [("C9", "Z", 0, "", "2", "3"), *rows]]  # a blank amount: the engine fills
+    # (else it does not read the quantities and prices, nor warn of them: README, "Two engines")
+    for source, at in copies:
+        body.insert(at % (len(body) + 1), body[source % len(body)])
+    parts = [body[:split], body[split:]] if 0 < split < len(body) else [body]
+    folder = tmp_path_factory.mktemp("parts")
+    paths = [folder / f"in{i}.csv" for i in range(len(parts))]
+    header = ";".join(["Клиент", *(["Заказ"] if orders else []), "Дата", "Сумма", "Количество", "Цена"])
+    for path, part in zip(paths, parts):
+        path.write_text(header + "\n" + "".join(line + "\n" for line in part), encoding="utf-8")
+    try:
+        assert_same_or_both_refuse(paths)
+    except engine.Unsupported as e:  # the loader refuses the quantity or the unit price column
+        assert "the pandas loader refuses the" in str(e), e
+        with pytest.raises(CustlensError, match="cannot be read"):
+            load_purchases([str(p) for p in paths])
+
+
 @pytest.mark.parametrize("fmt, shapes", [("%d.%m.%Y %H:%M:%S", 1), ("%Y-%m-%d %H:%M:%S", 1), ("%Y-%m-%d %H:%M", 2)])
 def test_words_and_blanks_among_many_distinct_dates_stay_in_sql(tmp_path, fmt, shapes):
     """More distinct dates than the loader's parsers read one by one (a 1C export's times), with a
