@@ -874,6 +874,50 @@ def test_blank_amounts_are_quantity_times_unit_price(tmp_path, run, fmt):
         assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
+NO_AMOUNT = ("Клиент;Дата;Количество;Цена\n"
+             "C1;01.02.2024;3;2,50\n"  # row 2: 7.5
+             "C2;02.02.2024;1;10\n"  # row 3: 10
+             "C2;05.02.2024;;10\n"  # row 4: no quantity, no amount
+             "C1;07.02.2024;2;x\n"  # row 5: the price is no number, no amount
+             "C1;09.02.2024;-1;2,5\n")  # row 6: a return of -2.5
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_without_an_amount_column_the_amount_is_quantity_times_unit_price(tmp_path, run, fmt):
+    """Worked by hand (a 1C export of quantities and prices): every amount is quantity × unit
+    price, with the unit prices' decimal commas; rows 4 and 5 have none. C1: 7.5 on 1 February,
+    a return of 2.5 on 9 February; C2: 10 on 2 February. Parquet: quantities and prices typed."""
+    path = tmp_path / f"lines.{fmt}"
+    if fmt == "csv":
+        path.write_text(NO_AMOUNT, encoding="utf-8")
+    else:
+        frame = pd.read_csv(io.StringIO(NO_AMOUNT.replace(";x", ";")), sep=";", decimal=",")
+        frame.assign(Дата=pd.to_datetime(frame["Дата"], format="%d.%m.%Y")).to_parquet(path, index=False)
+    source = engine.open_source([str(path)], LoadOptions())
+    result = engine.summarize(source, keep_days=True)
+    assert source.fill_amounts and "amount" not in source.columns
+    got = engine.to_pandas(result).customers
+    assert got["customer_id"].tolist() == ["C1", "C2"]
+    assert got["monetary"].tolist() == [5.0, 10.0] and got["frequency"].tolist() == [1, 1]
+    assert result.excluded == {"no amount": (2, ["row 4", "row 5"])}
+    said = [text for _, text in result.messages()]
+    assert f"{path}: amount = quantity × unit_price ('Количество' × 'Цена')" in said
+    assert ("decimal '.'" in said[0]) == (fmt == "csv")  # the quantities' mark, which the loader names
+    fast, reference, _, _ = both(path)
+    assert_same(fast, reference)
+    for command in (["summary"], ["rfm"], ["lapsed", "--include-at-risk"], ["inspect"],
+                    ["card", "C1", "--purchases"]):
+        form = [] if command[0] == "inspect" else ["--format", "json" if command[0] == "card" else "csv"]
+        engines = [[]] * 2 if command[0] == "inspect" else [["--engine", "duckdb"], ["--engine", "pandas"]]
+        duck, slow = (run(*command, path, *form, *e) for e in engines)
+        assert duck.exit_code == slow.exit_code == 0, duck.stderr
+        if command[0] == "inspect":
+            assert "engine             duckdb" in duck.stdout and re.search(r"rows usable +3 ", duck.stdout)
+            continue
+        assert duck.stdout == slow.stdout and "DuckDB engine" in duck.stderr
+        assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
+
+
 @pytest.mark.parametrize("amounts, refused", [(["x", "y", "5"], True), (["x", "5", "6"], False)])
 def test_filled_amounts_are_blank_to_the_loader_s_check_of_the_column(tmp_path, run, amounts, refused):
     """The loader refuses the amount column where half of its present values or more cannot be
@@ -1060,7 +1104,7 @@ def test_text_dates_that_duckdb_reads_as_1900_are_unreadable_as_for_pandas(tmp_p
 
 @pytest.mark.parametrize("why, make", [
     ("title lines", lambda p: p.write_text("Report\nperiod 2025\ncustomer_id,date,amount\nC1,2025-01-02,12\n")),
-    ("no amount column", lambda p: p.write_text("customer_id,date,quantity,unit_price\nC1,2025-01-02,2,6\n")),
+    ("no amount column, no unit price", lambda p: p.write_text("customer_id,date,quantity\nC1,2025-01-02,2\n")),
 ])
 def test_files_the_engine_does_not_open(tmp_path, why, make):
     path = tmp_path / "in.csv"

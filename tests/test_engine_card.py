@@ -180,3 +180,18 @@ def test_a_customer_whose_own_lines_are_mostly_unreadable(run, tmp_path):
     contacts.write_text("customer_id,name\nC3,Vera\n", encoding="utf-8")
     card = both_cards(run, "C3", "--purchases", path, "--contacts", contacts)  # a contact: a card without purchases
     assert card["name"] == "Vera" and card["last_purchases"] == [] and card["orders"] is None
+
+
+@pytest.mark.parametrize("amount", [False, True])
+def test_a_customer_s_prices_are_read_with_the_whole_file_s_decimal_mark(run, tmp_path, amount):
+    """'2,50' elsewhere in the file makes the comma the unit prices' decimal mark, so C3's '1,000'
+    is 1.0 (alone, it would read as a thousand): the card reads C3's line with the mark the whole
+    file chose, as the pandas loader reads it; with an amount column ('12.00': a decimal point) whose
+    blank C3 fills, too."""
+    path = tmp_path / "lines.csv"
+    total = "amount," if amount else ""
+    path.write_text(f"customer_id,date,{total}quantity,unit_price\n"
+                    f"C1,2025-02-01,{'12.00,' if amount else ''}3,\"2,50\"\n"
+                    f"C3,2025-02-10,{',' if amount else ''}1,\"1,000\"\n", encoding="utf-8")
+    card = both_cards(run, "C3", "--purchases", path)
+    assert [p["amount"] for p in card["last_purchases"]] == [1.0]

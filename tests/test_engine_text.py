@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from test_engine import PURCHASES, assert_same, both
+from test_engine import NO_AMOUNT, PURCHASES, SHOPIFY, assert_same, both
 
 from custlens import engine, textvalues
 from custlens.errors import CustlensError
@@ -349,15 +349,16 @@ PART = st.sampled_from(["", "", "", " ", "-", "n/a", "two", "1", "2", "3", "0", 
 @given(rows=st.lists(st.tuples(st.sampled_from(["C1", "C2", " C3", "", "Ж4"]), st.sampled_from(["A", "B", "", "C"]),
                                st.integers(0, 60), PART, PART, PART), min_size=1, max_size=30),
        copies=st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=4),
-       orders=st.booleans(), split=st.integers(0, 40))
+       orders=st.booleans(), amounts=st.booleans(), split=st.integers(0, 40))
 def test_random_exports_with_quantities_and_prices_fill_the_same_amounts(tmp_path_factory, rows, copies, orders,
-                                                                         split):
+                                                                         amounts, split):
     """Exports where an amount may be blank next to a quantity and a unit price (Shopify writes
     the total on an order's first line only): the engine fills the same amounts with quantity ×
     unit price as the loader, excludes the same rows (with copied lines, where the files have an
     order id), and says the same (the note of amounts filled, the warnings of quantities that are
-    no numbers), file by file; or both refuse the file (most quantities are words)."""
-    body = [";".join([c, *([o] if orders else []), f"{day % 28 + 1:02d}.01.2025", a, q, p])
+    no numbers), file by file; or both refuse the file (most quantities are words). Without an
+    amount column (``amounts`` False), every amount is quantity × unit price."""
+    body = [";".join([c, *([o] if orders else []), f"{day % 28 + 1:02d}.01.2025", *([a] if amounts else []), q, p])
             for c, o, day, a, q, p in [("C9", "Z", 0, "", "2", "3"), *rows]]  # a blank amount: the engine fills
     # (else it does not read the quantities and prices, nor warn of them: README, "Two engines")
     for source, at in copies:
@@ -365,7 +366,8 @@ def test_random_exports_with_quantities_and_prices_fill_the_same_amounts(tmp_pat
     parts = [body[:split], body[split:]] if 0 < split < len(body) else [body]
     folder = tmp_path_factory.mktemp("parts")
     paths = [folder / f"in{i}.csv" for i in range(len(parts))]
-    header = ";".join(["Клиент", *(["Заказ"] if orders else []), "Дата", "Сумма", "Количество", "Цена"])
+    header = ";".join(["Клиент", *(["Заказ"] if orders else []), "Дата", *(["Сумма"] if amounts else []), "Количество",
+                       "Цена"])
     for path, part in zip(paths, parts):
         path.write_text(header + "\n" + "".join(line + "\n" for line in part), encoding="utf-8")
     try:
@@ -504,6 +506,31 @@ def test_inspect_of_rows_the_loader_excludes_by_duckdb(tmp_path, content, kept):
     path.write_text(content, encoding="utf-8")
     fast, slow = inspections([path])
     assert fast == slow and fast["customers"] == kept and len(fast["problems"]) >= 3
+
+
+def test_warnings_come_in_the_order_of_the_columns_whenever_found(tmp_path):
+    """The first lines fill a blank amount (the quantities read first: 'two' is no number); dates
+    in another format further down are read by the loader's parsers in a second pass, which warns
+    of their order of day and month: the loader warns of the date column first, and so does the
+    engine."""
+    path = tmp_path / "in.csv"
+    path.write_text("customer_id,date,amount,quantity,unit_price\nC1,2025-01-02,,two,3\n"
+                    + "C2,2025-01-03,7,1,7\n" * engine.HEAD_LINES + "C3,05/03/2025,4,1,4\nC3,06/04/2025,4,1,4\n",
+                    encoding="utf-8")
+    fast, reference, messages, expected = both([path])
+    assert_same(fast, reference)
+    same_words(messages, expected)
+    warnings = [text for _, text in messages if text.startswith("warning: ")]
+    assert len(warnings) == 2 and "column 'date'" in warnings[0] and "column 'quantity'" in warnings[1]
+
+
+@pytest.mark.parametrize("content", [SHOPIFY, NO_AMOUNT])
+def test_inspect_of_amounts_from_quantity_and_price_by_duckdb(tmp_path, content):
+    """Blank amounts filled, or no amount column: the same problems, warnings and notes."""
+    path = tmp_path / "in.csv"
+    path.write_text(content, encoding="utf-8")
+    fast, slow = inspections([path])
+    assert fast == slow and any("quantity × unit_price" in n for n in fast["notes"])
 
 
 def test_inspect_of_typed_parquet_by_duckdb(tmp_path):

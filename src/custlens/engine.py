@@ -142,6 +142,8 @@ class Source:
     strip_ids: bool = False  # customer and order ids are read stripped, as the loader reads them: set where
     #: a summary found an id with spaces around it (the plain ids cost nothing on the hot path)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
+    number_decimals: dict[str, str] = field(default_factory=dict)  # role of NUMBER_ROLES -> its decimal mark, where
+    #: read_numbers read its text (the first file's)
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
 
@@ -177,7 +179,40 @@ class Source:
                 f"{', parallel = false' if row_numbers else ''}{', filename = true' if filename else ''})")
 
     def column(self, role: str) -> str:
+        """The role's column, quoted; without an amount column, the amount is blank text on every
+        line (NULL), which quantity × unit_price fills (:attr:`fill_amounts`)."""
+        if role == "amount" and "amount" not in self.columns:
+            return "NULL::VARCHAR"
         return _ident(self.columns[role])
+
+    @property
+    def shown_decimal(self) -> str | None:
+        """The decimal mark the loader names for these files: the amounts', where they are text;
+        without an amount column, the quantity's or else the unit price's, where they are text."""
+        if self.types["amount"] == "VARCHAR":
+            return self.decimal
+        if "amount" not in self.columns:
+            return next((self.number_decimals[r] for r in AMOUNT_PARTS if r in self.number_decimals), None)
+        return None
+
+    def ordered_warnings(self) -> list[str]:
+        """The warnings as the loader gives them: file by file, each file's columns in the order of
+        the roles (PURCHASES)."""
+        files = {f"{f}: ": i for i, f in enumerate(self.files)}
+        columns = [f"column {name!r}" for role, name in sorted(self.mapped.items(), key=lambda r: PURCHASES.names.index(r[0]))]
+
+        def key(warning: str) -> tuple[int, int]:
+            return (min((i for f, i in files.items() if warning.startswith(f)), default=len(files)),
+                    min((i for i, c in enumerate(columns) if c in warning), default=len(columns)))
+        return sorted(self.warnings, key=key)
+
+    def notes(self) -> list[str]:
+        """The loader's notes on how it read the amounts: quantity × unit_price, for every line
+        (no amount column) or for the blank amounts (file by file)."""
+        if "amount" not in self.columns:
+            q, p = (self.mapped[role] for role in AMOUNT_PARTS)
+            return [f"{f}: amount = quantity × unit_price ({q!r} × {p!r})" for f in self.files]
+        return [f"{f}: {n:,} empty amounts taken as quantity × unit_price" for f, n in (self.filled or {}).items() if n]
 
     @property
     def date_format_guessed(self) -> bool:
@@ -194,8 +229,8 @@ class Source:
         detail = [self.format]
         if self.format == "csv":
             detail += [self.encoding or "utf-8", f"delimiter {show_delimiter(self.delimiter)}"]
-        if self.types["amount"] == "VARCHAR":
-            detail.append(f"decimal {self.decimal!r}")
+        if self.shown_decimal:
+            detail.append(f"decimal {self.shown_decimal!r}")
         detail.append("order_date " + ("typed" if self.typed_dates else " + ".join(self.date_formats)))
         return ", ".join(detail) + "; DuckDB engine"
 
@@ -246,6 +281,8 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     # quantity × unit_price only fills blank amounts, and a blank amount is Unsupported anyway
     source.columns = {role: mapped[role] for role in SUMMARY_ROLES if role in mapped}
     source.types = {role: types[name] for role, name in source.columns.items()}
+    if "amount" not in source.columns:  # amount = quantity × unit_price on every line, as the loader reads it
+        source.types["amount"], source.fill_amounts = "NULL", True
     source.options = options
     if source.format == "parquet" and source.types.get("order_date") == ZONED_TIMESTAMP:
         source.date_zone = _parquet_zone(con, files, source.columns["order_date"])
@@ -454,7 +491,7 @@ def _map_roles(names: list[str], options: LoadOptions) -> dict[str, str]:
     for role, name in match_roles(free, PURCHASES).items():
         columns.setdefault(role, name)
     for role in ("customer_id", "order_date", "amount"):
-        if role not in columns:
+        if role not in columns and not (role == "amount" and set(AMOUNT_PARTS) <= set(columns)):
             raise Unsupported(f"no {role} column")
     return columns
 
@@ -467,7 +504,7 @@ def _check_types(source: Source) -> None:
     if types["order_date"] not in DATE_TYPES and types["order_date"] != "VARCHAR" and not source.date_zone:
         raise Unsupported(f"order_date of type {types['order_date']}")
     amount = types["amount"]
-    if amount not in NUMBER_TYPES and amount != "VARCHAR" and not amount.startswith("DECIMAL"):
+    if amount not in NUMBER_TYPES and amount not in ("VARCHAR", "NULL") and not amount.startswith("DECIMAL"):
         raise Unsupported(f"amount of type {amount}")
 
 
@@ -516,13 +553,8 @@ class Result:
         else:
             out = [("info", f"{len(self.source.files)} files: {count(self.rows, 'row')} ({self.source.rows_label})")]
         out += exclusion_lines(self.excluded, self.rows)
-        # the loader warns file by file, each file's columns in turn
-        files = {f"{f}: ": i for i, f in enumerate(self.source.files)}
-        warnings = sorted(self.source.warnings, key=lambda w: min((i for f, i in files.items() if w.startswith(f)),
-                                                                  default=len(files)))
-        out += [("warning", f"warning: {w}") for w in warnings]
-        out += [("info", f"{f}: {n:,} empty amounts taken as quantity × unit_price")
-                for f, n in (self.source.filled or {}).items() if n]
+        out += [("warning", f"warning: {w}") for w in self.source.ordered_warnings()]
+        out += [("info", note) for note in self.source.notes()]
         return out
 
 
@@ -697,7 +729,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         return _summarize(source, as_of, progress=progress, keep_days=keep_days, strict=strict, gaps=gaps,
                           orders=orders, name=name, lines=lines)
     if source.fill_amounts and source.filled is None:
-        source.filled = _filled_counts(source)
+        source.filled = _filled_counts(source) if "amount" in source.columns else {}
     problems = {"ids with spaces around them": checks["padded"], "amounts with '_' or '+-'": odd_amounts,
                 "amounts that are not finite": infinite}  # kept by the loader where it reads them
     found = [f"{n:,} {what}" for what, n in problems.items() if n]
@@ -906,7 +938,8 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[s
         lines = lines[:-1]  # the last line may be cut
     lines = lines[:HEAD_LINES]
     at = {name: i for i, name in enumerate(source.all_columns)}
-    day_at, amount_at, id_at = (at[source.columns[role]] for role in ("order_date", "amount", "customer_id"))
+    day_at, id_at = (at[source.columns[role]] for role in ("order_date", "customer_id"))
+    amount_at = at.get(source.columns.get("amount"))
     iso = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
     offset = re.compile(OFFSET_TEXT)
     shapes = {f: re.compile(_shape_regex(f)) for f in ISO_FORMATS}
@@ -916,7 +949,7 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[s
     for row in csv.reader(lines, delimiter=source.delimiter):
         if len(row) != len(source.all_columns):
             continue
-        day, amount = row[day_at], row[amount_at]
+        day, amount = row[day_at], row[amount_at] if amount_at is not None else ""
         texts.append(day)
         ids += row[id_at] != row[id_at].strip()
         if not _blank(day) and not iso.fullmatch(day) and re.search(MAY_BE_VALUE, day):
@@ -1382,8 +1415,8 @@ def customer_lines(result: Result, customer_id: str):
     if not tables:
         return none
     one_format = source.text_dates and len(source.date_formats) == 1
-    options = LoadOptions(columns=dict(source.mapped), decimal=source.decimal if source.types["amount"] == "VARCHAR"
-                          else source.options.decimal,
+    decimals = {**source.number_decimals, **({"amount": source.decimal} if source.types["amount"] == "VARCHAR" else {})}
+    options = LoadOptions(columns=dict(source.mapped), decimal=source.options.decimal, decimals=decimals,
                           date_format=source.options.date_format or source.sql_date_format or
                           (source.date_formats[0] if one_format else None), check_columns=False)
     try:
@@ -1606,6 +1639,7 @@ def read_numbers(source: Source, role: str, *, progress: bool = False) -> None:
             source.warnings.append(f"{f}: column {column!r} ({role}): {bad:,} values not numbers left empty, "
                                    f"e.g. {sample_text(samples)}")
         tables.append(table.drop(columns="bad"))
+    source.number_decimals[role] = tables[0].attrs["decimal"]
     _load_table(con, f"custlens_{role}s", tables, {"text": f"custlens_{role}_text", "value": number_value(role)})
     source.text_numbers.add(role)
 
@@ -2286,8 +2320,8 @@ def inspect(source: Source) -> dict:
         "delimiter": source.delimiter if source.format == "csv" else None, "ok": True,
         "problems": [f"{n:,} rows excluded: {reason} (e.g. {', '.join(samples)})"
                      for reason, (n, samples) in result.excluded.items()],
-        "notes": [f"warning: {w}" for w in source.warnings],
-        "decimal": source.decimal if source.types["amount"] == "VARCHAR" else None,
+        "notes": [f"warning: {w}" for w in source.ordered_warnings()] + source.notes(),
+        "decimal": source.shown_decimal,
         "date_formats": {"order_date": ["typed"] if typed_dates else list(source.date_formats)},
         "columns": [{"column": c, "role": role_of.get(c), "samples": sample_values(head[c])} for c in source.all_columns],
         "rows": result.rows, "rows_loaded": result.rows_kept, "customers": customers,

@@ -229,7 +229,8 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
             else:
                 _note_nulled(report, where, parsed.bad, column, "not dates")
         elif role.type == NUMBER:
-            values, bad, decimal = parse_numbers(column, decimal=options.decimal, delimiter=raw.delimiter)
+            values, bad, decimal = parse_numbers(column, decimal=options.decimals.get(role_name, options.decimal),
+                                                 delimiter=raw.delimiter)
             if column.dtype.kind not in "biuf":
                 info.decimal = info.decimal or decimal
             if options.check_columns:

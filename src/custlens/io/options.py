@@ -22,6 +22,8 @@ class LoadOptions:
     #: refuse a column most of whose present values cannot be read (off where these are a few rows
     #: of files whose columns were checked whole: the DuckDB engine's customer card)
     check_columns: bool = True
+    #: role -> the decimal mark of its column, chosen on the whole files (that customer card again)
+    decimals: dict[str, str] = field(default_factory=dict)
 
     def map_advice(self, role: str, column: str = "COLUMN") -> str:
         if self.map_with == "--map":
