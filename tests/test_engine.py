@@ -936,20 +936,25 @@ def test_filled_amounts_are_blank_to_the_loader_s_check_of_the_column(tmp_path, 
     assert auto.stdout == slow.stdout and auto.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-@pytest.mark.parametrize("plain_lines, passes", [(0, 1), (engine.HEAD_LINES, 2)])
-def test_blank_amounts_in_the_first_lines_are_filled_from_the_first_pass(tmp_path, monkeypatch, fmt, plain_lines,
-                                                                         passes):
-    """The first lines show a blank amount: one aggregate; further down: the summary finds it and
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "parquet of NaN"])
+@pytest.mark.parametrize("plain_lines", [0, engine.HEAD_LINES])
+def test_blank_amounts_in_the_first_lines_are_filled_from_the_first_pass(tmp_path, monkeypatch, fmt, plain_lines):
+    """The first lines show a blank amount, or Parquet's statistics count a NULL one: one
+    aggregate; further down (a NaN, which the statistics do not count): the summary finds it and
     runs again, filling it. The same customers either way; a file without a blank is read as
     before (no quantity or unit price read)."""
-    path = tmp_path / f"parts.{fmt}"
+    path = tmp_path / f"parts.{fmt.split()[0]}"
     text = ("customer_id,date,amount,quantity,unit_price\n" + "C2,2025-01-01,1,1,1\n" * plain_lines
             + "C1,2025-01-02,,3,1.5\nC1,2025-01-03,7,1,7\n")
+    passes = 2 if plain_lines and fmt != "parquet" else 1
     if fmt == "csv":
         path.write_text(text, encoding="utf-8")
-    else:
+    elif fmt == "parquet":
         pd.read_csv(io.StringIO(text)).to_parquet(path, index=False)
+    else:
+        frame = pd.read_csv(io.StringIO(text))
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).set_column(
+            2, "amount", pa.array(frame["amount"].tolist(), from_pandas=False)).replace_schema_metadata(), path)
     calls = []
     group_sql = engine._group_sql
     monkeypatch.setattr(engine, "_group_sql", lambda *a, **k: calls.append(1) or group_sql(*a, **k))
@@ -958,7 +963,7 @@ def test_blank_amounts_in_the_first_lines_are_filled_from_the_first_pass(tmp_pat
     assert len(calls) == passes and source.filled == {str(path): 1}
     got = engine.to_pandas(result).customers.set_index("customer_id")
     assert got.loc["C1", "frequency"] == 2 and got.loc["C1", "monetary"] == 11.5
-    plain = tmp_path / f"plain.{fmt}"  # the blank amount written out
+    plain = tmp_path / f"plain.{fmt.split()[0]}"  # the blank amount written out
     if fmt == "csv":
         plain.write_text(text.replace(",,3,", ",4.5,3,"), encoding="utf-8")
     else:
@@ -1085,6 +1090,26 @@ def test_a_parquet_file_with_missing_dates_and_amounts(tmp_path):
     fast, reference, said, want = both(path)
     assert_same(fast, reference)
     assert said[1:] == want[1:] and said[1][1] == "excluded 4 of 6 rows: 1 no customer id; 1 no order date; 2 no amount"
+
+
+def test_a_nan_amount_that_parquet_statistics_leave_out_is_blank(tmp_path, run):
+    """pyarrow writes a NaN amount without saying so in the column's statistics (min 1, max 7),
+    from which DuckDB 2.0 takes isnan() to be false: the engine still finds the NaN blank ('no
+    amount', as the loader), not unreadable; and with a quantity and unit price, fills it."""
+    path = tmp_path / "nan.parquet"
+    amounts = [1.0] * 1000 + [float("nan"), 7.0]
+    table = pa.table({"customer_id": [f"K{i}" for i in range(1000)] + ["C1", "C1"], "amount": pa.array(amounts, from_pandas=False),
+                      "date": pa.array(pd.to_datetime(["2025-01-01"] * 1000 + ["2025-01-02", "2025-01-03"]))})
+    pq.write_table(table, path)
+    assert engine.summarize(engine.open_source([str(path)], LoadOptions())).excluded == {"no amount": (1, ["row 1002"])}
+    pq.write_table(table.append_column("quantity", pa.array([1.0] * 1002)).append_column(
+        "unit_price", pa.array([2.5] * 1002)), path)
+    source = engine.open_source([str(path)], LoadOptions())
+    result = engine.summarize(source)
+    assert result.excluded == {} and source.filled == {str(path): 1}
+    assert engine.to_pandas(result).customers.set_index("customer_id").loc["C1", "monetary"] == 9.5
+    duck, slow = (run("summary", path, "--format", "csv", "--engine", e) for e in ("duckdb", "pandas"))
+    assert duck.stdout == slow.stdout and duck.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
 @pytest.mark.parametrize("words", [["infinity"], ["-Infinity", "EPOCH"], ["epoch"] * 3])

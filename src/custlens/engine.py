@@ -662,8 +662,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     if lines is None and _fills(source) and not source.fill_amounts and _head_blank_amounts(source):
         source.fill_amounts = True  # the first lines show blank amounts (Shopify's later lines of an order)
     if source.fill_amounts:
-        for role in AMOUNT_PARTS:
-            read_numbers(source, role, progress=progress is not None)
+        read_numbers(source, AMOUNT_PARTS, progress=progress is not None)
     if "order_id" in source.columns and lines is None and source.repeats is None:
         source.repeats = _repeated_lines(source)
     checks_only = as_of is None
@@ -783,10 +782,19 @@ def _fills(source: Source) -> bool:
 
 
 def _head_blank_amounts(source: Source) -> bool:
-    """Whether the first lines have a blank amount (a hint: the summary finds the others)."""
-    column = source.column("amount")
-    return source.con.execute(f"SELECT count(*) FILTER ({_blank_sql(source, 'amount', column)}) "
-                              f"FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})").fetchall()[0][0] > 0
+    """Whether the first lines have a blank amount, or the statistics of Parquet files count a NULL
+    one (a hint: the summary finds the others)."""
+    if source.format == "csv":  # from the bytes read to sniff the file (a query costs 20–50 ms at start-up)
+        at = source.all_columns.index(source.columns["amount"])
+        return any(_blank(row[at]) for row in _head_rows(source))
+    column, con = source.column("amount"), source.con
+    if con.execute(f"SELECT count(*) FILTER ({_blank_sql(source, 'amount', column)}) "
+                   f"FROM (SELECT * FROM {source.scan(one_scan=True)} LIMIT {HEAD_LINES})").fetchall()[0][0]:
+        return True
+    names = "[" + ", ".join(_literal(f) for f in source.files) + "]"
+    nulls = con.execute(f"SELECT sum(stats_null_count) FROM parquet_metadata({names}) "
+                        f"WHERE path_in_schema = {_literal(source.columns['amount'])}").fetchall()[0][0]
+    return bool(nulls)
 
 
 def _filled_counts(source: Source) -> dict[str, int]:
@@ -925,18 +933,25 @@ def _odd_head(source: Source, dates: bool, amounts: bool) -> tuple[int, int, int
     return dates, amounts, offsets, dict(zip(ISO_FORMATS, formats)), texts or [], ids
 
 
-def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[str], int]:
-    """:func:`_odd_head` for a CSV file, from the bytes already read to sniff it (a DuckDB query
-    costs 20–50 ms at start-up). Only a hint: the summary's checks find what it misses."""
+def _head_rows(source: Source) -> list[list[str]]:
+    """The first data lines of the first CSV file (at most :data:`HEAD_LINES`), from the bytes
+    already read to sniff it, split into fields; lines of another number of fields left out."""
     import csv
-    import math
-    import re
 
     raw = _head_bytes(source.files[0])
     lines = raw.decode(source.encoding, errors="replace").splitlines()[1:]
     if len(raw) >= SNIFF_BYTES:
         lines = lines[:-1]  # the last line may be cut
-    lines = lines[:HEAD_LINES]
+    return [row for row in csv.reader(lines[:HEAD_LINES], delimiter=source.delimiter)
+            if len(row) == len(source.all_columns)]
+
+
+def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[str], int]:
+    """:func:`_odd_head` for a CSV file, from the bytes already read to sniff it (a DuckDB query
+    costs 20–50 ms at start-up). Only a hint: the summary's checks find what it misses."""
+    import math
+    import re
+
     at = {name: i for i, name in enumerate(source.all_columns)}
     day_at, id_at = (at[source.columns[role]] for role in ("order_date", "customer_id"))
     amount_at = at.get(source.columns.get("amount"))
@@ -946,9 +961,7 @@ def _odd_head_csv(source: Source) -> tuple[int, int, int, dict[str, int], list[s
     formats = dict.fromkeys(ISO_FORMATS, 0)
     odd_dates = odd_amounts = offsets = ids = 0
     texts = []
-    for row in csv.reader(lines, delimiter=source.delimiter):
-        if len(row) != len(source.all_columns):
-            continue
+    for row in _head_rows(source):
         day, amount = row[day_at], row[amount_at] if amount_at is not None else ""
         texts.append(day)
         ids += row[id_at] != row[id_at].strip()
@@ -1591,40 +1604,56 @@ def _can_number(source: Source, role: str) -> bool:
 
 def read_costs(source: Source, *, progress: bool = False) -> None:
     """:func:`read_numbers` of the cost column."""
-    read_numbers(source, "cost", progress=progress)
+    read_numbers(source, ("cost",), progress=progress)
 
 
-def read_numbers(source: Source, role: str, *, progress: bool = False) -> None:
-    """Make the column of ``role`` (of :data:`NUMBER_ROLES`) readable as the pandas loader reads it
-    (:func:`_number_sql`). Text goes through the table ``custlens_<role>s`` (text → value, per file),
-    each distinct text parsed by the loader's parser with the decimal mark the loader would choose
-    for the column in that file; texts that are not numbers are left empty, with the loader's
-    warning (count and the first three in file order). Raises :class:`Unsupported` where the
-    loader refuses the column (most of a file's values are not numbers: it says so, with the fix)
-    or a column of another type. ``progress`` shows the pass over the lines on a terminal."""
+def read_numbers(source: Source, roles: tuple[str, ...], *, progress: bool = False) -> None:
+    """Make the columns of ``roles`` (of :data:`NUMBER_ROLES`) readable as the pandas loader reads
+    them (:func:`_number_sql`). Text goes through a table per role, ``custlens_<role>s`` (text →
+    value, per file; one pass over the lines finds the distinct texts of every role), each distinct
+    text parsed by the loader's parser with the decimal mark the loader would choose for the column
+    in that file; texts that are not numbers are left empty, with the loader's warning (count and
+    the first three in file order). Raises :class:`Unsupported` where the loader refuses a column
+    (most of a file's values are not numbers: it says so, with the fix) or a column of another
+    type. ``progress`` shows the pass over the lines on a terminal."""
     from . import textvalues
+
+    for role in roles:
+        if not _can_number(source, role):
+            raise Unsupported(f"the {role.replace('_', ' ')} column is not numbers or text")
+    todo = [r for r in roles if source.column_types[source.mapped[r]] == "VARCHAR" and r not in source.text_numbers]
+    if not todo:
+        return
+    con = source.con
+    original = {source.read_as.get(f, f): f for f in source.files}
+    aliases = {role: f"n{i}" for i, role in enumerate(todo)}
+    _run(con, f"""CREATE OR REPLACE TEMP TABLE custlens_texts AS
+        SELECT filename, {', '.join(f'{a}, GROUPING({a}) = 0 AS is_{a}' for a in aliases.values())}, count(*) AS n
+        FROM (SELECT filename, {', '.join(f'{_ident(source.mapped[r])} AS {a}' for r, a in aliases.items())}
+              FROM {source.scan(filename=True)})
+        WHERE {' OR '.join(f'{a} IS NOT NULL' for a in aliases.values())}
+        GROUP BY GROUPING SETS ({', '.join(f'(filename, {a})' for a in aliases.values())})""",
+         f"reading the {' and '.join(r.replace('_', ' ') + 's' for r in todo)}" if progress else None)
+    for role, alias in aliases.items():
+        texts = con.execute(f"SELECT filename, {alias}, n FROM custlens_texts WHERE is_{alias} AND {alias} IS NOT NULL"
+                            ).fetchall()
+        if len(texts) > textvalues.MOST_TEXTS:
+            raise Unsupported(f"{len(texts):,} distinct {role.replace('_', ' ')}s, too many to read one by one")
+        by_file: dict[str, dict[str, int]] = {}
+        for f, text, n in texts:
+            by_file.setdefault(original.get(f, f), {})[text] = n
+        _number_texts_table(source, role, by_file)
+    con.execute("DROP TABLE custlens_texts")
+
+
+def _number_texts_table(source: Source, role: str, by_file: dict[str, dict[str, int]]) -> None:
+    """The table of :func:`read_numbers` for one role from its texts (file → text → lines)."""
     from .errors import sample_text
     from .io.load import WRONG_TYPE_SHARE
     from .io.parse import blank_mask
 
-    words = role.replace("_", " ")
-    if not _can_number(source, role):
-        raise Unsupported(f"the {words} column is not numbers or text")
     column = source.mapped[role]
-    if source.column_types[column] != "VARCHAR" or role in source.text_numbers:
-        return
-    con, name = source.con, _ident(column)
-    original = {source.read_as.get(f, f): f for f in source.files}
-    _run(con, f"""CREATE OR REPLACE TEMP TABLE custlens_texts AS SELECT filename, {name}, count(*)
-                  FROM {source.scan(filename=True)} WHERE {name} IS NOT NULL GROUP BY ALL""",
-         f"reading the {words}s" if progress else None)
-    texts = con.execute("SELECT * FROM custlens_texts").fetchall()
-    con.execute("DROP TABLE custlens_texts")
-    if len(texts) > textvalues.MOST_TEXTS:
-        raise Unsupported(f"{len(texts):,} distinct {words}s, too many to read one by one")
-    by_file: dict[str, dict[str, int]] = {}
-    for f, text, n in texts:
-        by_file.setdefault(original.get(f, f), {})[text] = n
+    name = _ident(column)
     tables = []
     for f in source.files:
         lines = by_file.get(f, {})
@@ -1632,15 +1661,15 @@ def read_numbers(source: Source, role: str, *, progress: bool = False) -> None:
         n = table["text"].map(lines).astype("int64")
         bad, present = int(n[table["bad"]].sum()), int(n[~blank_mask(table["text"])].sum())
         if bad and bad >= present * WRONG_TYPE_SHARE:
-            raise Unsupported(f"the pandas loader refuses the {words} column of {f} ({bad:,} of {present:,} values "
-                              "are not numbers)")
+            raise Unsupported(f"the pandas loader refuses the {role.replace('_', ' ')} column of {f} ({bad:,} of "
+                              f"{present:,} values are not numbers)")
         if bad:
             samples = _first_texts(source, name, f, 3, among=set(table.loc[table["bad"], "text"]))
             source.warnings.append(f"{f}: column {column!r} ({role}): {bad:,} values not numbers left empty, "
                                    f"e.g. {sample_text(samples)}")
         tables.append(table.drop(columns="bad"))
     source.number_decimals[role] = tables[0].attrs["decimal"]
-    _load_table(con, f"custlens_{role}s", tables, {"text": f"custlens_{role}_text", "value": number_value(role)})
+    _load_table(source.con, f"custlens_{role}s", tables, {"text": f"custlens_{role}_text", "value": number_value(role)})
     source.text_numbers.add(role)
 
 
@@ -1651,14 +1680,14 @@ def _number_sql(source: Source, role: str) -> str:
     if role in source.text_numbers:
         return number_value(role)
     number = f"CAST({_ident(source.mapped[role])} AS DOUBLE)"
-    return f"(CASE WHEN isnan({number}) THEN NULL ELSE {number} END)"
+    return f"(CASE WHEN {_isnan_sql(number)} THEN NULL ELSE {number} END)"
 
 
 def margins(result: Result):
     """:func:`custlens.pareto.margins` by DuckDB: per customer, Σ(amount − cost) over their lines
     up to the as-of date, a missing cost counting as 0 (the cost column read by :func:`read_costs`)."""
     source = result.source
-    read_numbers(source, "cost", progress=result.progress)
+    read_numbers(source, ("cost",), progress=result.progress)
     cost = _number_sql(source, "cost")
     result.run(f"""CREATE OR REPLACE TEMP TABLE custlens_margins AS
                    SELECT customer_id, fsum(amount - coalesce(cost, 0)) AS margin
@@ -1998,7 +2027,8 @@ def _filled_sql(source: Source, value: str) -> str:
     it (custlens.io.load._derive_amount: NULL or NaN, and not text it cannot read); the regular
     expression of :func:`_blank_sql` runs on the lines whose amount was not read only."""
     column = source.column("amount")
-    return f"(CASE WHEN {value} IS NOT NULL AND NOT isnan({value}) THEN FALSE ELSE {_blank_sql(source, 'amount', column)} END)"
+    return (f"(CASE WHEN {value} IS NOT NULL AND NOT {_isnan_sql(value)} THEN FALSE "
+            f"ELSE {_blank_sql(source, 'amount', column)} END)")
 
 
 def _product_sql(source: Source) -> str:
@@ -2045,11 +2075,17 @@ def _blank_sql(source: Source, role: str, column: str) -> str:
     lines whose value was not read."""
     kind = source.types[role]
     if kind in ("DOUBLE", "FLOAT"):
-        return f"({column} IS NULL OR isnan({column}))"
+        return f"({column} IS NULL OR {_isnan_sql(column)})"
     if kind != "VARCHAR":
         return f"({column} IS NULL)"
     marks = ", ".join(_literal(m) for m in MISSING_TEXT)
     return f"({column} IS NULL OR lower({_stripped_sql(column)}) IN ({marks}))"
+
+
+def _isnan_sql(number: str) -> str:
+    """``number`` is NaN. Not DuckDB's isnan(): DuckDB 2.0 folds it to false where a Parquet
+    column's statistics (min and max, no NaN) say nothing of NaN, which pyarrow writes so."""
+    return f"(NOT isfinite({number}) AND NOT isinf({number}))"
 
 
 def _stripped_sql(column: str) -> str:
