@@ -3,7 +3,7 @@
 custlens has two ways from purchase lines to the summary of :mod:`custlens.summary`:
 
 - **pandas** (the reference): every loader rule (encodings, decimal commas, dd.mm.yyyy,
-  quantity × price, exclusions with row samples, ``--rejects``) and the summary in memory;
+  quantity × price, exclusions with row samples, ``--rejects``, XLSX) and the summary in memory;
 - **duckdb** (this module): one SQL aggregation over the files, reading only the mapped
   columns, in parallel, spilling to disk when the groups do not fit in memory.
 
@@ -12,10 +12,13 @@ not in UTF-8 are read from a UTF-8 copy); dates typed, ISO text, or text in the 
 the pandas loader reads (``dd.mm.yyyy``…); amounts typed, plain numbers, or text with decimal
 commas, thousands separators and currency marks — such dates and amounts are parsed by the
 loader's own parsers, once per distinct value (:func:`read_text_values`,
-:mod:`custlens.textvalues`); ids as text or integers; rows without a customer id (guest
-checkouts) excluded and counted as pandas does. Anything else (a bad date, a blank amount, a
-duplicate line, ``--rejects``…) raises :class:`Unsupported` with the reason, and ``--engine
-auto`` hands the input to pandas, which reports it row by row.
+:mod:`custlens.textvalues`); a blank amount, or every amount where there is no amount column,
+is quantity × unit price (:attr:`Source.fill_amounts`, both read as the loader reads them:
+:func:`read_numbers`); ids as text or integers, stripped as the loader strips them; the rows
+the loader excludes (no customer id, blank or unreadable dates and amounts, repeated header and
+duplicate lines) excluded and counted as it does (:func:`_exclusions`). What this engine does
+not reproduce (infinite amounts, several currencies, ``--rejects``…) raises
+:class:`Unsupported` with the reason, and ``--engine auto`` hands the input to pandas.
 Both engines give the same summary (``tests/test_engine.py``): counts and dates exactly,
 money to 1e-9.
 
@@ -2435,7 +2438,7 @@ def write_csv(result: Result, path: str | None, *, sep: str = ",", table: str | 
             cells.append(None)  # the format once it is known whether a time is shown
             checks.append(f"count(*) FILTER (date_trunc('second', {c}::TIMESTAMP) <> date_trunc('day', {c}::TIMESTAMP))")
         elif kind == "DOUBLE":
-            cells.append(f"CASE WHEN NOT isnan({c}) THEN {c} END AS {c}")  # ±inf: inf and -inf, as pandas
+            cells.append(f"CASE WHEN NOT {_isnan_sql(c)} THEN {c} END AS {c}")  # ±inf: inf and -inf, as pandas
             checks.append("0")
         elif kind in INTEGER_TYPES - {"HUGEINT", "UHUGEINT"}:
             cells.append(c)
