@@ -977,7 +977,8 @@ def test_blank_amounts_in_the_first_lines_are_filled_from_the_first_pass(tmp_pat
 ONE_C = "Клиент;Дата;Сумма\n"  # a 1C export: ';', dd.mm.yyyy with times, decimal commas
 
 
-@pytest.mark.parametrize("name, content", [
+#: exports with rows the loader excludes, for every reason
+EXCLUDED = [
     ("dmy_blank.csv", "customer_id,date,amount\nC1,02.01.2025,12.5\nC2,,7\n"),
     # words DuckDB's strptime reads as 1900-01-01, below the lines that choose the way to read dates
     ("special_words_later.csv", "customer_id,date,amount\n" + "".join(f"C1,2025-01-02,{i}\n" for i in range(1200))
@@ -999,7 +1000,10 @@ ONE_C = "Клиент;Дата;Сумма\n"  # a 1C export: ';', dd.mm.yyyy wit
      + "К1;15.09.2025 18:05:01;10,00\nК3;;5,00\nИтого;;1 349,40\n"),
     ("us_am_pm.csv", ("customer_id,date,amount\nC1,9/13/2025 9:39 AM,10\nC2,9/3/2025 2:05 PM,5\nC1,TBD,3\n"
                       "C3,9/20/2025 1:00 PM,\nC2,9/21/2025 1:00 PM,8\n")),
-])
+]
+
+
+@pytest.mark.parametrize("name, content", EXCLUDED)
 def test_rows_the_loader_excludes_are_excluded_by_the_engine_too(tmp_path, run, name, content):
     """Blank or unreadable dates and amounts, a repeated header line, a footer: the engine
     excludes the same rows as the pandas loader, under the same reasons with the same sample
@@ -1018,6 +1022,64 @@ def test_rows_the_loader_excludes_are_excluded_by_the_engine_too(tmp_path, run, 
     strict = run("summary", path, "--strict", "--engine", "duckdb"), run("summary", path, "--strict", "--engine", "pandas")
     assert strict[0].exit_code == strict[1].exit_code == 1
     assert strict[0].stderr.splitlines()[-1] == strict[1].stderr.splitlines()[-1]
+
+
+def parquet_of(text: str, path) -> None:
+    """``text`` (CSV) as a Parquet file of typed columns where they read: dates, numbers."""
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    for column in frame.columns:
+        if column in ("date", "Created at"):
+            frame[column] = pd.to_datetime(frame[column], errors="coerce", format="mixed")
+        elif column in ("amount", "Total", "quantity"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame.to_parquet(path, index=False)
+
+
+@pytest.mark.parametrize("name, content", EXCLUDED + [
+    ("repeats.csv", REPEATS), ("padded.csv", PADDED_IDS), ("shopify.csv", SHOPIFY),
+    ("guests.csv", "customer_id,date,amount,note\nC1,2025-01-02,4,a\n,2025-01-03,5,b\n n/a ,2025-01-04,6,\n"),
+    ("none.csv", "customer_id,date,amount\nC1,2025-01-02,4\n"),
+    ("repeats.parquet", REPEATS), ("guests.parquet", "customer_id,date,amount\nC1,2025-01-02,4\n,2025-01-03,5\n"),
+    ("words.parquet", "customer_id,date,amount\nC1,2025-01-02,12\nC2,2025-01-03,7\nC1,someday,4\n,2025-01-04,7\n"),
+    ("decimals.parquet", None),  # decimal amounts (the loader casts them to float), a nullable Int64 column
+])
+def test_rejects_from_the_engine_are_the_loader_s(tmp_path, run, name, content):
+    """--rejects on DuckDB: the same rows, reasons and columns as the pandas loader's (a CSV's text;
+    a Parquet file's typed values as pandas shows them), in the same file, whatever its format."""
+    path = tmp_path / name
+    if name.endswith(".csv"):
+        path.write_text(content, encoding="utf-8")
+    elif content:
+        parquet_of(content, path)
+    else:
+        import decimal
+
+        frame = pd.DataFrame({"customer_id": ["C1", None, "C2"], "date": pd.to_datetime(["2025-01-02"] * 3),
+                              "amount": [decimal.Decimal("12.50"), decimal.Decimal("3.10"), None],
+                              "units": pd.array([1, None, 2], dtype="Int64")})
+        frame.to_parquet(path, index=False, schema=pa.schema([("customer_id", pa.string()), ("date", pa.timestamp("us")),
+                                                              ("amount", pa.decimal128(10, 2)), ("units", pa.int64())]))
+    source = engine.open_source([str(path)], LoadOptions(), rejects="x.csv")
+    result = engine.summarize(source)
+    expected = load_purchases([str(path)])[1].rejects
+    got = engine.rejected_rows(result)
+    if expected is None:
+        assert got.empty and list(got.columns) == ["source", "row", "reason"]
+    else:
+        pd.testing.assert_frame_equal(got, expected)
+    for out in ("rejects.csv", "rejects.parquet"):
+        said = []
+        for e in ("duckdb", "pandas"):
+            (tmp_path / e).mkdir(exist_ok=True)
+            done = run("summary", path, "--format", "csv", "--rejects", tmp_path / e / out, "--engine", e)
+            assert done.exit_code == 0, done.stderr
+            said.append(done.stderr.replace("; DuckDB engine", "").replace(str(tmp_path / e), "FOLDER"))
+        assert said[0] == said[1] and re.search(r"wrote \d+ excluded rows? to FOLDER", said[0])
+        if out.endswith(".csv"):
+            assert (tmp_path / "duckdb" / out).read_bytes() == (tmp_path / "pandas" / out).read_bytes()
+        else:
+            pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "duckdb" / out),
+                                          pd.read_parquet(tmp_path / "pandas" / out))
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
@@ -1079,6 +1141,10 @@ def test_exclusions_are_listed_file_by_file_as_the_loader_meets_them(tmp_path, r
     slow = run("summary", first, second, "--format", "csv", "--engine", "pandas")
     # the engine names the files in one line ("2 files: 7 rows"), the loader in one line each
     assert fast.stdout == slow.stdout and fast.stderr.splitlines()[1:] == slow.stderr.splitlines()[2:]
+    rejects = engine.rejected_rows(engine.summarize(engine.open_source([str(first), str(second)], LoadOptions(),
+                                                                       rejects="r.csv")))
+    pd.testing.assert_frame_equal(rejects, load_purchases([str(first), str(second)])[1].rejects)
+    assert rejects["source"].tolist() == [str(first)] * 2 + [str(second)] * 3 and rejects["row"].tolist() == [2, 4, 2, 3, 4]
 
 
 def test_a_parquet_file_with_missing_dates_and_amounts(tmp_path):
@@ -1139,8 +1205,8 @@ def test_files_the_engine_does_not_open(tmp_path, why, make):
     assert engine.choose("auto", [str(path)], LoadOptions(), rejects=None) is None
 
 
-def test_rejects_and_pandas_only_options_choose_pandas():
-    assert engine.choose("auto", [str(PURCHASES)], LoadOptions(), rejects="rejects.csv") is None
+def test_pandas_only_options_choose_pandas():
+    assert engine.choose("auto", [str(PURCHASES)], LoadOptions(), rejects="rejects.csv").keep_rejected
     assert engine.choose("auto", [str(PURCHASES)], LoadOptions(sheet="Sheet1"), rejects=None) is None
     assert engine.choose("pandas", [str(PURCHASES)], LoadOptions(), rejects=None) is None
     assert engine.choose("auto", [str(PURCHASES)], LoadOptions(), rejects=None) is not None

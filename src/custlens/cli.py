@@ -285,8 +285,6 @@ def load_purchases(inputs: Inputs):
 
 
 def _report(inputs: Inputs, report) -> None:
-    from . import output
-
     say(inputs, report.messages())
     if inputs.rejects:
         rejects = report.rejects
@@ -294,8 +292,15 @@ def _report(inputs: Inputs, report) -> None:
             import pandas as pd
 
             rejects = pd.DataFrame(columns=["source", "row", "reason"])
-        output.emit(rejects, path=inputs.rejects)
-        warn(f"wrote {count(len(rejects), 'excluded row')} to {inputs.rejects}")
+        write_rejects(inputs, rejects)
+
+
+def write_rejects(inputs: Inputs, rejects) -> None:
+    """--rejects: the excluded rows (source, row, reason and the row's columns) to the file."""
+    from . import output
+
+    output.emit(rejects, path=inputs.rejects)
+    warn(f"wrote {count(len(rejects), 'excluded row')} to {inputs.rejects}")
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -399,7 +404,11 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
         if isinstance(e, engine.DatesNeedAFormat):  # the one reason the user can lift, on the files that need it most
             info(inputs, f"using the pandas engine: {e}, and lets the DuckDB engine read them (faster on large files)")
         return None  # auto: the pandas loader reads it, and reports what is unusual row by row
-    say(inputs, result.messages() if orders else result.load_messages())
+    say(inputs, result.load_messages())
+    if inputs.rejects:
+        write_rejects(inputs, engine.rejected_rows(result))
+    if orders:
+        say(inputs, result.summary_messages())
     return result
 
 

@@ -16,8 +16,9 @@ loader's own parsers, once per distinct value (:func:`read_text_values`,
 is quantity × unit price (:attr:`Source.fill_amounts`, both read as the loader reads them:
 :func:`read_numbers`); ids as text or integers, stripped as the loader strips them; the rows
 the loader excludes (no customer id, blank or unreadable dates and amounts, repeated header and
-duplicate lines) excluded and counted as it does (:func:`_exclusions`). What this engine does
-not reproduce (infinite amounts, several currencies, ``--rejects``…) raises
+duplicate lines) excluded and counted as it does (:func:`_exclusions`), and listed for
+``--rejects`` (:func:`rejected_rows`). What this engine does not reproduce (infinite amounts,
+several currencies, XLSX…) raises
 :class:`Unsupported` with the reason, and ``--engine auto`` hands the input to pandas.
 Both engines give the same summary (``tests/test_engine.py``): counts and dates exactly,
 money to 1e-9.
@@ -133,6 +134,8 @@ class Source:
     #: their table (custlens_costs…: read_numbers)
     fill_amounts: bool = False  # a blank amount is quantity × unit_price, as the loader fills it (_amount_sql)
     filled: dict[str, int] | None = None  # with fill_amounts: file -> the amounts filled there (_filled_counts)
+    keep_rejected: bool = False  # --rejects: _exclusions keeps the excluded rows (rejected_rows)
+    rejected: list | None = None  # their Arrow tables, file by file: row, reason, every column
     #: the loader reads none of the dates (amounts) left NULL here that are not blank (_reads_no_value):
     #: their lines are excluded (_exclusions), the others stay read in SQL
     unread_dates_known: bool = False
@@ -258,8 +261,6 @@ def choose(engine: str, paths, options: LoadOptions, *, rejects: str | None,
 def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
                 memory_limit: str | None = None) -> Source:
     """Check that DuckDB can read these purchase files exactly as pandas would; map the roles."""
-    if rejects:
-        raise Unsupported("--rejects lists excluded rows one by one")
     if options.sheet:
         raise Unsupported("--sheet is read by the pandas loader")
     files = expand_paths(list(paths))
@@ -286,7 +287,7 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
     source.types = {role: types[name] for role, name in source.columns.items()}
     if "amount" not in source.columns:  # amount = quantity × unit_price on every line, as the loader reads it
         source.types["amount"], source.fill_amounts = "NULL", True
-    source.options = options
+    source.options, source.keep_rejected = options, bool(rejects)
     if source.format == "parquet" and source.types.get("order_date") == ZONED_TIMESTAMP:
         source.date_zone = _parquet_zone(con, files, source.columns["order_date"])
     _check_types(source)
@@ -542,10 +543,13 @@ class Result:
 
     def messages(self) -> list[tuple[str, str]]:
         """The same lines as :meth:`LoadReport.messages` + :meth:`Summary.messages` for this input."""
+        return self.load_messages() + self.summary_messages()
+
+    def summary_messages(self) -> list[tuple[str, str]]:
+        """The same lines as :meth:`Summary.messages` for this input."""
         from .notes import summary_lines
 
-        return self.load_messages() + summary_lines(self.customers, self.as_of, self.lines_after_as_of,
-                                                    self.return_only_customers)
+        return summary_lines(self.customers, self.as_of, self.lines_after_as_of, self.return_only_customers)
 
     def load_messages(self) -> list[tuple[str, str]]:
         """The same lines as :meth:`LoadReport.messages` for this input."""
@@ -743,7 +747,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     # their dates too: one outside what pandas holds is an unreadable date to it; a summary of files
     # known to have lines to exclude counts only those kept, but the first one checked them all)
     lowest, highest = checks["first_day"], checks["last_day"]
-    if unusable or headers or repeats:
+    if unusable or headers or repeats or (guest_rows and source.keep_rejected):
         ids = [h for (h,) in con.execute(f"SELECT customer_id FROM {table} WHERE {header}").fetchall()]
         excluded = _exclusions(source, ids, missing=bool(missing))
         if not usable and unread.get("amount_only"):  # a line with a date but no amount: counted above
@@ -2252,9 +2256,13 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
                        FROM custlens_unread_values WHERE custlens_file = {name}) AS u ON {same}"""
 
     line = f", {_line_hash_sql(source)} AS custlens_h, row({', '.join(map(_ident, source.all_columns))}) AS custlens_line"
+    raw = "".join(f", {_ident(c)} AS custlens_c{i}" for i, c in enumerate(source.all_columns))  # for --rejects
+    source.rejected = [] if source.keep_rejected else None
     with _in_file_order(con):
         for f in source.files:
             name = _literal(source.read_as.get(f, f))
+            if source.keep_rejected:
+                source.rejected.append(_rejected_in(source, numbered(f, name, raw + line), first))
             found = con.execute(f"""
                 SELECT reason, count(*), arg_min({{'row': n, 'text': shown}}, n, 3),
                        count(*) FILTER (reason = 0 AND unread IS NULL)
@@ -2284,6 +2292,62 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
                 excluded[EXCLUSIONS[i]] = (count + n, (kept + shown)[:3])
     source.excluded = excluded
     return excluded
+
+
+def _rejected_in(source: Source, numbered: str, first: int):
+    """One file's excluded rows, in file order, as an Arrow table: row (numbered as the loader
+    numbers it), reason, and every column as read (``custlens_c0``…). ``numbered``: the file's
+    rows with their reason, line hash and line (:func:`_exclusions`); one pass over it keeps the
+    rows excluded and those that may repeat an earlier one, which are then told apart."""
+    con = source.con
+    candidates = "custlens_h IN (SELECT h FROM custlens_repeated)" if source.repeats else "FALSE"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE custlens_rejected AS SELECT * FROM ({numbered})
+                    WHERE reason IS NOT NULL OR {candidates}""")
+    columns = ", ".join(f"custlens_c{i}" for i in range(len(source.all_columns)))
+    reasons = "[" + ", ".join(_literal(r) for r in EXCLUSIONS) + "]"
+    try:
+        return with_relations(con).sql(f"""
+            SELECT n + {first} AS row, {reasons}[coalesce(reason, {EXCLUSIONS.index('duplicate line')}) + 1] AS reason,
+                   {columns}
+            FROM (SELECT *, row_number() OVER (PARTITION BY custlens_line ORDER BY n) AS custlens_copy
+                  FROM custlens_rejected)
+            WHERE reason IS NOT NULL OR custlens_copy > 1 ORDER BY n""").to_arrow_table()
+    finally:
+        con.execute("DROP TABLE custlens_rejected")
+
+
+def rejected_rows(result: Result):
+    """The rows the loader excludes, as ``LoadReport.rejects`` lists them (--rejects): source,
+    row, reason and every column as text, file by file in file order. The columns come from
+    DuckDB as the loader reads them: a CSV's text ('' where empty), a Parquet file's values in
+    the file's own schema (and pandas metadata); then, as the loader does, ``astype("string")``."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = result.source
+    frames = []
+    for f, table in zip(source.files, source.rejected or []):
+        if not table.num_rows:
+            continue
+        values = table.select([f"custlens_c{i}" for i in range(len(source.all_columns))])
+        values = values.rename_columns(source.all_columns)
+        if source.format == "parquet":  # typed as the loader reads them (decimals: float, as it casts them)
+            schema = pq.read_schema(f)
+            schema = pa.schema([pa.field(c.name, pa.float64()) if pa.types.is_decimal(c.type) else c for c in schema],
+                               metadata=schema.metadata)
+            values = values.cast(schema)
+            frame = values.to_pandas()
+        else:
+            frame = values.to_pandas().fillna("")
+        frame = frame.astype("string")
+        frame.insert(0, "reason", pd.Series(table.column("reason").to_pylist(), dtype="string"))
+        frame.insert(0, "row", table.column("row").to_numpy().astype("int64"))
+        frame.insert(0, "source", f)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["source", "row", "reason"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def _guest_sql(column: str) -> str:
