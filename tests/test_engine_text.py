@@ -198,6 +198,13 @@ def assert_same_or_both_refuse(path):
     else:
         same_words(messages[1:], expected[len(paths):])
         assert messages[0][1].startswith(f"{len(paths)} files: ")
+    # and --rejects: the same rows, reasons and columns
+    rejects = engine.rejected_rows(engine.summarize(engine.open_source(paths, LoadOptions(), rejects="x.csv")))
+    expected_rejects = load_purchases(paths)[1].rejects
+    if expected_rejects is None:
+        assert rejects.empty
+    else:
+        pd.testing.assert_frame_equal(rejects, expected_rejects)
 
 
 @pytest.mark.parametrize("command", [

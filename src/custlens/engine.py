@@ -282,7 +282,7 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
         raise Unsupported(f"{' and '.join(sorted(kinds))} files")
     mapped = _map_roles(names, options)
     source.mapped, source.column_types = mapped, types
-    # quantity × unit_price only fills blank amounts, and a blank amount is Unsupported anyway
+    # the summary's roles; the quantity and unit price are read where they fill amounts (fill_amounts)
     source.columns = {role: mapped[role] for role in SUMMARY_ROLES if role in mapped}
     source.types = {role: types[name] for role, name in source.columns.items()}
     if "amount" not in source.columns:  # amount = quantity × unit_price on every line, as the loader reads it
@@ -1398,8 +1398,9 @@ def customer_lines(result: Result, customer_id: str):
     """One customer's usable purchase lines as the pandas loader reads them from the whole files: DuckDB
     selects their raw rows (file by file, in file order), and :func:`custlens.io.load.load_tables`
     parses them with the choices made on the whole files (the column roles, the decimal mark, the
-    date format), not choices of its own on these few rows. Empty (with the summary's columns)
-    for a customer without lines."""
+    date format), not choices of its own on these few rows; nor does it refuse a column for them
+    (the summary checked the columns of the whole files). Empty (with the summary's columns) for
+    a customer without usable lines."""
     import pandas as pd
 
     from .errors import EmptyInputError
