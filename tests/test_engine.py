@@ -918,6 +918,20 @@ def test_without_an_amount_column_the_amount_is_quantity_times_unit_price(tmp_pa
         assert duck.stderr.replace("; DuckDB engine", "") == slow.stderr
 
 
+def test_too_many_distinct_quantities_go_to_pandas(tmp_path, run, monkeypatch):
+    """Text quantities and prices are parsed one distinct value at a time, up to MOST_TEXTS: more
+    go to pandas (the same report), as do more distinct dates or amounts."""
+    from custlens import textvalues
+
+    path = tmp_path / "orders.csv"
+    path.write_text(SHOPIFY, encoding="utf-8")
+    monkeypatch.setattr(textvalues, "MOST_TEXTS", 2)
+    with pytest.raises(engine.Unsupported, match="distinct quantities, too many"):
+        engine.summarize(engine.open_source([str(path)], LoadOptions()))
+    auto, slow = run("summary", path, "--format", "csv"), run("summary", path, "--format", "csv", "--engine", "pandas")
+    assert auto.exit_code == 0 and (auto.stdout, auto.stderr) == (slow.stdout, slow.stderr)
+
+
 @pytest.mark.parametrize("amounts, refused", [(["x", "y", "5"], True), (["x", "5", "6"], False)])
 def test_filled_amounts_are_blank_to_the_loader_s_check_of_the_column(tmp_path, run, amounts, refused):
     """The loader refuses the amount column where half of its present values or more cannot be

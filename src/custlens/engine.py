@@ -1587,6 +1587,8 @@ def value_by_label(result: Result, roles) -> dict:
 #: the optional number roles read as the pandas loader reads them (:func:`read_numbers`): the cost,
 #: and the quantity and unit price that fill blank amounts (:attr:`Source.fill_amounts`)
 NUMBER_ROLES = ("quantity", "unit_price", "cost")
+#: how messages name their values
+NUMBER_PLURALS = {"quantity": "quantities", "unit_price": "unit prices", "cost": "costs"}
 
 
 def number_value(role: str) -> str:
@@ -1641,12 +1643,12 @@ def read_numbers(source: Source, roles: tuple[str, ...], *, progress: bool = Fal
               FROM {source.scan(filename=True)})
         WHERE {' OR '.join(f'{a} IS NOT NULL' for a in aliases.values())}
         GROUP BY GROUPING SETS ({', '.join(f'(filename, {a})' for a in aliases.values())})""",
-         f"reading the {' and '.join(r.replace('_', ' ') + 's' for r in todo)}" if progress else None)
+         f"reading the {' and '.join(NUMBER_PLURALS[r] for r in todo)}" if progress else None)
     for role, alias in aliases.items():
         texts = con.execute(f"SELECT filename, {alias}, n FROM custlens_texts WHERE is_{alias} AND {alias} IS NOT NULL"
                             ).fetchall()
         if len(texts) > textvalues.MOST_TEXTS:
-            raise Unsupported(f"{len(texts):,} distinct {role.replace('_', ' ')}s, too many to read one by one")
+            raise Unsupported(f"{len(texts):,} distinct {NUMBER_PLURALS[role]}, too many to read one by one")
         by_file: dict[str, dict[str, int]] = {}
         for f, text, n in texts:
             by_file.setdefault(original.get(f, f), {})[text] = n
