@@ -165,8 +165,8 @@ def test_lines_of_one_day_keep_the_file_s_order_from_a_parquet_file_of_many_row_
 def test_a_customer_whose_own_lines_are_mostly_unreadable(run, tmp_path):
     """The loader refuses a column most of whose values it cannot read, in the whole file: C1's
     one unreadable amount of two, and C3's one date, refuse nothing (of eight lines); C3 has no
-    line left: no card, but for a contact. Found with
-    blank amounts filled from quantity × unit price, which brought such files to the DuckDB engine."""
+    line left: no card, but for a contact. Found with blank amounts filled from quantity × unit
+    price, which brought such files to the DuckDB engine."""
     path = tmp_path / "lines.csv"
     path.write_text("customer_id,date,amount\nC1,2025-01-02,x\nC1,2025-01-03,5\nC3,someday,4\n"
                     + "".join(f"C2,2025-01-0{d},{d}\n" for d in range(1, 6)), encoding="utf-8")
