@@ -396,7 +396,7 @@ def summarize_fast(inputs: Inputs, as_of, *, needs_lines=False, days=False, gaps
         result = engine.summarize(source, as_of, keep_days=days, strict=inputs.options.strict, gaps=gaps,
                                   orders=orders, progress=f"summarising {', '.join(inputs.paths)}")
         if costs:
-            engine.read_costs(source, progress=result.progress)
+            engine.read_numbers(source, ("cost",), progress=result.progress)
     except engine.Unsupported as e:
         if inputs.engine == "duckdb":
             raise CustlensError(f"--engine duckdb cannot take this input ({e}); use --engine auto or pandas, "
@@ -549,14 +549,14 @@ def pareto(inputs, as_of, by, share, abc, view_summary, portrait, contacts_paths
                          key_clients_only=key_clients_only, out=out)
             return
     # the margins and the portrait's categories, channels and regions are added up per customer in DuckDB
-    from .engine import can_cost
+    from .engine import can_number
     from .lines import Lines
     from .schema import LABEL_ROLES
 
     def needs_lines(source) -> bool:
         if by == "margin" and "cost" not in source.mapped:
             raise MissingColumnError(pareto_mod.MARGIN_NEEDS_COST)  # before reading every line
-        return (by == "margin" and not can_cost(source)) or (portrait and not labels_readable(source, LABEL_ROLES))
+        return (by == "margin" and not can_number(source, "cost")) or (portrait and not labels_readable(source, LABEL_ROLES))
 
     if fast is NOT_TRIED:  # not asked above (once DuckDB has said no, pandas reads the files)
         fast = summarize_fast(inputs, as_of, needs_lines=needs_lines, costs=by == "margin")

@@ -130,8 +130,9 @@ class Source:
     other_order: str | None = None  # the month-first format, where it read the first lines too (day first is tried first)
     text_dates: bool = False  # order_date text is read through the table custlens_dates (read_text_values)
     text_amounts: bool = False  # amount text is read through the table custlens_amounts
-    text_numbers: set[str] = field(default_factory=set)  # roles of NUMBER_ROLES whose text is read through
-    #: their table (custlens_costs…: read_numbers)
+    #: roles of NUMBER_ROLES whose text is read through their table (custlens_costs…: read_numbers) ->
+    #: the decimal mark the loader chose for it (the first file's)
+    text_numbers: dict[str, str] = field(default_factory=dict)
     fill_amounts: bool = False  # a blank amount is quantity × unit_price, as the loader fills it (_amount_sql)
     filled: dict[str, int] | None = None  # with fill_amounts: file -> the amounts filled there (_filled_counts)
     keep_rejected: bool = False  # --rejects: _exclusions keeps the excluded rows (rejected_rows)
@@ -148,8 +149,6 @@ class Source:
     strip_ids: bool = False  # customer and order ids are read stripped, as the loader reads them: set where
     #: a summary found an id with spaces around it (the plain ids cost nothing on the hot path)
     decimal: str = "."  # the amounts' decimal mark, as the pandas loader chose it
-    number_decimals: dict[str, str] = field(default_factory=dict)  # role of NUMBER_ROLES -> its decimal mark, where
-    #: read_numbers read its text (the first file's)
     date_formats: tuple[str, ...] = ("ISO8601",)  # the order dates' formats, as the loader chose them
     warnings: list[str] = field(default_factory=list)  # what the loader warns of while reading these values
 
@@ -198,7 +197,7 @@ class Source:
         if self.types["amount"] == "VARCHAR":
             return self.decimal
         if "amount" not in self.columns:
-            return next((self.number_decimals[r] for r in AMOUNT_PARTS if r in self.number_decimals), None)
+            return next((self.text_numbers[r] for r in AMOUNT_PARTS if r in self.text_numbers), None)
         return None
 
     def ordered_warnings(self) -> list[str]:
@@ -1436,7 +1435,7 @@ def customer_lines(result: Result, customer_id: str):
     if not tables:
         return none
     one_format = source.text_dates and len(source.date_formats) == 1
-    decimals = {**source.number_decimals, **({"amount": source.decimal} if source.types["amount"] == "VARCHAR" else {})}
+    decimals = {**source.text_numbers, **({"amount": source.decimal} if source.types["amount"] == "VARCHAR" else {})}
     options = LoadOptions(columns=dict(source.mapped), decimal=source.options.decimal, decimals=decimals,
                           date_format=source.options.date_format or source.sql_date_format or
                           (source.date_formats[0] if one_format else None), check_columns=False)
@@ -1596,25 +1595,12 @@ def number_value(role: str) -> str:
     return f"custlens_{role}"
 
 
-#: a line's cost read through the table of read_numbers (the lines join that table only when asked for it)
-COST_TEXT_VALUE = number_value("cost")
-
-
-def can_cost(source: Source) -> bool:
-    """Whether :func:`margins` reads the files' cost column as the pandas loader does: numbers,
-    or text (parsed by the loader's parser, :func:`read_numbers`)."""
-    return _can_number(source, "cost")
-
-
-def _can_number(source: Source, role: str) -> bool:
+def can_number(source: Source, role: str) -> bool:
+    """Whether the files have a column of ``role`` (of :data:`NUMBER_ROLES`) that this engine reads
+    as the pandas loader does: numbers, or text (parsed by the loader's parser, :func:`read_numbers`)."""
     column = source.mapped.get(role)
     kind = source.column_types.get(column, "")
     return column is not None and (kind in NUMBER_TYPES or kind == "VARCHAR" or kind.startswith("DECIMAL"))
-
-
-def read_costs(source: Source, *, progress: bool = False) -> None:
-    """:func:`read_numbers` of the cost column."""
-    read_numbers(source, ("cost",), progress=progress)
 
 
 def read_numbers(source: Source, roles: tuple[str, ...], *, progress: bool = False) -> None:
@@ -1629,7 +1615,7 @@ def read_numbers(source: Source, roles: tuple[str, ...], *, progress: bool = Fal
     from . import textvalues
 
     for role in roles:
-        if not _can_number(source, role):
+        if not can_number(source, role):
             raise Unsupported(f"the {role.replace('_', ' ')} column is not numbers or text")
     todo = [r for r in roles if source.column_types[source.mapped[r]] == "VARCHAR" and r not in source.text_numbers]
     if not todo:
@@ -1678,9 +1664,8 @@ def _number_texts_table(source: Source, role: str, by_file: dict[str, dict[str, 
             source.warnings.append(f"{f}: column {column!r} ({role}): {bad:,} values not numbers left empty, "
                                    f"e.g. {sample_text(samples)}")
         tables.append(table.drop(columns="bad"))
-    source.number_decimals[role] = tables[0].attrs["decimal"]
     _load_table(source.con, f"custlens_{role}s", tables, {"text": f"custlens_{role}_text", "value": number_value(role)})
-    source.text_numbers.add(role)
+    source.text_numbers[role] = tables[0].attrs["decimal"]
 
 
 def _number_sql(source: Source, role: str) -> str:
@@ -1695,7 +1680,7 @@ def _number_sql(source: Source, role: str) -> str:
 
 def margins(result: Result):
     """:func:`custlens.pareto.margins` by DuckDB: per customer, Σ(amount − cost) over their lines
-    up to the as-of date, a missing cost counting as 0 (the cost column read by :func:`read_costs`)."""
+    up to the as-of date, a missing cost counting as 0 (the cost column read by :func:`read_numbers`)."""
     source = result.source
     read_numbers(source, ("cost",), progress=result.progress)
     cost = _number_sql(source, "cost")
