@@ -15,7 +15,9 @@ import io
 import itertools
 import os
 import sys
+import zipfile
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,8 +94,17 @@ def read_table(path: str, options: ReadOptions = ReadOptions()) -> RawTable:
     if kind == "parquet":
         return _read_parquet(path)
     if kind == "xlsx":
-        return _read_xlsx(path, options.sheet)
+        return _read_xlsx(_ungzipped(path), options.sheet, source=path)
     return _read_csv(path, head, options, source=path)
+
+
+def _ungzipped(path: str):
+    """The path, or the bytes of a gzipped file (``orders.xlsx.gz``)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return path
+    with gzip.open(path, "rb") as fh:
+        return io.BytesIO(fh.read())
 
 
 def _read_bytes_like(source: str, data: bytes, options: ReadOptions) -> RawTable:
@@ -366,48 +377,138 @@ def _read_parquet(path, source: str | None = None) -> RawTable:
 
 
 def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
-    import zipfile
+    """Read the chosen sheet: python-calamine reads the cells (a tenth of openpyxl's time), as openpyxl would
+    give them (:func:`_openpyxl_value`); a sheet with error cells (``#DIV/0!``…), whose text calamine drops,
+    goes to openpyxl."""
+    from python_calamine import CalamineError, CalamineWorkbook
 
-    import pandas as pd
+    source = source or str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if isinstance(path, io.IOBase):
+                path.seek(0)
+                book = CalamineWorkbook.from_filelike(path)
+            else:
+                book = CalamineWorkbook.from_path(str(path))
+            index = _sheet_index(book.sheet_names, sheet, source)
+            if _has_error_cells(archive, index):
+                return _read_xlsx_openpyxl(path, sheet, source)
+            ws = book.get_sheet_by_index(index)
+    except (zipfile.BadZipFile, CalamineError, KeyError, ValueError, OSError) as e:
+        raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
+    return _xlsx_table(source, ws.name, ws.to_python(skip_empty_area=False), value=_openpyxl_value,
+                       column=_openpyxl_column)
+
+
+def _fit(row, width: int) -> list:
+    return list(row[:width]) if len(row) > width else [*row, *[None] * (width - len(row))]
+
+
+def _blank(cells) -> bool:
+    """True if every cell is empty (None, or '' as calamine and some writers give it)."""
+    return cells.count(None) + cells.count("") == len(cells)
+
+
+def _sheet_index(names: list[str], sheet: str | None, source: str) -> int:
+    """The position of ``--sheet`` (a name, or a number from 1) among the workbook's sheets; the first by default."""
+    if sheet is None:
+        return 0
+    if sheet in names:
+        return names.index(sheet)
+    if sheet.isdigit() and 1 <= int(sheet) <= len(names):
+        return int(sheet) - 1
+    raise InputError(f"{source}: no sheet {sheet!r}; the sheets are {sample_text(names, 20)}")
+
+
+def _has_error_cells(archive, index: int) -> bool:
+    """True if the ``index``-th sheet's XML has a cell of type ``e`` (an error such as ``#N/A``)."""
+    import xml.etree.ElementTree as ET
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    relation = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+    sheets = ET.fromstring(archive.read("xl/workbook.xml")).find(f"{main}sheets")
+    rid = sheets[index].get(relation)
+    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    target = next(r.get("Target") for r in rels if r.get("Id") == rid)
+    name = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    tail = b""
+    with archive.open(name) as part:  # t="e" may match another attribute too: then openpyxl reads, as before
+        while chunk := part.read(1 << 22):
+            chunk = tail + chunk
+            if b't="e"' in chunk or b"t='e'" in chunk:
+                return True
+            tail = chunk[-4:]
+    return False
+
+
+def _openpyxl_value(value):
+    """A calamine cell as openpyxl gives it: whole numbers below 1e16 (written without an exponent) as int,
+    dates as midnight datetimes, empty cells as None."""
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() and -1e16 < value < 1e16 else value
+    if kind is str:
+        return value or None
+    if kind is date:
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def _openpyxl_column(cells: tuple) -> list:
+    """:func:`_openpyxl_value` of each cell, in one cheaper pass where the column holds only text or numbers."""
+    kinds = set(map(type, cells))
+    if kinds <= {str}:
+        return [v or None for v in cells]
+    if kinds <= {float}:
+        return [int(v) if v.is_integer() and -1e16 < v < 1e16 else v for v in cells]
+    return list(map(_openpyxl_value, cells))
+
+
+def _read_xlsx_openpyxl(path, sheet: str | None, source: str) -> RawTable:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
-    source = source or str(path)
+    if isinstance(path, io.IOBase):
+        path.seek(0)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as e:
         raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
     try:
-        if sheet is None:
-            ws = book.worksheets[0]
-        elif sheet in book.sheetnames:
-            ws = book[sheet]
-        elif sheet.isdigit() and 1 <= int(sheet) <= len(book.sheetnames):
-            ws = book.worksheets[int(sheet) - 1]
-        else:
-            raise InputError(f"{source}: no sheet {sheet!r}; the sheets are {sample_text(book.sheetnames, 20)}")
-        rows = ws.iter_rows(values_only=True)
-        head: list[tuple[int, tuple]] = []
-        for number, row in enumerate(rows, start=1):
-            if row and any(v not in (None, "") for v in row):
-                head.append((number, row))
-            if len(head) == 30:
-                break
-        if not head:
-            raise EmptyInputError(f"{source}: sheet {ws.title!r} is empty")
-        pick = find_header_row([list(row) for _, row in head])
-        header_number, header_row = head[pick]
-        width = max(i + 1 for i, v in enumerate(header_row) if v not in (None, ""))
-        header = ["" if v is None else str(v).strip() for v in header_row[:width]]
-        data = [
-            list(row[:width]) + [None] * (width - len(row))
-            for row in itertools.chain((row for _, row in head[pick + 1:]), rows)
-            if row and any(v not in (None, "") for v in row[:width])
-        ]
+        ws = book.worksheets[_sheet_index(book.sheetnames, sheet, source)]
+        return _xlsx_table(source, ws.title, ws.iter_rows(values_only=True))
     finally:
         book.close()
+
+
+def _xlsx_table(source: str, title: str, rows, value=None, column=None) -> RawTable:
+    """The table of a sheet's rows (from row 1): the header row among the first 30 non-empty rows, then every
+    non-empty row below it, cut or padded to the header's width; ``value`` maps the head's cells and
+    ``column`` each data column's."""
+    import pandas as pd
+
+    rows = iter(rows)
+    head: list[tuple[int, list]] = []
+    for number, row in enumerate(rows, start=1):
+        if not _blank(row):
+            head.append((number, row))
+        if len(head) == 30:
+            break
+    if not head:
+        raise EmptyInputError(f"{source}: sheet {title!r} is empty")
+    pick = find_header_row([list(map(value, row)) if value else list(row) for _, row in head])
+    header_number, header_row = head[pick]
+    header_row = list(map(value, header_row)) if value else header_row
+    width = max(i + 1 for i, v in enumerate(header_row) if v not in (None, ""))
+    header = ["" if v is None else str(v).strip() for v in header_row[:width]]
+    below = itertools.chain((row for _, row in head[pick + 1:]), rows)
+    data = [cells for cells in (row if len(row) == width else _fit(row, width) for row in below)
+            if cells.count(None) + cells.count("") != width]
     if not data:
         raise EmptyInputError(f"{source}: has column names ({sample_text(header, 5)}) but no data rows")
-    frame = pd.DataFrame(data, columns=unique_names(header), dtype=object)
+    columns = list(zip(*data))
+    frame = pd.DataFrame({i: (column(cells) if column else list(cells)) for i, cells in enumerate(columns)},
+                         dtype=object)
+    frame.columns = unique_names(header)
     return RawTable(source=source, format="xlsx", frame=frame, header_names=header,
                     first_data_row=header_number + 1)

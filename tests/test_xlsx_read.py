@@ -1,0 +1,213 @@
+"""XLSX is read by python-calamine, cell for cell as openpyxl (the reader before it, kept for sheets with
+error cells) reads it: random workbooks written by openpyxl and by XlsxWriter give the same table both ways."""
+
+import datetime as dt
+import io
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from custlens.errors import EmptyInputError, InputError
+from custlens.io import read
+
+TEXT = st.sampled_from(["", " ", "C1", "Клиент", "00123", "#n/a", "1 234,50", "12.03.2024", "-", "TRUE", " x "])
+NUMBER = st.one_of(
+    st.integers(-10**6, 10**6),
+    st.integers(-2**62, 2**62),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([0.0, -0.0, 5.0, 1e15, 1e16, 9999999999999998.0, 1e-7, 28.97, 45000.0, 45000.5]),
+)
+MOMENT = st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(9999, 12, 31))
+CELL = st.one_of(st.none(), TEXT, NUMBER, st.booleans(), MOMENT,
+                 st.dates(dt.date(1900, 3, 1), dt.date(9999, 12, 31)), st.times(),
+                 st.sampled_from([dt.timedelta(hours=30, minutes=5), dt.timedelta(0)]))
+
+
+def blank(value) -> bool:
+    return value is None or isinstance(value, str) and not value.strip()
+
+
+def same_cell(ours, theirs) -> bool:
+    """openpyxl gives '' for an empty text cell where calamine gives nothing, and keeps a cell of spaces
+    that calamine reads as '' where the writer did not mark the spaces to be kept (openpyxl does not):
+    all of them are blank to the loader. Times may differ by a millisecond: both readers round Excel's
+    fraction of a day to milliseconds, in different ways."""
+    if blank(ours) and blank(theirs):
+        return True
+    if type(ours) is type(theirs) is dt.datetime:  # both round the day's fraction to milliseconds, not alike
+        return abs(ours - theirs) <= dt.timedelta(milliseconds=1)
+    if isinstance(ours, float) and isinstance(theirs, float) and math.isnan(ours) and math.isnan(theirs):
+        return True
+    return type(ours) is type(theirs) and ours == theirs
+
+
+def assert_same_table(ours, theirs):
+    assert ours.header_names == theirs.header_names
+    assert list(ours.frame.columns) == list(theirs.frame.columns)
+    assert ours.first_data_row == theirs.first_data_row
+    mine_rows = [row for row in ours.frame.itertuples(index=False) if not all(map(blank, row))]
+    other_rows = [row for row in theirs.frame.itertuples(index=False) if not all(map(blank, row))]
+    assert len(mine_rows) == len(other_rows) and ours.frame.shape[1] == theirs.frame.shape[1]
+    for mine, other in zip(mine_rows, other_rows):
+        assert all(same_cell(a, b) for a, b in zip(mine, other)), (mine, other)
+
+
+def write_openpyxl(path, sheets, date_1904=False):
+    from openpyxl import Workbook
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904
+
+    book = Workbook()
+    if date_1904:
+        book.epoch = CALENDAR_MAC_1904
+    book.remove(book.active)
+    for name, rows in sheets:
+        sheet = book.create_sheet(name)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is not None:
+                    sheet.cell(r, c, value)
+    book.save(path)
+
+
+def write_xlsxwriter(path, sheets, date_1904=False):
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"date_1904": date_1904})
+    formats = {dt.datetime: book.add_format({"num_format": "dd.mm.yyyy hh:mm:ss.000"}),
+               dt.date: book.add_format({"num_format": "dd.mm.yyyy"}),
+               dt.time: book.add_format({"num_format": "hh:mm:ss"}),
+               dt.timedelta: book.add_format({"num_format": "[h]:mm:ss"})}
+    for name, rows in sheets:
+        sheet = book.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if type(value) in formats:
+                    sheet.write_datetime(r, c, value, formats[type(value)])
+                elif isinstance(value, bool):
+                    sheet.write_boolean(r, c, value)
+                elif isinstance(value, str):
+                    sheet.write_string(r, c, value)
+                elif abs(value) < 1e300:  # XlsxWriter refuses larger numbers
+                    sheet.write_number(r, c, value)
+    book.close()
+
+
+@st.composite
+def workbooks(draw):
+    width = draw(st.integers(1, 5))
+    left = draw(st.integers(0, 2))
+    rows = [[None] * width for _ in range(draw(st.integers(0, 3)))]  # empty rows above
+    if draw(st.booleans()):
+        rows.append([draw(st.sampled_from(["Отчёт о продажах", "Report"]))] + [None] * (width - 1))
+    rows.append([f"col{i}" if draw(st.integers(0, 5)) else draw(CELL) for i in range(width)])
+    rows += draw(st.lists(st.lists(CELL, min_size=0, max_size=width + 1), min_size=0, max_size=12))
+    rows = [[None] * left + list(row) for row in rows]
+    sheets = [("Данные", rows)]
+    if draw(st.booleans()):
+        sheets.insert(draw(st.integers(0, 1)), ("Notes", [["not this sheet"]]))
+    return sheets
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sheets=workbooks(), writer=st.sampled_from([write_openpyxl, write_xlsxwriter]), by_name=st.booleans(),
+       date_1904=st.booleans())
+def test_calamine_reads_every_cell_as_openpyxl(tmp_path, sheets, writer, by_name, date_1904):
+    path = tmp_path / "book.xlsx"
+    writer(path, sheets, date_1904)
+    sheet = "Данные" if by_name else str([name for name, _ in sheets].index("Данные") + 1)
+    try:
+        theirs = read._read_xlsx_openpyxl(path, sheet, str(path))
+    except InputError as e:  # an empty sheet, or column names without rows: the same error
+        with pytest.raises(InputError) as ours:
+            read._read_xlsx(path, sheet)
+        assert type(ours.value) is type(e)
+        return
+    assert not read._has_error_cells(__import__("zipfile").ZipFile(path), 0)
+    try:
+        ours = read._read_xlsx(path, sheet)
+    except EmptyInputError:  # the rows below the header were cells of spaces, which calamine read as empty
+        assert all(blank(v) for v in theirs.frame.to_numpy().ravel())
+        return
+    assert_same_table(ours, theirs)
+    assert_same_table(read._read_xlsx(io.BytesIO(path.read_bytes()), sheet, source=str(path)), theirs)
+
+
+def test_sheet_with_error_cells_is_read_by_openpyxl_keeping_their_text(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Notes"
+    book.active.append(["#N/A"])
+    sheet = book.create_sheet("Orders")
+    sheet.append(["customer_id", "order_date", "amount"])
+    sheet.append(["C1", dt.datetime(2024, 1, 5), "#DIV/0!"])  # openpyxl writes error codes as error cells
+    sheet.append(["C2", dt.datetime(2024, 1, 6), 5])
+    path = tmp_path / "errors.xlsx"
+    book.save(path)
+    with __import__("zipfile").ZipFile(path) as archive:
+        assert read._has_error_cells(archive, 1) and read._has_error_cells(archive, 0)
+    table = read._read_xlsx(path, "Orders")
+    assert table.frame["amount"].tolist() == ["#DIV/0!", 5]
+    assert table.frame["customer_id"].tolist() == ["C1", "C2"]
+
+
+def test_error_cells_in_another_sheet_do_not_send_this_one_to_openpyxl(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["#REF!"])
+    book.create_sheet("Orders").append(["customer_id"])
+    path = tmp_path / "other.xlsx"
+    book.save(path)
+    with __import__("zipfile").ZipFile(path) as archive:
+        assert read._has_error_cells(archive, 0) and not read._has_error_cells(archive, 1)
+
+
+def test_a_zip_that_is_not_a_workbook_is_a_clear_error(tmp_path):
+    import zipfile
+
+    path = tmp_path / "notes.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    with pytest.raises(InputError, match=r"notes.xlsx: cannot be read as XLSX"):
+        read._read_xlsx(path, None)
+
+
+def test_header_cells_are_named_as_openpyxl_gives_them():
+    """A whole number in the header row is '5' (calamine's 5.0 is openpyxl's 5), a date its midnight datetime."""
+    rows = [["", "", ""], ["id", 5.0, dt.date(2024, 1, 5), "", ""], ["a", 1.0, 2.5, "", ""], ["", "", "", "", ""]]
+    table = read._xlsx_table("s.xlsx", "S", rows, value=read._openpyxl_value, column=read._openpyxl_column)
+    assert table.header_names == ["id", "5", "2024-01-05 00:00:00"]
+    assert table.frame.values.tolist() == [["a", 1, 2.5]] and type(table.frame.iloc[0, 1]) is int
+    assert table.first_data_row == 3
+
+
+def test_ragged_rows_are_cut_or_padded_to_the_header():
+    """openpyxl's rows have their own lengths where a sheet does not state its size."""
+    table = read._xlsx_table("s.xlsx", "S", [(None,), ("h1", "h2", "h3"), ("a",), (), ("b", "c", "d", "e")])
+    assert table.frame.values.tolist() == [["a", None, None], ["b", "c", "d"]]
+    assert table.first_data_row == 3
+
+
+def test_empty_rows_below_the_head_are_left_out():
+    rows = [["id", "amount"]] + [[f"C{i}", float(i)] for i in range(40)] + [["", ""], ["C40", ""]]
+    table = read._xlsx_table("s.xlsx", "S", rows, value=read._openpyxl_value, column=read._openpyxl_column)
+    assert table.frame["id"].tolist() == [f"C{i}" for i in range(41)]
+    assert table.frame["amount"].tolist() == list(range(40)) + [None]
+
+
+def test_gzipped_workbook_from_a_path_and_from_stdin(tmp_path, monkeypatch):
+    import gzip
+
+    path = tmp_path / "orders.xlsx"
+    write_xlsxwriter(path, [("Orders", [["customer_id", "amount"], ["C1", 5.0], ["C2", 2.5]])])
+    packed = tmp_path / "orders.xlsx.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": io.BytesIO(packed.read_bytes())})())
+    for table in (read.read_table(str(packed)), read.read_table("-")):
+        assert table.frame.values.tolist() == [["C1", 5], ["C2", 2.5]]
+    assert read.read_table(str(packed)).source == str(packed)
