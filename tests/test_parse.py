@@ -311,6 +311,8 @@ def test_object_column_masks_by_type_are_the_per_value_rules(values):
     assert number.tolist() == [isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values]
     typed = parse.by_type(series, lambda kind: hasattr(kind, "year") and hasattr(kind, "month"))
     assert typed.tolist() == [hasattr(v, "year") and hasattr(v, "month") for v in values]
+    one_by_one = series.map(parse._id_text, na_action="ignore").astype("string").str.strip()
+    assert parse_ids(series).equals(one_by_one.mask(parse.blank_mask(one_by_one)))
 
 
 @given(st.lists(st.one_of(st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31)), st.dates(),

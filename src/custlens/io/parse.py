@@ -69,8 +69,12 @@ def parse_ids(series: pd.Series) -> pd.Series:
     if series.dtype.kind in "biuf" or str(series.dtype) == "Int64":
         text = series.astype("string")
     else:
-        text = series.map(_id_text, na_action="ignore").astype("string") if series.dtype == object \
-            else series.astype("string")
+        if series.dtype == object:
+            floats = by_type(series, lambda kind: issubclass(kind, float))
+            if floats.any():  # only whole floats read otherwise than as their str()
+                series = series.copy()
+                series[floats] = series[floats].map(_id_text, na_action="ignore")
+        text = series.astype("string")
         text = text.str.strip()
     return text.mask(blank_mask(text))
 

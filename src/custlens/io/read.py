@@ -401,7 +401,7 @@ def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
 
 
 def _fit(row, width: int) -> list:
-    return list(row[:width]) if len(row) > width else [*row, *[None] * (width - len(row))]
+    return [*row, *[None] * (width - len(row))]
 
 
 def _blank(cells) -> bool:
@@ -461,6 +461,8 @@ def _openpyxl_column(cells: tuple) -> list:
         return [v or None for v in cells]
     if kinds <= {float}:
         return [int(v) if v.is_integer() and -1e16 < v < 1e16 else v for v in cells]
+    if kinds <= {date}:
+        return [datetime(v.year, v.month, v.day) for v in cells]
     return list(map(_openpyxl_value, cells))
 
 
@@ -476,18 +478,18 @@ def _read_xlsx_openpyxl(path, sheet: str | None, source: str) -> RawTable:
         raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
     try:
         ws = book.worksheets[_sheet_index(book.sheetnames, sheet, source)]
-        return _xlsx_table(source, ws.title, ws.iter_rows(values_only=True))
+        return _xlsx_table(source, ws.title, list(ws.iter_rows(values_only=True)))
     finally:
         book.close()
 
 
-def _xlsx_table(source: str, title: str, rows, value=None, column=None) -> RawTable:
+def _xlsx_table(source: str, title: str, rows: list, value=None, column=None) -> RawTable:
     """The table of a sheet's rows (from row 1): the header row among the first 30 non-empty rows, then every
     non-empty row below it, cut or padded to the header's width; ``value`` maps the head's cells and
     ``column`` each data column's."""
+    import numpy as np
     import pandas as pd
 
-    rows = iter(rows)
     head: list[tuple[int, list]] = []
     for number, row in enumerate(rows, start=1):
         if not _blank(row):
@@ -501,13 +503,16 @@ def _xlsx_table(source: str, title: str, rows, value=None, column=None) -> RawTa
     header_row = list(map(value, header_row)) if value else header_row
     width = max(i + 1 for i, v in enumerate(header_row) if v not in (None, ""))
     header = ["" if v is None else str(v).strip() for v in header_row[:width]]
-    below = itertools.chain((row for _, row in head[pick + 1:]), rows)
-    data = [cells for cells in (row if len(row) == width else _fit(row, width) for row in below)
-            if cells.count(None) + cells.count("") != width]
-    if not data:
+    below = rows[header_number:]  # row numbers count from 1: the rows after the header's
+    lengths = set(map(len, below))
+    if len(lengths) > 1 or lengths and min(lengths) < width:  # openpyxl's, where a sheet does not state its size
+        below = [_fit(row, max(width, *lengths)) for row in below]
+    # one array for the cells (1.3 s less than lists at 1e6 rows), without the rows where all are empty
+    cells = np.array(below, dtype=object)[:, :width] if below else np.empty((0, width), dtype=object)
+    cells = cells[~((cells == "") | (cells == None)).all(axis=1)]  # noqa: E711 (cell by cell)
+    if not len(cells):
         raise EmptyInputError(f"{source}: has column names ({sample_text(header, 5)}) but no data rows")
-    columns = list(zip(*data))
-    frame = pd.DataFrame({i: (column(cells) if column else list(cells)) for i, cells in enumerate(columns)},
+    frame = pd.DataFrame({i: (column(cells[:, i]) if column else cells[:, i].tolist()) for i in range(width)},
                          dtype=object)
     frame.columns = unique_names(header)
     return RawTable(source=source, format="xlsx", frame=frame, header_names=header,
