@@ -396,8 +396,9 @@ def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
             ws = book.get_sheet_by_index(index)
     except (zipfile.BadZipFile, CalamineError, KeyError, ValueError, OSError) as e:
         raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
-    return _xlsx_table(source, ws.name, ws.to_python(skip_empty_area=False), value=_openpyxl_value,
-                       column=_openpyxl_column)
+    title, rows = ws.name, ws.to_python(skip_empty_area=False)
+    del ws, book  # calamine's copy of the cells, freed before the table is built
+    return _xlsx_table(source, title, rows, value=_openpyxl_value, column=_openpyxl_column)
 
 
 def _fit(row, width: int) -> list:
