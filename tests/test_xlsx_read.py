@@ -227,3 +227,30 @@ def test_gzipped_workbook_from_a_path_and_from_stdin(tmp_path, monkeypatch):
     for table in (read.read_table(str(packed)), read.read_table("-")):
         assert table.frame.values.tolist() == [["C1", 5], ["C2", 2.5]]
     assert read.read_table(str(packed)).source == str(packed)
+
+
+@pytest.mark.parametrize("error_cells", [False, True])
+def test_chart_sheets_are_not_counted_among_the_sheets(tmp_path, error_cells):
+    """openpyxl's ``worksheets`` leave chart sheets out: ``--sheet 2`` is the second sheet of data."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    book = Workbook()
+    first = book.active
+    first.title = "Data0"
+    first.append(["customer_id", "amount"])
+    first.append(["C1", 5])
+    chart = BarChart()
+    chart.add_data(Reference(first, min_col=2, min_row=1, max_row=2))
+    book.create_chartsheet("Chart", 0).add_chart(chart)
+    second = book.create_sheet("Data1")
+    second.append(["customer_id", "amount"])
+    second.append(["C2", "#N/A" if error_cells else 7])
+    path = tmp_path / "charts.xlsx"
+    book.save(path)
+    assert read._read_xlsx(path, None).frame["customer_id"].tolist() == ["C1"]
+    assert read._read_xlsx(path, "1").frame["customer_id"].tolist() == ["C1"]
+    for sheet in ("2", "Data1"):
+        assert read._read_xlsx(path, sheet).frame.values.tolist() == [["C2", "#N/A" if error_cells else 7]]
+    with pytest.raises(InputError, match=r"no sheet 'Chart'; the sheets are 'Data0', 'Data1'"):
+        read._read_xlsx(path, "Chart")

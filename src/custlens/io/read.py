@@ -379,7 +379,7 @@ def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
     """Read the chosen sheet: python-calamine reads the cells (a tenth of openpyxl's time), as openpyxl would
     give them (:func:`_openpyxl_value`); a sheet with error cells (``#DIV/0!``…), whose text calamine drops,
     goes to openpyxl."""
-    from python_calamine import CalamineError, CalamineWorkbook
+    from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
     source = source or str(path)
     try:
@@ -389,7 +389,8 @@ def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
                 book = CalamineWorkbook.from_filelike(path)
             else:
                 book = CalamineWorkbook.from_path(str(path))
-            index = _sheet_index(book.sheet_names, sheet, source)
+            worksheets = [i for i, m in enumerate(book.sheets_metadata) if m.typ == SheetTypeEnum.WorkSheet]
+            index = worksheets[_sheet_index([book.sheet_names[i] for i in worksheets], sheet, source)]
             if _has_error_cells(archive, index):
                 return _read_xlsx_openpyxl(path, sheet, source)
             ws = book.get_sheet_by_index(index)
@@ -410,7 +411,8 @@ def _blank(cells) -> bool:
 
 
 def _sheet_index(names: list[str], sheet: str | None, source: str) -> int:
-    """The position of ``--sheet`` (a name, or a number from 1) among the workbook's sheets; the first by default."""
+    """The position of ``--sheet`` (a name, or a number from 1) among the workbook's worksheets (not its chart
+    sheets); the first by default."""
     if sheet is None:
         return 0
     if sheet in names:
@@ -477,7 +479,7 @@ def _read_xlsx_openpyxl(path, sheet: str | None, source: str) -> RawTable:
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as e:
         raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
     try:
-        ws = book.worksheets[_sheet_index(book.sheetnames, sheet, source)]
+        ws = book.worksheets[_sheet_index([w.title for w in book.worksheets], sheet, source)]
         return _xlsx_table(source, ws.title, list(ws.iter_rows(values_only=True)))
     finally:
         book.close()
