@@ -254,3 +254,27 @@ def test_chart_sheets_are_not_counted_among_the_sheets(tmp_path, error_cells):
         assert read._read_xlsx(path, sheet).frame.values.tolist() == [["C2", "#N/A" if error_cells else 7]]
     with pytest.raises(InputError, match=r"no sheet 'Chart'; the sheets are 'Data0', 'Data1'"):
         read._read_xlsx(path, "Chart")
+
+
+FORMATS = ["mmm-yy", 'yyyy"г."', "[$-F800]dddd, mmmm dd, yyyy", "m/d/yy h:mm", 14, 22, "dd/mm/yyyy;@", "0.00%",
+           "#,##0.00 ₽", "[Red]-0.00", '"Date: "dd.mm.yyyy', "h:mm AM/PM", "mm:ss.0", "[mm]:ss", "General", "@",
+           "yyyy-mm-ddThh:mm", "DD.MM.YYYY", "d-mmm", "[$-419]d mmmm yyyy", "0", "# ?/?", 45, 46, 47, "yy", "ddd"]
+
+
+def test_number_formats_make_dates_times_and_numbers_alike(tmp_path):
+    """Whether a number is a date, a time, a duration or a number comes from its format, built in or written."""
+    import xlsxwriter
+
+    path = tmp_path / "formats.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["format", "whole", "fraction", "time of day"])
+    for row, fmt in enumerate(FORMATS, start=1):
+        sheet.write_string(row, 0, str(fmt))
+        for column, value in enumerate((45296, 45296.5123, 0.25), start=1):
+            sheet.write_number(row, column, value, book.add_format({"num_format": fmt}))
+    book.close()
+    theirs = read._read_xlsx_openpyxl(path, None, str(path))
+    assert_same_table(read._read_xlsx(path, None), theirs, spaces=False)
+    kinds = {type(v).__name__ for v in theirs.frame["fraction"]}
+    assert kinds == {"datetime", "float", "timedelta"}
