@@ -278,3 +278,28 @@ def test_number_formats_make_dates_times_and_numbers_alike(tmp_path):
     assert_same_table(read._read_xlsx(path, None), theirs, spaces=False)
     kinds = {type(v).__name__ for v in theirs.frame["fraction"]}
     assert kinds == {"datetime", "float", "timedelta"}
+
+
+def test_error_scan_finds_the_sheet_in_strict_namespaces_and_sends_the_unfound_to_openpyxl(tmp_path):
+    import zipfile
+
+    path = tmp_path / "plain.xlsx"
+    write_xlsxwriter(path, [("A", [["customer_id"], ["C1"]]), ("B", [["customer_id"], ["C2"]])])
+
+    def rewritten(name, change):
+        out = tmp_path / name
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
+            for item in source.infolist():
+                data = source.read(item.filename)
+                target.writestr(item, change(item.filename, data))
+        return zipfile.ZipFile(out)
+
+    strict = rewritten("strict.xlsx", lambda name, data: data.replace(
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main", b"http://purl.oclc.org/ooxml/spreadsheetml/main")
+        .replace(b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+                 b"http://purl.oclc.org/ooxml/officeDocument/relationships") if name == "xl/workbook.xml" else
+        data.replace(b'<c r="A2" t="s">', b'<c r="A2" t="e">') if name == "xl/worksheets/sheet2.xml" else data)
+    assert not read._has_error_cells(strict, 0) and read._has_error_cells(strict, 1)
+    lost = rewritten("lost.xlsx", lambda name, data: data.replace(b'Id="rId1"', b'Id="rId9"')
+                     if name == "xl/_rels/workbook.xml.rels" else data)
+    assert read._has_error_cells(lost, 0) and not read._has_error_cells(lost, 1)

@@ -394,9 +394,9 @@ def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
             if _has_error_cells(archive, index):
                 return _read_xlsx_openpyxl(path, sheet, source)
             ws = book.get_sheet_by_index(index)
+            title, rows = ws.name, ws.to_python(skip_empty_area=False)
     except (zipfile.BadZipFile, CalamineError, KeyError, ValueError, OSError) as e:
         raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
-    title, rows = ws.name, ws.to_python(skip_empty_area=False)
     del ws, book  # calamine's copy of the cells, freed before the table is built
     return _xlsx_table(source, title, rows, value=_openpyxl_value, column=_openpyxl_column)
 
@@ -423,18 +423,24 @@ def _sheet_index(names: list[str], sheet: str | None, source: str) -> int:
 
 
 def _has_error_cells(archive, index: int) -> bool:
-    """True if the ``index``-th sheet's XML has a cell of type ``e`` (an error such as ``#N/A``)."""
+    """True if the ``index``-th sheet's XML has a cell of type ``e`` (an error such as ``#N/A``), or if that
+    sheet cannot be found by its relationship (openpyxl then reads, or says why it cannot)."""
     import xml.etree.ElementTree as ET
 
-    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    relation = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-    sheets = ET.fromstring(archive.read("xl/workbook.xml")).find(f"{main}sheets")
-    rid = sheets[index].get(relation)
-    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    target = next(r.get("Target") for r in rels if r.get("Id") == rid)
-    name = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    def local(name: str) -> str:  # transitional and strict OOXML name their elements in other namespaces
+        return name.rsplit("}", 1)[-1]
+
+    try:
+        sheets = next(e for e in ET.fromstring(archive.read("xl/workbook.xml")) if local(e.tag) == "sheets")
+        rid = next(v for k, v in sheets[index].attrib.items() if local(k) == "id")
+        rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        target = next(r.get("Target") for r in rels if r.get("Id") == rid)
+        name = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        part = archive.open(name)
+    except (KeyError, IndexError, StopIteration, ET.ParseError):
+        return True
     tail = b""
-    with archive.open(name) as part:  # t="e" may match another attribute too: then openpyxl reads, as before
+    with part:  # t="e" may match another attribute too: then openpyxl reads, as before
         while chunk := part.read(1 << 22):
             chunk = tail + chunk
             if b't="e"' in chunk or b"t='e'" in chunk:
@@ -456,7 +462,7 @@ def _openpyxl_value(value):
     return value
 
 
-def _openpyxl_column(cells: tuple) -> list:
+def _openpyxl_column(cells) -> list:
     """:func:`_openpyxl_value` of each cell, in one cheaper pass where the column holds only text or numbers."""
     kinds = set(map(type, cells))
     if kinds <= {str}:
