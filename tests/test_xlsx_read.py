@@ -4,6 +4,7 @@ error cells) reads it: random workbooks written by openpyxl and by XlsxWriter gi
 import datetime as dt
 import io
 import math
+import zipfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -138,7 +139,7 @@ def test_calamine_reads_every_cell_as_openpyxl(tmp_path, sheets, writer, by_name
             read._read_xlsx(path, sheet)
         assert type(ours.value) is type(e)
         return
-    with __import__("zipfile").ZipFile(path) as archive:
+    with zipfile.ZipFile(path) as archive:
         assert not read._has_error_cells(archive, index)
     try:
         ours = read._read_xlsx(path, sheet)
@@ -163,7 +164,7 @@ def test_sheet_with_error_cells_is_read_by_openpyxl_keeping_their_text(tmp_path)
     sheet.append(["C2", dt.datetime(2024, 1, 6), 5])
     path = tmp_path / "errors.xlsx"
     book.save(path)
-    with __import__("zipfile").ZipFile(path) as archive:
+    with zipfile.ZipFile(path) as archive:
         assert read._has_error_cells(archive, 1) and read._has_error_cells(archive, 0)
     table = read._read_xlsx(path, "Orders")
     assert table.frame["amount"].tolist() == ["#DIV/0!", 5]
@@ -178,13 +179,11 @@ def test_error_cells_in_another_sheet_do_not_send_this_one_to_openpyxl(tmp_path)
     book.create_sheet("Orders").append(["customer_id"])
     path = tmp_path / "other.xlsx"
     book.save(path)
-    with __import__("zipfile").ZipFile(path) as archive:
+    with zipfile.ZipFile(path) as archive:
         assert read._has_error_cells(archive, 0) and not read._has_error_cells(archive, 1)
 
 
 def test_a_zip_that_is_not_a_workbook_is_a_clear_error(tmp_path):
-    import zipfile
-
     path = tmp_path / "notes.xlsx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("notes.txt", "hello")
@@ -281,8 +280,6 @@ def test_number_formats_make_dates_times_and_numbers_alike(tmp_path):
 
 
 def test_error_scan_finds_the_sheet_in_strict_namespaces_and_sends_the_unfound_to_openpyxl(tmp_path):
-    import zipfile
-
     path = tmp_path / "plain.xlsx"
     write_xlsxwriter(path, [("A", [["customer_id"], ["C1"]]), ("B", [["customer_id"], ["C2"]])])
 
