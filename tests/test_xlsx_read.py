@@ -194,7 +194,7 @@ def test_a_zip_that_is_not_a_workbook_is_a_clear_error(tmp_path):
 def test_header_cells_are_named_as_openpyxl_gives_them():
     """A whole number in the header row is '5' (calamine's 5.0 is openpyxl's 5), a date its midnight datetime."""
     rows = [["", "", ""], ["id", 5.0, dt.date(2024, 1, 5), "", ""], ["a", 1.0, 2.5, "", ""], ["", "", "", "", ""]]
-    table = read._xlsx_table("s.xlsx", "S", rows, value=read._openpyxl_value, column=read._openpyxl_column)
+    table = read._xlsx_table("s.xlsx", "S", rows, value=read._openpyxl_value)
     assert table.header_names == ["id", "5", "2024-01-05 00:00:00"]
     assert table.frame.values.tolist() == [["a", 1, 2.5]] and type(table.frame.iloc[0, 1]) is int
     assert table.first_data_row == 3
@@ -210,7 +210,7 @@ def test_ragged_rows_are_cut_or_padded_to_the_header():
 def test_empty_rows_below_the_head_are_left_out():
     rows = [["id", "amount", ""]] + [[f"C{i}", float(i), ""] for i in range(40)] + [["", "", ""], ["C40", "", ""],
                                                                                ["", "", "right of the table"]]
-    table = read._xlsx_table("s.xlsx", "S", rows, value=read._openpyxl_value, column=read._openpyxl_column)
+    table = read._xlsx_table("s.xlsx", "S", rows, value=read._openpyxl_value)
     assert table.frame["id"].tolist() == [f"C{i}" for i in range(41)]
     assert table.frame["amount"].tolist() == list(range(40)) + [None]
 

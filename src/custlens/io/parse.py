@@ -25,14 +25,17 @@ def blank_mask(series: pd.Series) -> pd.Series:
     if series.dtype.kind in "biufcmM":
         return series.isna()
     if series.dtype != object:
-        text = series.astype("string").str.strip().str.lower()
-        return text.isna() | text.isin(MISSING_TEXT)
+        return _blank_text(series)
     blank = series.isna()
     other = ~by_type(series, lambda kind: issubclass(kind, _NOT_TEXT))  # text, and types unknown here
     if other.any():
-        text = series[other].astype("string").str.strip().str.lower()
-        blank[other] = text.isna() | text.isin(MISSING_TEXT)
+        blank[other] = _blank_text(series[other])
     return blank
+
+
+def _blank_text(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip().str.lower()
+    return text.isna() | text.isin(MISSING_TEXT)
 
 
 #: types of XLSX cells whose text is never a 'no value' mark (a NaN is caught as missing before)

@@ -398,7 +398,7 @@ def _read_xlsx(path, sheet: str | None, source: str | None = None) -> RawTable:
     except (zipfile.BadZipFile, CalamineError, KeyError, ValueError, OSError) as e:
         raise InputError(f"{source}: cannot be read as XLSX ({e})") from e
     del ws, book  # calamine's copy of the cells, freed before the table is built
-    return _xlsx_table(source, title, rows, value=_openpyxl_value, column=_openpyxl_column)
+    return _xlsx_table(source, title, rows, value=_openpyxl_value)
 
 
 def _fit(row, width: int) -> list:
@@ -462,18 +462,6 @@ def _openpyxl_value(value):
     return value
 
 
-def _openpyxl_column(cells) -> list:
-    """:func:`_openpyxl_value` of each cell, in one cheaper pass where the column holds only text or numbers."""
-    kinds = set(map(type, cells))
-    if kinds <= {str}:
-        return [v or None for v in cells]
-    if kinds <= {float}:
-        return [int(v) if v.is_integer() and -1e16 < v < 1e16 else v for v in cells]
-    if kinds <= {date}:
-        return [datetime(v.year, v.month, v.day) for v in cells]
-    return list(map(_openpyxl_value, cells))
-
-
 def _read_xlsx_openpyxl(path, sheet: str | None, source: str) -> RawTable:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
@@ -491,10 +479,9 @@ def _read_xlsx_openpyxl(path, sheet: str | None, source: str) -> RawTable:
         book.close()
 
 
-def _xlsx_table(source: str, title: str, rows: list, value=None, column=None) -> RawTable:
+def _xlsx_table(source: str, title: str, rows: list, value=None) -> RawTable:
     """The table of a sheet's rows (from row 1): the header row among the first 30 non-empty rows, then every
-    non-empty row below it, cut or padded to the header's width; ``value`` maps the head's cells and
-    ``column`` each data column's."""
+    non-empty row below it, cut or padded to the header's width; ``value`` maps each cell kept."""
     import numpy as np
     import pandas as pd
 
@@ -520,7 +507,7 @@ def _xlsx_table(source: str, title: str, rows: list, value=None, column=None) ->
     cells = cells[~((cells == "") | (cells == None)).all(axis=1)]  # == None: cell by cell
     if not len(cells):
         raise EmptyInputError(f"{source}: has column names ({sample_text(header, 5)}) but no data rows")
-    frame = pd.DataFrame({i: (column(cells[:, i]) if column else cells[:, i].tolist()) for i in range(width)},
+    frame = pd.DataFrame({i: list(map(value, cells[:, i])) if value else cells[:, i].tolist() for i in range(width)},
                          dtype=object)
     frame.columns = unique_names(header)
     return RawTable(source=source, format="xlsx", frame=frame, header_names=header,
