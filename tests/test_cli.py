@@ -193,6 +193,21 @@ def test_as_of_and_rejects(run, tmp_path):
     assert {"source", "row", "reason", "order_id", "customer_id"} <= set(back.columns)
 
 
+@pytest.mark.parametrize("command", ["summary", "rfm", "pareto", "lapsed"])
+@pytest.mark.parametrize("option, name, said", [
+    ("-o", "out.xyz", "out.xyz: cannot tell the format from the extension '.xyz'"),
+    ("-o", "out", "out: cannot tell the format from the extension '(none)'"),
+    ("--rejects", "rejects.xyz", "rejects.xyz: cannot tell the format from the extension '.xyz'"),
+])
+def test_an_output_name_without_a_format_fails_before_the_files_are_read(run, tmp_path, command, option, name, said):
+    """A cron job on a large export learns of a mistyped -o or --rejects at once: the input named
+    here does not exist, and the error is the output's."""
+    result = run(command, tmp_path / "missing.csv", option, tmp_path / name)
+    assert result.exit_code == 1 and said in result.stderr and "missing.csv" not in result.stderr
+    assert result.stderr.startswith(f"Error: {option} " if option == "--rejects" else "Error: ")
+    assert not list(tmp_path.iterdir())
+
+
 def test_strict_turns_exclusions_into_exit_1(run):
     result = run("summary", PURCHASES, "--strict")
     assert result.exit_code == 1 and f"--strict: {GUESTS} rows would be excluded" in result.stderr

@@ -247,6 +247,16 @@ def test_identical_lines_without_order_id_are_kept_and_noted(tmp_path):
     assert any("1 line identical to an earlier line; kept" in n for n in report.notes)
 
 
+def test_identical_lines_left_out_are_not_noted_as_kept(tmp_path):
+    """Identical lines without a customer id are excluded, both: the note counts the kept ones only."""
+    text = "customer_id,date,amount\nC1,2024-01-05,10\n,2024-01-05,3\n,2024-01-05,3\nC2,2024-01-06,4\nC2,2024-01-06,4\n"
+    frame, report = load_purchases([str(write_text(tmp_path / "p.csv", text))])
+    assert len(frame) == 3 and report.excluded["no customer id"].count == 2
+    assert [n for n in report.notes if "identical" in n] == [
+        (f"{tmp_path / 'p.csv'}: 1 line identical to an earlier line; kept, since without an order id they can be "
+         "separate purchases on the same day")]
+
+
 def test_text_in_amount_column_is_an_error_with_samples(tmp_path):
     text = "customer_id,date,amount\nC1,2024-01-05,ten\nC2,2024-01-06,lots\nC3,2024-01-06,5\n"
     with pytest.raises(BadValuesError) as err:

@@ -13,8 +13,8 @@ from datetime import date
 
 import click
 
-from .errors import CustlensError, MissingColumnError, count
-from .formats import ENGINES, FORMATS
+from .errors import CustlensError, MissingColumnError, OutputError, count
+from .formats import ENGINES, EXTENSIONS, FORMATS
 
 ROLE_HELP = "customer_id, order_date, amount, order_id, quantity, unit_price, product, category, channel…"
 
@@ -111,7 +111,10 @@ def input_options(fn):
                 config_path, quiet, engine, **kwargs):
         from .config import load_config
         from .io import LoadOptions
-
+        extension = os.path.splitext(rejects or "")[1]
+        if rejects and extension.lower() not in EXTENSIONS:  # as -o: before the files are read
+            raise OutputError(f"--rejects {rejects}: cannot tell the format from the extension {extension or '(none)'!r}; "
+                              f"end the name with one of {', '.join(sorted(EXTENSIONS))}")
         config = load_config(config_path)
         load = config.get("load", {})
         options = LoadOptions(
@@ -177,6 +180,10 @@ def output_options(fn):
     @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Only the first N rows.")
     @functools.wraps(fn)
     def wrapper(*args, fmt, path, sort, limit, **kwargs):
+        from .sink import choose_format
+
+        if path is not None:
+            choose_format(fmt, path, stdout_is_tty=False)  # an unknown extension: now, not after reading the files
         kwargs["out"] = Output(fmt=fmt, path=path, sort=sort, limit=limit)
         return fn(*args, **kwargs)
 

@@ -49,7 +49,10 @@ from .io.read import (
     ReadOptions,
     _head_bytes,
     _kind_from_head,
+    csv_gaps,
     expand_paths,
+    has_inner_empty_line,
+    rows_after_gaps,
     show_delimiter,
     sniff_csv,
     unique_names,
@@ -137,6 +140,7 @@ class Source:
     filled: dict[str, int] | None = None  # with fill_amounts: file -> the amounts filled there (_filled_counts)
     keep_rejected: bool = False  # --rejects: _exclusions keeps the excluded rows (rejected_rows)
     rejected: list | None = None  # their Arrow tables, file by file: row, reason, every column
+    gaps: dict = field(default_factory=dict)  # a CSV file -> (its rows, its empty lines between them): _csv_gaps
     #: the loader reads none of the dates (amounts) left NULL here that are not blank (_reads_no_value):
     #: their lines are excluded (_exclusions), the others stay read in SQL
     unread_dates_known: bool = False
@@ -2262,6 +2266,7 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
                           FROM ({numbered(f, name, line)}) WHERE custlens_h IN (SELECT h FROM custlens_repeated))
                     WHERE copy > 1 AND reason IS NULL HAVING count(*) > 0""").fetchall()
             rows = sum(r[1] for r in found)
+            gaps = _csv_gaps(source, f, rows)
             if sum(r[3] for r in found):
                 raise Unsupported(f"{f}: a repeated header line whose date and amount read")
             bad_dates, blank_dates, bad_amounts, blank_amounts = con.execute(f"""
@@ -2274,12 +2279,40 @@ def _exclusions(source: Source, headers: list[str], *, missing: bool = True) -> 
                    for bad, blank in ((bad_dates, blank_dates), (bad_amounts, blank_amounts))):
                 raise Unsupported(f"{f}: most of a column's values cannot be read")
             for i, n, samples, _ in sorted(r for r in found if r[0] is not None):
-                shown = [f"row {s['row'] + first}" + (f" {s['text'][:40]!r}" if i in (2, 4) else "")
+                shown = [f"row {_file_row(s['row'] + first, gaps)}" + (f" {s['text'][:40]!r}" if i in (2, 4) else "")
                          for s in sorted(samples, key=lambda s: s["row"])]
                 count, kept = excluded.get(EXCLUSIONS[i], (0, []))
                 excluded[EXCLUSIONS[i]] = (count + n, (kept + shown)[:3])
     source.excluded = excluded
     return excluded
+
+
+def _csv_gaps(source: Source, f: str, rows: int | None = None) -> list[int]:
+    """The rows of a CSV file that DuckDB's reader passes over, as the loader numbers them: the
+    empty lines between its rows (:func:`custlens.io.read.csv_gaps`, after a cheap test that there
+    is any); none where the file's records are not the ``rows`` DuckDB read (when given)."""
+    if source.format != "csv":
+        return []
+    if f not in source.gaps:
+        path = source.read_as.get(f, f)  # UTF-8
+        found = None
+        if has_inner_empty_line(path, "utf-8-sig"):
+            found = csv_gaps(path, "utf-8-sig", source.delimiter, skip=1, width=len(source.all_columns))
+        source.gaps[f] = None if found is None or found[2] else (found[0] - len(found[1]), found[1])
+    if source.gaps[f] and rows not in (None, source.gaps[f][0]):
+        source.gaps[f] = None
+    return source.gaps[f][1] if source.gaps[f] else []
+
+
+def _file_row(consecutive, gaps: list[int]):
+    """Row numbers as the file has them, of rows numbered consecutively from 2 (the header row
+    1) by DuckDB's reader, which passes over the rows ``gaps``."""
+    if not gaps:
+        return consecutive
+    import numpy as np
+
+    rows = rows_after_gaps(np.asarray(consecutive) - 2, 2, gaps)
+    return rows if rows.ndim else int(rows)
 
 
 def _rejected_in(source: Source, numbered: str, first: int):
@@ -2330,7 +2363,8 @@ def rejected_rows(result: Result):
             frame = values.to_pandas().fillna("")
         frame = frame.astype("string")
         frame.insert(0, "reason", pd.Series(table.column("reason").to_pylist(), dtype="string"))
-        frame.insert(0, "row", table.column("row").to_numpy().astype("int64"))
+        frame.insert(0, "row", _file_row(table.column("row").to_numpy().astype("int64"),
+                                            _csv_gaps(source, f)))
         frame.insert(0, "source", f)
         frames.append(frame)
     if not frames:
@@ -2362,7 +2396,7 @@ def _guest_samples(con, source: Source, guests: int) -> list[str]:
         rows = con.execute(f"""SELECT n FROM (SELECT row_number() OVER () AS n, {_guest_sql(column)} AS guest
                                FROM (SELECT * FROM {source.scan(row_numbers=True, files=[f])} {head})) WHERE guest
                                ORDER BY n LIMIT {want}""").fetchall()
-        return [f"row {n + 1}" for (n,) in rows]
+        return [f"row {_file_row(n + 1, _csv_gaps(source, f))}" for (n,) in rows]
 
     with _in_file_order(con):
         samples = first(source.files[0], f"LIMIT {GUEST_HEAD_LINES}", 3)

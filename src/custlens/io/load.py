@@ -8,6 +8,7 @@ every excluded row is counted under a reason and kept in ``report.rejects``.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
                       unmapped=[c for c in frame.columns if c not in columns.values()])
     report.sources.append(info)
     report.rows_read += info.rows
-    row_number = pd.Series(np.arange(len(frame)) + raw.first_data_row, index=frame.index)
+    row_number = functools.cache(lambda: pd.Series(raw.row_numbers(), index=frame.index))  # when a row is named
     reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
 
     def exclude(mask: pd.Series, reason: str, show: pd.Series | None = None) -> None:
@@ -189,13 +190,13 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
         reasons[mask] = reason
         idx = mask[mask].index[:3]
         if show is None:
-            samples = [f"row {row_number[i]}" for i in idx]
+            samples = [f"row {row_number()[i]}" for i in idx]
         else:
-            samples = [f"row {row_number[i]} {str(show[i])[:40]!r}" for i in idx]
+            samples = [f"row {row_number()[i]} {str(show[i])[:40]!r}" for i in idx]
         report.exclude(reason, int(mask.sum()), samples)
 
-    for reason, text in raw.skipped:
-        report.exclude(reason, 1, [repr(text[:60])])
+    for reason, text, row in raw.skipped:
+        report.exclude(reason, 1, [f"row {row} {text[:60]!r}" if row else repr(text[:60])])
 
     if raw.format == "csv":  # `cat a.csv b.csv` repeats the header as a data line
         written = dict(zip(frame.columns, raw.header_names))
@@ -257,7 +258,7 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
         if "order_id" in out:
             exclude(duplicate_lines(frame, out), "duplicate line")
         else:
-            dups = int(duplicate_lines(frame, out).sum())
+            dups = int((duplicate_lines(frame, out) & reasons.isna()).sum())  # equal lines: the same reason
             if dups:
                 report.notes.append(
                     f"{source}: {count(dups, 'line')} identical to an earlier line; kept, since without an "
@@ -272,12 +273,13 @@ def _load_one(raw: RawTable, spec: TableSpec, options: LoadOptions, report: Load
     if not keep.all():
         rejected = frame[~keep].astype("string")
         rejected.insert(0, "reason", reasons[~keep])
-        rejected.insert(0, "row", row_number[~keep])
+        rejected.insert(0, "row", row_number()[~keep])
         rejected.insert(0, "source", source)
     if raw.skipped:
-        extra = pd.DataFrame({"source": source, "row": pd.NA,
-                              "reason": [r for r, _ in raw.skipped], "line": [t for _, t in raw.skipped]})
+        extra = pd.DataFrame({"source": source, "row": pd.array([n for _, _, n in raw.skipped], dtype="Int64"),
+                              "reason": [r for r, _, _ in raw.skipped], "line": [t for _, t, _ in raw.skipped]})
         rejected = pd.concat([rejected, extra], ignore_index=True) if rejected is not None else extra
+        rejected = rejected.sort_values("row", kind="stable", na_position="last", ignore_index=True)  # file order
     ordered = [name for name in spec.names if name in out]
     return out.loc[keep, ordered], rejected
 

@@ -1,0 +1,181 @@
+"""Row numbers in the loader's samples and in --rejects are the file's own: a spreadsheet's row of
+the record (the header is row 1; empty lines and skipped records count; a quoted value over several
+lines is one record), on both engines, for CSV and XLSX."""
+
+import openpyxl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from custlens import engine
+from custlens.io import LoadOptions, load_purchases
+from custlens.io import read as read_mod
+from custlens.io.read import csv_gaps, has_inner_empty_line, rows_after_gaps
+
+HEADER = "customer_id,date,amount,note"
+WIDE = "wrong number of fields (expected 4, got 5)"
+#: a record of each kind (i: a number that makes it unique) and the reason the loader excludes it for
+RECORDS = {
+    "ok": (lambda i: f"C{i % 7},2025-01-{i % 28 + 1:02d},{i}.5,n{i}", None),
+    "multiline": (lambda i: f'C{i % 5},2025-02-{i % 28 + 1:02d},{i},"two\nlines {i}"', None),
+    "bad date": (lambda i: f"C{i},2025-02-30,5,x", "unparseable order date"),
+    "bad amount": (lambda i: f"C{i},2025-01-05,{i}abc,x", "unparseable amount"),
+    "guest": (lambda i: f",2025-01-05,{i},x", "no customer id"),
+    "no fields": (lambda i: ",,,", "no customer id"),
+    "empty": (lambda i: "", None),
+    "wide": (lambda i: f"C{i},2025-01-05,3,x,extra{i}", WIDE),
+}
+
+
+def export(kinds: list[str], newline: str = "\n") -> tuple[str, list[tuple[int, str]]]:
+    """A CSV file of these records after the header, and the (row, reason) of each record the
+    loader excludes, counted by hand: record k (from 0) below the header is row k + 2."""
+    lines, expected = [HEADER], []
+    for k, kind in enumerate(kinds):
+        make, reason = RECORDS[kind]
+        lines.append(make(k))
+        if reason:
+            expected.append((k + 2, reason))
+    return newline.join(lines) + newline, expected
+
+
+def loaded_rows(path) -> tuple[list[tuple[int, str]], dict[str, list[str]]]:
+    report = load_purchases([str(path)])[1]
+    rejects = report.rejects
+    rows = [] if rejects is None else list(zip(rejects["row"].astype(int), rejects["reason"]))
+    return rows, {reason: e.samples for reason, e in report.excluded.items()}
+
+
+def engine_rows(path) -> tuple[list[tuple[int, str]], dict[str, list[str]]]:
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions(), rejects="x.csv"))
+    rejects = engine.rejected_rows(result)
+    return list(zip(rejects["row"].astype(int), rejects["reason"])), {r: s for r, (_, s) in result.excluded.items()}
+
+
+def samples_of(expected: list[tuple[int, str]], kinds: list[str]) -> dict[str, list[str]]:
+    """The loader's samples: the first three rows of each reason, with the value for a bad one."""
+    shown = {"unparseable order date": lambda k: " '2025-02-30'",
+             "unparseable amount": lambda k: f" '{k}abc'",
+             WIDE: lambda k: f" {RECORDS['wide'][0](k)!r}"}
+    samples: dict[str, list[str]] = {}
+    for row, reason in expected:
+        samples.setdefault(reason, [])
+        if len(samples[reason]) < 3:
+            samples[reason].append(f"row {row}" + shown.get(reason, lambda k: "")(row - 2))
+    return samples
+
+
+def test_rows_after_gaps_by_hand():
+    assert rows_after_gaps(range(4), 2, []).tolist() == [2, 3, 4, 5]
+    assert rows_after_gaps(range(4), 2, [2]).tolist() == [3, 4, 5, 6]  # an empty line under the header
+    assert rows_after_gaps(range(4), 2, [4, 5, 9]).tolist() == [2, 3, 6, 7]
+    assert rows_after_gaps([0, 3], 5, [6, 7]).tolist() == [5, 10]
+
+
+@given(st.lists(st.booleans(), max_size=60), st.integers(1, 5))
+def test_rows_after_gaps_is_counting_the_rows_that_hold_data(holds, first):
+    """Rows first, first + 1, …: the ones that hold data, numbered one by one (the rule, by a loop)."""
+    rows = [first + k for k, held in enumerate(holds) if held]
+    gaps = [first + k for k, held in enumerate(holds) if not held]
+    assert rows_after_gaps(range(len(rows)), first, gaps).tolist() == rows
+
+
+@pytest.mark.parametrize("text, inner", [
+    ("a\nb\n", False), ("a\nb\n\n\n", False), ("a\r\nb\r\n\r\n", False), ("a\n\nb\n", True),
+    ("a\r\n\r\nb", True), ("\n\na\n", True), ("a\rb\r\rc\r", True), ("a\r\nb\r\n", False),
+])
+def test_an_empty_line_inside_the_file_is_found_across_chunks(tmp_path, monkeypatch, text, inner):
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode())
+    for chunk in (1, 2, 3, 1 << 24):  # every boundary between two characters
+        monkeypatch.setattr(read_mod, "TEXT_CHUNK", chunk)
+        assert has_inner_empty_line(str(path), "utf-8") is inner
+
+
+def test_csv_gaps_counts_records_not_lines(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('h1,h2\na,"b\n\nc"\n\nd,e,f\ng,h\n\n', encoding="utf-8")
+    records, empty, wide = csv_gaps(str(path), "utf-8", ",", skip=1, width=2)
+    assert (records, empty, wide) == (5, [3, 6], {4: ("d", "e", "f")})
+
+
+@given(st.lists(st.sampled_from(sorted(RECORDS)), max_size=25), st.sampled_from(["\n", "\r\n"]))
+def test_rows_are_the_file_s_own_on_both_engines(tmp_path_factory, kinds, newline):
+    """Random exports of good, bad, blank and wide records, empty lines and values over two lines:
+    every excluded record is named by its own row, in --rejects and in the samples, by the pandas
+    loader and (where it reads the file: no wide records) by DuckDB."""
+    bad = sum(RECORDS[k][1] is not None for k in kinds)
+    kinds = ["ok"] * (3 * bad + 1) + kinds  # most values read: the loader takes the columns
+    text, expected = export(kinds, newline)
+    path = tmp_path_factory.mktemp("rows") / "p.csv"
+    path.write_bytes(text.encode())
+    assert loaded_rows(path) == (expected, samples_of(expected, kinds))
+    if "wide" in kinds:
+        with pytest.raises(engine.Unsupported):
+            engine_rows(path)
+    else:
+        assert engine_rows(path) == (expected, samples_of(expected, kinds))
+
+
+def test_rows_by_hand_on_both_engines(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,date,amount\nC1,2024-01-01,10\n\nC2,notadate,5\n\n\nC3,2024-01-02,3\n"
+                    "C5,2024-01-04,-x\nC6,2024-01-05,7\n,2024-01-05,8\nC8,2024-01-05,9\n\n", encoding="utf-8")
+    expected = [(4, "unparseable order date"), (8, "unparseable amount"), (10, "no customer id")]
+    samples = {"unparseable order date": ["row 4 'notadate'"], "unparseable amount": ["row 8 '-x'"],
+               "no customer id": ["row 10"]}
+    assert loaded_rows(path) == (expected, samples)
+    assert engine_rows(path) == (expected, samples)
+
+
+def test_rows_without_a_customer_id_alone_by_hand_on_both_engines(tmp_path):
+    """The only rows excluded have no customer id: DuckDB finds their samples without --rejects."""
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,date,amount\nC1,2024-01-01,10\n\n,2024-01-05,8\nC3,2024-01-02,3\n\n\n"
+                    "C6,2024-01-05,7\n,2024-01-05,9\n", encoding="utf-8")
+    report = load_purchases([str(path)])[1]
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions()))
+    assert report.excluded["no customer id"].samples == result.excluded["no customer id"][1] == ["row 4", "row 9"]
+
+
+def test_a_skipped_record_is_named_by_its_row_in_file_order(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,date,amount\nC1,2024-01-01,10\nC4,2024-01-03,1,extra\n\nC2,2024-01-04,x\n"
+                    "C5,2024-01-05,2\nC6,2024-01-05,3\nC7,2024-01-05,4\n", encoding="utf-8")
+    rows, samples = loaded_rows(path)
+    assert rows == [(3, "wrong number of fields (expected 3, got 4)"), (5, "unparseable amount")]
+    assert samples["wrong number of fields (expected 3, got 4)"] == ["row 3 'C4,2024-01-03,1,extra'"]
+
+
+def test_xlsx_rows_are_the_sheet_s_rows(tmp_path):
+    """Title rows, empty rows under the header, between rows and at the end: the sheet's row numbers."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (["Sales report"], [], ["customer_id", "date", "amount"], [], ["C1", "2024-01-01", 10], [],
+                ["C2", "bad", 5], ["C3", "2024-01-02", "x"], [], [], [None, "2024-01-02", 3], ["C4", "2024-01-03", 2],
+                ["C5", "2024-01-03", 2], ["C6", "2024-01-03", 2], [], []):
+        sheet.append(row)
+    path = tmp_path / "p.xlsx"
+    book.save(path)
+    rows, samples = loaded_rows(path)
+    assert rows == [(7, "unparseable order date"), (8, "unparseable amount"), (11, "no customer id")]
+    assert samples == {"unparseable order date": ["row 7 'bad'"], "unparseable amount": ["row 8 'x'"],
+                       "no customer id": ["row 11"]}
+
+
+@pytest.mark.parametrize("off", ["records", "wide"])
+def test_records_that_do_not_match_the_reader_s_leave_the_rows_numbered_one_by_one(tmp_path, monkeypatch, off):
+    """Where csv's records are not those the reader read (one record more, or one of another width
+    DuckDB would not have read), the rows are numbered as the reader counts them, on both engines."""
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,date,amount\nC1,2024-01-01,10\n\n,2024-01-05,8\nC2,2024-01-02,3\n", encoding="utf-8")
+
+    def mismatched(*args, **kwargs):
+        records, empty, wide = csv_gaps(*args, **kwargs)
+        return (records + 1, empty, wide) if off == "records" else (records, empty, {99: ("x",)})
+
+    monkeypatch.setattr(read_mod, "csv_gaps", mismatched)
+    monkeypatch.setattr(engine, "csv_gaps", mismatched)
+    result = engine.summarize(engine.open_source([str(path)], LoadOptions(), rejects="x.csv"))
+    assert engine.rejected_rows(result)["row"].tolist() == [3]
+    assert loaded_rows(path) == ([(3, "no customer id")], {"no customer id": ["row 3"]})
