@@ -3,6 +3,7 @@ the record (the header is row 1; empty lines and skipped records count; a quoted
 lines is one record), on both engines, for CSV and XLSX."""
 
 import openpyxl
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -179,3 +180,20 @@ def test_records_that_do_not_match_the_reader_s_leave_the_rows_numbered_one_by_o
     result = engine.summarize(engine.open_source([str(path)], LoadOptions(), rejects="x.csv"))
     assert engine.rejected_rows(result)["row"].tolist() == [3]
     assert loaded_rows(path) == ([(3, "no customer id")], {"no customer id": ["row 3"]})
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1251", "utf-16"])
+def test_rows_from_stdin_and_gzip_in_any_encoding(run, tmp_path, encoding):
+    """Standard input and a gzipped file, in a Russian export's encodings: the same rows."""
+    import gzip
+
+    text = ("Клиент;Дата;Сумма\r\nК1;01.02.2024;10,5\r\n\r\nК2;слово;5\r\nК3;02.02.2024;7\r\nК4;03.02.2024;8\r\n"
+            "\r\n;03.02.2024;9\r\nК5;04.02.2024;1\r\n")
+    data = text.encode(encoding)
+    (tmp_path / "p.csv.gz").write_bytes(gzip.compress(data))
+    for given, stdin in (("-", data), (tmp_path / "p.csv.gz", None)):
+        done = run("summary", given, "--format", "csv", "--rejects", tmp_path / "r.csv", "--encoding", encoding,
+                   input=stdin)
+        assert done.exit_code == 0, done.stderr
+        assert "unparseable order date: row 4 'слово'" in done.stderr and "no customer id: row 8" in done.stderr
+        assert pd.read_csv(tmp_path / "r.csv")["row"].tolist() == [4, 8]
