@@ -191,8 +191,8 @@ def test_rows_from_stdin_and_gzip_in_any_encoding(run, tmp_path, encoding):
             "\r\n;03.02.2024;9\r\nК5;04.02.2024;1\r\n")
     data = text.encode(encoding)
     (tmp_path / "p.csv.gz").write_bytes(gzip.compress(data))
-    for given, stdin in (("-", data), (tmp_path / "p.csv.gz", None)):
-        done = run("summary", given, "--format", "csv", "--rejects", tmp_path / "r.csv", "--encoding", encoding,
+    for path, stdin in (("-", data), (tmp_path / "p.csv.gz", None)):
+        done = run("summary", path, "--format", "csv", "--rejects", tmp_path / "r.csv", "--encoding", encoding,
                    input=stdin)
         assert done.exit_code == 0, done.stderr
         assert "unparseable order date: row 4 'слово'" in done.stderr and "no customer id: row 8" in done.stderr

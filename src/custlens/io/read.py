@@ -192,12 +192,25 @@ def detect_encoding(head: bytes, source: str) -> str:
     if best is None:
         raise InputError(f"{source}: cannot tell the text encoding; pass --encoding (e.g. --encoding cp1251)")
     # cp1251 and mac_cyrillic share the small letters; only capitals tell them apart, and a few
-    # lines have few (mac_cyrillic read 'Клиент;Дата' as 'лиент;ƒата'). Exports come from Windows:
-    # cp1251 unless mac_cyrillic is clearly more orderly.
-    windows = next((m for m in results if m.encoding == "cp1251"), None)
-    if best.encoding == "mac_cyrillic" and windows is not None and windows.chaos <= best.chaos + 0.05:
-        best = windows
+    # lines have few, where charset-normalizer's chaos is no guide (it read 'Клиент;Дата' as
+    # 'лиент;ƒата'). The right one reads capitals as letters, the other as signs ('ƒ', '—', or 'Љ'
+    # for mac_cyrillic's К): mac_cyrillic where it reads more Russian and Ukrainian letters, else
+    # cp1251 (exports come from Windows).
+    found = {m.encoding: m for m in results}
+    if best.encoding in ("cp1251", "mac_cyrillic") and {"cp1251", "mac_cyrillic"} <= found.keys():
+        windows, mac = found["cp1251"], found["mac_cyrillic"]
+        best = mac if _letter_share(str(mac)) > _letter_share(str(windows)) else windows
     return {"windows-1251": "cp1251", "windows-1252": "cp1252"}.get(best.encoding, best.encoding)
+
+
+#: the letters of Russian and Ukrainian
+_CYRILLIC_LETTERS = frozenset("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ" + "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ".upper())
+
+
+def _letter_share(text: str) -> float:
+    """The share of Russian and Ukrainian letters among the text's characters beyond ASCII."""
+    beyond = [c for c in text if c > "\x7f"]
+    return sum(c in _CYRILLIC_LETTERS for c in beyond) / len(beyond) if beyond else 0.0
 
 
 def _decode_head(head: bytes, encoding: str, source: str, explicit: bool) -> str:
