@@ -373,3 +373,36 @@ def test_mac_cyrillic_capitals_that_cp1251_reads_as_serbian_letters():
 
     text = "Клиент;Номер;Павел\nАнна;Борис;Глеб\nКира;Мария;Нина\nОлег;Роман;Павел\n"
     assert detect_encoding(text.encode("mac_cyrillic"), "f.csv") == "mac_cyrillic"
+
+
+def test_names_garbled_by_a_wrong_guess_of_the_encoding_point_to_encoding(tmp_path, monkeypatch):
+    """Where the guess is wrong, the names come out with signs in them: the error names
+    --encoding too; where the user gave the encoding, or the names are words, it does not."""
+    from custlens.io import read as read_mod
+
+    path = tmp_path / "p.csv"
+    path.write_bytes("Клиент;Дата;Сумма\nИванов;01.01.2024;5,00\n".encode("cp1251"))
+    monkeypatch.setattr(read_mod, "detect_encoding", lambda head, source: "mac_cyrillic")
+    with pytest.raises(MissingColumnError) as e:
+        load_purchases([str(path)])
+    assert str(e.value).endswith(", or --encoding cp1251 if the names look garbled (the file was read as mac_cyrillic)")
+    assert "'лиент', 'ƒата', '—умма'" in str(e.value)
+    with pytest.raises(MissingColumnError) as e:
+        load_purchases([str(path)], LoadOptions(encoding="mac_cyrillic"))
+    assert "--encoding" not in str(e.value)
+    path.write_bytes("Клиент;Дата;Сумма\nИванов;01.01.2024;5,00\n".encode("cp866"))
+    monkeypatch.setattr(read_mod, "detect_encoding", lambda head, source: "cp1251")
+    with pytest.raises(MissingColumnError) as e:
+        load_purchases([str(path)])
+    assert str(e.value).endswith(", or --encoding (e.g. cp866, mac_cyrillic) if the names look garbled (the file was "
+                                 "read as cp1251)")
+    monkeypatch.undo()
+    path.write_text("Имя;Дата;Сумма, ₽\nИванов;01.01.2024;5,00\n", encoding="utf-8")  # UTF-8 is no guess
+    with pytest.raises(MissingColumnError) as e:
+        load_purchases([str(path)])
+    assert "'Сумма, ₽'" in str(e.value) and "--encoding" not in str(e.value)
+    path.write_bytes("Имя;Когда;Итого\nИванов;01.01.2024;5,00\n".encode("cp1251"))
+    monkeypatch.setattr(read_mod, "detect_encoding", lambda head, source: "cp1251")
+    with pytest.raises(MissingColumnError) as e:
+        load_purchases([str(path)])
+    assert "--encoding" not in str(e.value)

@@ -427,9 +427,14 @@ def resolve_columns(raw: RawTable, spec: TableSpec, user: dict[str, str],
         else:
             suggestion = f"--map {role.name}={shell_word(guess)}" if guess else f"--map {role.name}=COLUMN"
         needs = " (or quantity and unit_price)" if role.name == "amount" else ""
+        garbled = ""  # signs in names: the guessed encoding may be wrong ('лиент;ƒата' is cp1251 read as mac_cyrillic)
+        if raw.encoding not in (None, "utf-8", "utf-8-sig") and not options.encoding and any(
+                c > "\x7f" and not c.isalnum() and not c.isspace() for c in "".join(map(str, names))):
+            other = "(e.g. cp866, mac_cyrillic)" if raw.encoding == "cp1251" else "cp1251"
+            garbled = f", or --encoding {other} if the names look garbled (the file was read as {raw.encoding})"
         raise MissingColumnError(
             f"{raw.source}: no column for {role.name}{needs}; the columns are {sample_text(names, 30)}; "
-            f"add {suggestion}"
+            f"add {suggestion}{garbled}"
         )
     return {role: columns[role] for role in spec.names if role in columns}
 
