@@ -219,6 +219,21 @@ def test_incomplete_periods_are_empty_not_drops():
     assert revenue.loc["2024-02", "month_0"] == 5.0
 
 
+@pytest.mark.parametrize("metric", ["revenue", "ltv"])
+@pytest.mark.parametrize("total", [10.37, 0.37 * 3, 2.07])
+def test_a_sum_a_bit_off_divides_to_the_same_cents(metric, total):
+    """Kahan and exact sums (pandas', DuckDB 2.0.1's) can differ in the last bit: per customer, a
+    half cent then rounded both ways (10.37 / 2 = 5.185: 5.18 or 5.19). The matrix is the same for
+    the sum and its neighbours, the cents of the sum as written (round(10.37 / 2, 2) = 5.18)."""
+    def matrix(value):
+        counts = cohorts.CohortCounts(size=pd.Series({600: 2}), values=pd.Series({(600, 0): value}),
+                                      summary=(2, None, 0, 0))
+        return cohorts.build_matrix(counts, period="month", metric=metric, as_of=pd.Timestamp("2020-01-31"))
+
+    cells = [matrix(v).loc[0, "month_0"] for v in (math.nextafter(total, 0), total, math.nextafter(total, 99))]
+    assert cells == [round(float(f"{total:.6f}") / 2, 2)] * 3
+
+
 def test_standard_errors_worked_by_hand():
     """Mean: σ/√n with the population σ. Ratio (delta method): num 10, 20, 30 over den 1, 1, 2:
     R = 60/4 = 15, residuals −5, 5, 0, √(50/3) / (√3 · 4/3)."""

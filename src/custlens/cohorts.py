@@ -101,6 +101,8 @@ def build_matrix(counts: CohortCounts, *, period: str, metric: str, as_of: pd.Ti
                 row[label] = np.nan
                 continue
             value = float(values.get((cohort, k), 0.0))
+            if metric != "retention":  # a sum of money: its last bit depends on how it was added up
+                value = round(value, 6)  # (Kahan in pandas, exact in DuckDB 2.0.1), which a half cent shows
             if metric == "retention":
                 row[label] = value / n
             elif metric == "revenue":

@@ -1183,7 +1183,8 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
     ``usable``, only the lines the loader keeps (:data:`USABLE`) are summarised; without, a line
     whose amount is NULL but not its date would count (the summary checks first that there is
     none: the filters cost 5% of a summary of 1e7 lines). Money is added with ``fsum``
-    (compensated, as pandas' groupby sums are), here and in every engine query. ``lines``: other
+    (Kahan sums, as pandas' groupby sums are, up to DuckDB 2.0.0; exact from 2.0.1: the last bit
+    may differ, see :func:`custlens.cohorts.build_matrix`), here and in every engine query. ``lines``: other
     lines than the files' (see :func:`summarize`)."""
     odd_amount = _amount_sql(source)[1]
     has_orders = "order_id" in source.columns
