@@ -85,12 +85,13 @@ def test_rows_after_gaps_is_counting_the_rows_that_hold_data(holds, first):
     ("a\nb\n", False), ("a\nb\n\n\n", False), ("a\r\nb\r\n\r\n", False), ("a\n\nb\n", True),
     ("a\r\n\r\nb", True), ("\n\na\n", True), ("a\rb\r\rc\r", True), ("a\r\nb\r\n", False),
 ])
-def test_an_empty_line_inside_the_file_is_found_across_chunks(tmp_path, monkeypatch, text, inner):
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1251"])
+def test_an_empty_line_inside_the_file_is_found_across_chunks(tmp_path, monkeypatch, text, inner, encoding):
     path = tmp_path / "t.csv"
-    path.write_bytes(text.encode())
-    for chunk in (1, 2, 3, 1 << 24):  # every boundary between two characters
+    path.write_bytes(text.encode(encoding))
+    for chunk in (1, 2, 3, 1 << 24):  # every boundary between two characters (or bytes)
         monkeypatch.setattr(read_mod, "TEXT_CHUNK", chunk)
-        assert has_inner_empty_line(str(path), "utf-8") is inner
+        assert has_inner_empty_line(str(path), encoding) is inner
 
 
 def test_csv_gaps_counts_records_not_lines(tmp_path):

@@ -111,6 +111,7 @@ def input_options(fn):
                 config_path, quiet, engine, **kwargs):
         from .config import load_config
         from .io import LoadOptions
+
         extension = os.path.splitext(rejects or "")[1]
         if rejects and extension.lower() not in EXTENSIONS:  # as -o: before the files are read
             raise OutputError(f"--rejects {rejects}: cannot tell the format from the extension {extension or '(none)'!r}; "

@@ -389,9 +389,10 @@ def _text_lines(source_obj, encoding: str):
 
 def has_inner_empty_line(source_obj, encoding: str) -> bool:
     """Whether the file has an empty line with text below it (perhaps inside a quoted value: a
-    cheap test, before :func:`csv_gaps` reads the records). Encodings that write a line break as
-    the byte 10 are looked at as bytes (1 s less for 10 million lines)."""
-    as_bytes = "\n".encode(encoding) == b"\n" and "\r".encode(encoding) == b"\r"
+    cheap test, before :func:`csv_gaps` reads the records). Encodings that write line breaks as
+    the bytes 13 and 10 (UTF-8 with or without a BOM, cp1251…) are looked at as bytes: 0.36 s for
+    10 million lines, against 1.6 s for their text."""
+    as_bytes = "x\r\n".encode(encoding).endswith(b"x\r\n")
     stream = _binary(source_obj) if as_bytes else _text_lines(source_obj, encoding)
     pattern = re.compile(_INNER_EMPTY_LINE.encode() if as_bytes else _INNER_EMPTY_LINE)
     lf, cr, lflf, crcr, lfcrlf, both = (["\n", "\r", "\n\n", "\r\r", "\n\r\n", "\r\n"] if not as_bytes else
