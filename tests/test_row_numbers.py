@@ -198,3 +198,14 @@ def test_rows_from_stdin_and_gzip_in_any_encoding(run, tmp_path, encoding):
         assert done.exit_code == 0, done.stderr
         assert "unparseable order date: row 4 'слово'" in done.stderr and "no customer id: row 8" in done.stderr
         assert pd.read_csv(tmp_path / "r.csv")["row"].tolist() == [4, 8]
+
+
+def test_whitespace_separated_rows_count_their_empty_lines(tmp_path):
+    """A table of columns lined up with spaces (read by pandas): empty lines and lines of spaces
+    are rows too, above and between the data."""
+    path = tmp_path / "p.txt"
+    path.write_text("customer_id  order_date  amount\n\nC1  2024-01-01  10\n\nC2  bad  5\n   \nC3  2024-01-02  7\n"
+                    "C4 2024-01-02 7\n   C5 2024-01-02 x\n\n", encoding="utf-8")
+    assert loaded_rows(path) == ([(5, "unparseable order date"), (9, "unparseable amount")],
+                                 {"unparseable order date": ["row 5 'bad'"], "unparseable amount": ["row 9 'x'"]})
+    assert load_purchases([str(path)])[1].rows_read == 5

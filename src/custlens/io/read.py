@@ -445,20 +445,24 @@ def rows_after_gaps(index, first: int, gaps) -> np.ndarray:
 
 
 def _read_whitespace(source_obj, encoding: str, header_index: int, source: str) -> RawTable:
+    import numpy as np
     import pandas as pd
 
     if hasattr(source_obj, "seek"):
         source_obj.seek(0)
     frame = pd.read_csv(
         source_obj, sep=r"\s+", dtype=str, encoding=encoding, skiprows=header_index, keep_default_na=False,
-        compression="infer" if isinstance(source_obj, str) else None,
+        compression="infer" if isinstance(source_obj, str) else None, skip_blank_lines=False,
     )
     header = [str(c) for c in frame.columns]
     frame.columns = unique_names(header)
+    blank = (frame == "").all(axis=1).to_numpy()  # empty lines, kept until here to number the rows below them
+    frame = frame[~blank].reset_index(drop=True)
     if frame.empty:
         raise EmptyInputError(f"{source}: has column names ({sample_text(header, 5)}) but no data rows")
     return RawTable(source=source, format="csv", frame=frame, encoding=encoding, delimiter="whitespace",
-                    header_names=header, first_data_row=header_index + 2)
+                    header_names=header, first_data_row=header_index + 2,
+                    gaps=(np.flatnonzero(blank) + header_index + 2).tolist())
 
 
 def show_delimiter(d: str) -> str:
