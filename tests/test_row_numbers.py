@@ -209,3 +209,41 @@ def test_whitespace_separated_rows_count_their_empty_lines(tmp_path):
     assert loaded_rows(path) == ([(5, "unparseable order date"), (9, "unparseable amount")],
                                  {"unparseable order date": ["row 5 'bad'"], "unparseable amount": ["row 9 'x'"]})
     assert load_purchases([str(path)])[1].rows_read == 5
+
+
+SHEET_ROWS = {  # a sheet row of each kind (i: a number that makes it unique) and the reason it is excluded for
+    "ok": (lambda i: [f"C{i % 7}", f"2025-01-{i % 28 + 1:02d}", i + 0.5], None),
+    "bad date": (lambda i: [f"C{i}", "someday", 5], "unparseable order date"),
+    "bad amount": (lambda i: [f"C{i}", "2025-01-05", f"{i}abc"], "unparseable amount"),
+    "guest": (lambda i: [None, "2025-01-05", i], "no customer id"),
+    "empty": (lambda i: [], None),
+    "blank cells": (lambda i: [None, None, None], None),
+}
+
+
+@given(st.lists(st.sampled_from(sorted(SHEET_ROWS)), max_size=20), st.integers(0, 3))
+def test_xlsx_rows_are_the_sheet_s_own(tmp_path_factory, kinds, titles):
+    """Random sheets of good, bad, guest and empty rows under title rows: every excluded row is
+    named by its row in the sheet (the header's row + 1 + its place below it)."""
+    bad = sum(SHEET_ROWS[k][1] is not None for k in kinds)
+    kinds = ["ok"] * (3 * bad + 1) + kinds
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for t in range(titles):
+        sheet.append([f"Report, part {t}"] if t % 2 == 0 else [])
+    sheet.append(["customer_id", "date", "amount"])
+    header_row = titles + 1
+    expected = []
+    for k, kind in enumerate(kinds):
+        make, reason = SHEET_ROWS[kind]
+        sheet.append(make(k))
+        if reason:
+            expected.append((header_row + 1 + k, reason))
+    path = tmp_path_factory.mktemp("sheet") / "p.xlsx"
+    book.save(path)
+    shown = {"unparseable order date": lambda k: " 'someday'", "unparseable amount": lambda k: f" '{k}abc'"}
+    samples: dict[str, list[str]] = {}
+    for row, reason in expected:
+        if len(samples.setdefault(reason, [])) < 3:
+            samples[reason].append(f"row {row}" + shown.get(reason, lambda k: "")(row - header_row - 1))
+    assert loaded_rows(path) == (expected, samples)
