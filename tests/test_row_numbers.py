@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from custlens import engine
 from custlens.io import LoadOptions, load_purchases
 from custlens.io import read as read_mod
-from custlens.io.read import csv_gaps, has_inner_empty_line, rows_after_gaps
+from custlens.io.read import csv_gaps, has_inner_empty_line, line_gaps, rows_after_gaps
 
 HEADER = "customer_id,date,amount,note"
 WIDE = "wrong number of fields (expected 4, got 5)"
@@ -101,6 +101,32 @@ def test_csv_gaps_counts_records_not_lines(tmp_path):
     assert (records, empty, wide) == (5, [3, 6], {4: ("d", "e", "f")})
 
 
+@given(st.lists(st.sampled_from(["a,b", "", "c,d", ",", '"e",f']), max_size=12), st.sampled_from(["\n", "\r\n"]),
+       st.sampled_from(["", "\n", "\n\n"]), st.sampled_from([1, 2, 3, 5, 1 << 24]))
+def test_line_gaps_are_csv_gaps_where_records_are_lines(tmp_path_factory, lines, newline, end, chunk):
+    """Without values over several lines, the lines found in bytes are csv's records, whatever the
+    line breaks, the end of the file and the chunks it is read in."""
+    path = tmp_path_factory.mktemp("lines") / "p.csv"
+    path.write_bytes((newline.join(["h1,h2", *lines]) + end.replace("\n", newline)).encode())
+    records, empty, _ = csv_gaps(str(path), "utf-8", ",", skip=1, width=2)
+    read_mod.TEXT_CHUNK, chunk = chunk, read_mod.TEXT_CHUNK
+    try:
+        assert line_gaps(str(path), skip=1) == (records - len(empty), empty)
+    finally:
+        read_mod.TEXT_CHUNK = chunk
+
+
+def test_line_gaps_refuse_lone_carriage_returns_and_count_a_value_over_lines_as_two(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"h1,h2\ra,b\r\rc,d\r")
+    assert line_gaps(str(path), skip=1) is None
+    path.write_bytes(b'h1,h2\na,"b\nc"\n\nd,e\n')
+    assert line_gaps(str(path), skip=1) == (3, [4])  # three lines hold text: not csv's two records
+    assert csv_gaps(str(path), "utf-8", ",", skip=1, width=2) == (3, [3], {})
+    path.write_bytes(b"title\n\nh1,h2\na,b\n")  # an empty line among those skipped is none of the table's
+    assert line_gaps(str(path), skip=3) == (1, []) and csv_gaps(str(path), "utf-8", ",", skip=3, width=2) == (1, [], {})
+
+
 @given(st.lists(st.sampled_from(sorted(RECORDS)), max_size=25), st.sampled_from(["\n", "\r\n"]))
 def test_rows_are_the_file_s_own_on_both_engines(tmp_path_factory, kinds, newline):
     """Random exports of good, bad, blank and wide records, empty lines and values over two lines:
@@ -178,6 +204,11 @@ def test_records_that_do_not_match_the_reader_s_leave_the_rows_numbered_one_by_o
 
     monkeypatch.setattr(read_mod, "csv_gaps", mismatched)
     monkeypatch.setattr(engine, "csv_gaps", mismatched)
+    def one_line_more(*args, **kwargs):
+        lines, empty = line_gaps(*args, **kwargs)
+        return lines + 1, empty
+
+    monkeypatch.setattr(engine, "line_gaps", one_line_more)
     result = engine.summarize(engine.open_source([str(path)], LoadOptions(), rejects="x.csv"))
     assert engine.rejected_rows(result)["row"].tolist() == [3]
     assert loaded_rows(path) == ([(3, "no customer id")], {"no customer id": ["row 3"]})

@@ -52,6 +52,7 @@ from .io.read import (
     csv_gaps,
     expand_paths,
     has_inner_empty_line,
+    line_gaps,
     rows_after_gaps,
     show_delimiter,
     sniff_csv,
@@ -2298,7 +2299,11 @@ def _csv_gaps(source: Source, f: str, rows: int | None = None) -> list[int]:
         path = source.read_as.get(f, f)  # UTF-8
         found = None
         if has_inner_empty_line(path, "utf-8-sig"):
-            found = csv_gaps(path, "utf-8-sig", source.delimiter, skip=1, width=len(source.all_columns))
+            lines = line_gaps(path, skip=1)  # the records are the lines where as many as DuckDB read
+            if lines and rows is not None and lines[0] == rows:
+                found = (rows + len(lines[1]), lines[1], {})
+            else:
+                found = csv_gaps(path, "utf-8-sig", source.delimiter, skip=1, width=len(source.all_columns))
         source.gaps[f] = None if found is None or found[2] else (found[0] - len(found[1]), found[1])
     if source.gaps[f] and rows not in (None, source.gaps[f][0]):
         source.gaps[f] = None

@@ -408,6 +408,46 @@ def has_inner_empty_line(source_obj, encoding: str) -> bool:
     return False
 
 
+def line_gaps(source_obj, *, skip: int) -> tuple[int, list[int]] | None:
+    """The lines below the first ``skip`` of a file in UTF-8 (or a code page that writes line
+    breaks as bytes 13 and 10): how many are not empty, and the row numbers of the empty ones.
+    Where no quoted value spans lines, its records are its lines and these are :func:`csv_gaps`'
+    records and empty lines, found in bytes (0.5 s for 10 million lines against 2.4 s); the caller
+    checks that count against the records it read. None for a file with lone carriage returns."""
+    empty: list[int] = []
+    breaks = 0  # line feeds before ``text``
+    carry = b""  # the end of the previous chunk, looked at again: a break may span two chunks
+    last = b""
+    with _binary(source_obj) as stream:
+        while True:
+            chunk = stream.read(TEXT_CHUNK)
+            text = carry + chunk
+            if not text:
+                break
+            if not chunk and text.endswith(b"\r") or b"\r" in text and re.search(rb"\r(?![\n]|$)", text):
+                return None
+            found = []
+            for pattern, end in ((b"\n\n", 1), (b"\n\r\n", 2)) if b"\r" in text else ((b"\n\n", 1),):
+                at = text.find(pattern)
+                while at != -1:
+                    if at + end >= len(carry):  # not seen in the previous chunk
+                        found.append(at + end)
+                    at = text.find(pattern, at + 1)
+            counted, before = 0, breaks
+            for at in sorted(found):  # the line feed that ends an empty line
+                before += text.count(b"\n", counted, at)
+                counted = at
+                if before + 1 > skip:
+                    empty.append(before + 1)
+            if not chunk:
+                break
+            kept = min(2, len(text))
+            breaks += text.count(b"\n", 0, len(text) - kept)
+            carry, last = text[-kept:], text[-1:]
+    lines = breaks + carry.count(b"\n") + (1 if last not in (b"\n", b"") else 0)
+    return max(lines - skip, 0) - len(empty), empty
+
+
 def csv_gaps(source_obj, encoding: str, delimiter: str, *, skip: int, width: int):
     """The records below the first ``skip`` that hold no row of the table, by their row number as
     a spreadsheet numbers the file's rows (1 + the records above, empty lines included; a quoted
