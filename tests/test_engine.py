@@ -683,8 +683,9 @@ def test_random_exports_give_the_same_kpi_periods(tmp_path_factory, lines, with_
     ("mixed_order.csv", "customer_id,date,amount\nC1,13/01/2025,12.5\nC2,01/13/2025,7\n", {}, "loader refuses"),
     # half the amounts unreadable: the loader refuses the column, with the fix
     ("text.csv", "customer_id,date,amount\nC1,2025-01-02,twelve\nC2,2025-01-03,7\n", {}, "cannot be read"),
-    ("currency.csv", "customer_id,date,amount,currency\nC1,2025-01-02,12,USD\nC2,2025-01-03,7,EUR\n", {},
-     "several currencies"),
+    # several currencies and a line to exclude besides those without a customer id
+    ("currency.csv", ("customer_id,date,amount,currency\nC1,2025-01-02,12,USD\nC2,2025-01-03,7,EUR\n"
+                      "C3,2025-01-04,x,EUR\nC4,2025-01-05,1,USD\nC5,2025-01-06,2,USD\n"), {}, "several currencies"),
     ("underscore.csv", "customer_id,date,amount\nC1,2025-01-02,1_000\nC2,2025-01-03,7\n", {}, "cannot be read"),
     ("old.csv", "customer_id,date,amount\nC1,1500-01-02,12\nC2,2025-01-03,7\n", {}, "1677"),
     ("fields.csv", "customer_id,date,amount\nC1,2025-01-02,12\nC2,2025-01-03,7,extra\nC3,2025-01-04,5\n", {},
@@ -1769,3 +1770,69 @@ def test_a_date_pandas_cannot_hold_on_a_line_without_an_amount_goes_to_pandas(tm
     with pytest.raises(engine.Unsupported, match="1677"):
         engine.summarize(engine.open_source([str(path)], LoadOptions()))
     assert "unparseable order date" in str(load_purchases([str(path)])[1].messages())
+
+
+CURRENCY_LINES = st.lists(
+    st.tuples(st.sampled_from(["C1", "C2", "C3", "", " n/a "]), st.integers(0, 40), st.sampled_from([12.5, -3.25, 7.1]),
+              st.sampled_from(["USD", "RUB", " RUB ", "EUR", "eur", "", "-", "\u00a0USD", "643"])),
+    min_size=1, max_size=30)
+
+
+@given(files=st.lists(CURRENCY_LINES, min_size=1, max_size=2), parquet=st.booleans())
+def test_several_currencies_are_named_alike_by_both_engines(tmp_path_factory, files, parquet):
+    """Random exports in several currencies (blanks, marks, spaces, ties, rows without a customer id),
+    one or two files: DuckDB names the currencies and their lines as the loader does (most lines
+    first; in a tie, the one met first), and the summary is the same bytes."""
+    from click.testing import CliRunner
+
+    from custlens.cli import cli
+
+    folder = tmp_path_factory.mktemp("currencies")
+    paths = []
+    for i, lines in enumerate(files):
+        frame = pd.DataFrame({"customer_id": [c for c, *_ in lines],
+                              "order_date": [(START + pd.Timedelta(days=d)).strftime("%Y-%m-%d") for _, d, _, _ in lines],
+                              "amount": [a for _, _, a, _ in lines], "currency": [c for *_, c in lines]})
+        path = folder / (f"p{i}.parquet" if parquet else f"p{i}.csv")
+        if parquet:
+            frame.assign(order_date=pd.to_datetime(frame["order_date"])).to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+        paths.append(str(path))
+    said = {}
+    for e in ("pandas", "duckdb"):
+        done = CliRunner().invoke(cli, ["summary", *paths, "--format", "csv", "--engine", e])
+        # the warnings and exclusions (the lines on each file read differ for two files, by design)
+        said[e] = (done.exit_code, done.stdout, [line for line in done.stderr.splitlines()
+                                                 if line.startswith(("warning:", "excluded", "  ", "Error"))])
+    assert any("several currencies" in line for line in said["pandas"][2]) == (
+        load_purchases(paths)[0]["currency"].nunique() > 1 if said["pandas"][0] == 0 else False)
+    refused = "\n".join(said["duckdb"][2])
+    if said["duckdb"][0] and "--engine duckdb cannot take this input" in refused:
+        assert "no row has a customer id" in refused, refused
+        return
+    assert said["duckdb"] == said["pandas"]
+
+
+def test_several_currencies_with_other_rows_to_exclude_go_to_pandas(tmp_path, run):
+    """Which lines the loader keeps, and so counts by currency, is the engine's to reproduce only
+    where the lines left out are those without a customer id."""
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,order_date,amount,currency\nC1,2024-01-01,10,USD\nC2,2024-01-02,x,RUB\n"
+                    "C3,2024-01-02,5,RUB\nC4,2024-01-03,1,USD\nC5,2024-01-03,1,EUR\n", encoding="utf-8")
+    refused = run("summary", path, "--engine", "duckdb")
+    assert refused.exit_code == 1 and "amounts in several currencies, and rows to exclude" in refused.stderr
+    done = run("summary", path, "--format", "csv")
+    assert done.exit_code == 0 and "DuckDB engine" not in done.stderr
+    assert "warning: amounts are in several currencies (USD 2 rows, RUB 1 row, EUR 1 row)" in done.stderr
+
+
+def test_currencies_are_stripped_as_python_strips_them(tmp_path, run):
+    """No-break spaces and tabs around a currency are stripped, as str.strip() strips them."""
+    path = tmp_path / "p.csv"
+    path.write_text("customer_id,order_date,amount,currency\nC1,2024-01-01,10,\u00a0USD\nC2,2024-01-02,5,RUB\t\n"
+                    "C3,2024-01-02,5,RUB\nC4,2024-01-03,1,USD\u2009\nC5,2024-01-03,1,USD\n", encoding="utf-8")
+    for e in ("pandas", "duckdb"):
+        done = run("summary", path, "--format", "csv", "--engine", e)
+        assert done.exit_code == 0, done.stderr
+        assert "warning: amounts are in several currencies (USD 3 rows, RUB 2 rows)" in done.stderr
