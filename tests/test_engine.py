@@ -1836,3 +1836,19 @@ def test_currencies_are_stripped_as_python_strips_them(tmp_path, run):
         done = run("summary", path, "--format", "csv", "--engine", e)
         assert done.exit_code == 0, done.stderr
         assert "warning: amounts are in several currencies (USD 3 rows, RUB 2 rows)" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["summary"], ["rfm"], ["pareto"], ["lifecycle"], ["lapsed"], ["segment"],
+                                     ["cohorts"], ["kpi", "--split", "2025-01-01", "--window", "90d"]])
+def test_parquet_files_are_typed_alike_by_both_engines(tmp_path, run, command):
+    """-o out.parquet: the same column types whichever engine wrote it (pandas wrote large_string
+    and milliseconds where DuckDB writes string and microseconds), and the same values."""
+    schemas, frames = [], []
+    for e in ("pandas", "duckdb"):
+        out = tmp_path / f"{e}.parquet"
+        done = run(command[0], PURCHASES, *command[1:], "--engine", e, "-q", "-o", out)
+        assert done.exit_code == 0, done.stderr
+        schemas.append([(f.name, f.type) for f in pq.read_schema(out)])
+        frames.append(pd.read_parquet(out))
+    assert schemas[0] == schemas[1]
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_dtype=False)

@@ -94,6 +94,19 @@ def write_json(data, path: str) -> None:
     write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
+def write_parquet(frame: pd.DataFrame, fh) -> None:
+    """``frame`` as Parquet, typed as the DuckDB engine writes the same report: text as string
+    (pandas would write large_string), times in microseconds (pandas: its own unit, ms or ns)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = [pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type)
+              else pa.field(f.name, pa.timestamp("us", f.type.tz)) if pa.types.is_timestamp(f.type) else f
+              for f in table.schema]
+    pq.write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), fh)
+
+
 def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> None:
     """Write ``frame`` in ``fmt`` to the binary file object ``fh``."""
     if fmt in ("csv", "tsv"):
@@ -109,7 +122,7 @@ def write(frame: pd.DataFrame, fmt: str, fh, *, title: str | None = None) -> Non
     elif fmt == "parquet":
         typed = typed_columns(frame).copy(deep=False)
         typed.attrs = {}  # notes for the terminal (dates, column lists), which pandas would put in the file as JSON
-        typed.to_parquet(fh, index=False)
+        write_parquet(typed, fh)
     elif fmt == "xlsx":
         write_xlsx(frame, fh, title=title)
     elif fmt == "table":
