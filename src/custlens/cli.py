@@ -13,8 +13,8 @@ from datetime import date
 
 import click
 
-from .errors import CustlensError, MissingColumnError, OutputError, count
-from .formats import ENGINES, EXTENSIONS, FORMATS
+from .errors import CustlensError, MissingColumnError, count
+from .formats import ENGINES, FORMATS
 
 ROLE_HELP = "customer_id, order_date, amount, order_id, quantity, unit_price, product, category, channel…"
 
@@ -111,11 +111,10 @@ def input_options(fn):
                 config_path, quiet, engine, **kwargs):
         from .config import load_config
         from .io import LoadOptions
+        from .sink import choose_format
 
-        extension = os.path.splitext(rejects or "")[1]
-        if rejects and extension.lower() not in EXTENSIONS:  # as -o: before the files are read
-            raise OutputError(f"--rejects {rejects}: cannot tell the format from the extension {extension or '(none)'!r}; "
-                              f"end the name with one of {', '.join(sorted(EXTENSIONS))}")
+        if rejects:  # as -o: an unknown extension now, not after reading the files
+            choose_format(None, rejects, stdout_is_tty=False, option="--rejects")
         config = load_config(config_path)
         load = config.get("load", {})
         options = LoadOptions(

@@ -2331,14 +2331,15 @@ def _csv_gaps(source: Source, f: str, rows: int | None = None) -> list[int]:
         return []
     if f not in source.gaps:
         path = source.read_as.get(f, f)  # UTF-8
-        found = None
+        source.gaps[f] = None
         if has_inner_empty_line(path, "utf-8-sig"):
             lines = line_gaps(path, skip=1)  # the records are the lines where as many as DuckDB read
             if lines and rows is not None and lines[0] == rows:
-                found = (rows + len(lines[1]), lines[1], {})
+                source.gaps[f] = lines
             else:
                 found = csv_gaps(path, "utf-8-sig", source.delimiter, skip=1, width=len(source.all_columns))
-        source.gaps[f] = None if found is None or found[2] else (found[0] - len(found[1]), found[1])
+                if found is not None and not found[2]:
+                    source.gaps[f] = (found[0] - len(found[1]), found[1])
     if source.gaps[f] and rows not in (None, source.gaps[f][0]):
         source.gaps[f] = None
     return source.gaps[f][1] if source.gaps[f] else []

@@ -11,16 +11,17 @@ from .errors import OutputError
 from .formats import EXTENSIONS
 
 
-def choose_format(fmt: str | None, path: str | None, stdout_is_tty: bool) -> str:
-    """--format wins; else the extension of -o; else table on a terminal, csv elsewhere."""
+def choose_format(fmt: str | None, path: str | None, stdout_is_tty: bool, *, option: str | None = None) -> str:
+    """--format wins; else the extension of -o; else table on a terminal, csv elsewhere. ``option``:
+    the file is another option's (--rejects), which has no --format of its own."""
     if fmt:
         return fmt
     if path:
         ext = Path(path).suffix.lower()
         if ext not in EXTENSIONS:
             raise OutputError(
-                f"{path}: cannot tell the format from the extension {ext or '(none)'!r}; "
-                f"use one of {', '.join(sorted(EXTENSIONS))} or pass --format"
+                f"{option + ' ' if option else ''}{path}: cannot tell the format from the extension "
+                f"{ext or '(none)'!r}; use one of {', '.join(sorted(EXTENSIONS))}{'' if option else ' or pass --format'}"
             )
         return EXTENSIONS[ext]
     return "table" if stdout_is_tty else "csv"

@@ -395,9 +395,8 @@ def has_inner_empty_line(source_obj, encoding: str) -> bool:
     as_bytes = "x\r\n".encode(encoding).endswith(b"x\r\n")
     stream = _binary(source_obj) if as_bytes else _text_lines(source_obj, encoding)
     pattern = re.compile(_INNER_EMPTY_LINE.encode() if as_bytes else _INNER_EMPTY_LINE)
-    lf, cr, lflf, crcr, lfcrlf, both = (["\n", "\r", "\n\n", "\r\r", "\n\r\n", "\r\n"] if not as_bytes else
-                                        [b"\n", b"\r", b"\n\n", b"\r\r", b"\n\r\n", b"\r\n"])
-    tail = lf[:0]
+    cr, lflf, crcr, lfcrlf, both = (t.encode() if as_bytes else t for t in ("\r", "\n\n", "\r\r", "\n\r\n", "\r\n"))
+    tail = b"" if as_bytes else ""
     with stream:
         while chunk := stream.read(TEXT_CHUNK):
             text = tail + chunk
