@@ -122,6 +122,7 @@ class Source:
     con: object = None  # the DuckDB connection that read the schema, reused by summarize()
     row_ranges: int = 1  # Parquet: how many ranges of row numbers a scan reads side by side (_parquet_ranges)
     most_rows: int = 0  # Parquet: the rows of the largest file
+    lines: int = 0  # Parquet: the rows of all files (their metadata)
     options: LoadOptions = field(default_factory=LoadOptions)  # --decimal and --date-format apply here too
     read_as: dict[str, str] = field(default_factory=dict)  # a file not in UTF-8 -> the UTF-8 copy DuckDB reads
     date_zone: str | None = None  # Parquet order_date of instants: the zone whose local day counts (_parquet_zone)
@@ -276,7 +277,7 @@ def open_source(paths, options: LoadOptions, *, rejects: str | None = None,
         names, types = _parquet_columns(con, files)
         source = Source(files=files, format="parquet", columns={}, types={}, all_columns=names, con=con)
         if "file_row_number" not in names:
-            source.row_ranges, source.most_rows = _parquet_ranges(con, files)
+            source.row_ranges, source.most_rows, source.lines = _parquet_ranges(con, files)
     elif kinds == {"csv"}:
         names, delimiter, encodings = _csv_header(files, options)
         types = {name: "VARCHAR" for name in names}
@@ -438,8 +439,8 @@ def _offset_minutes(zone: str) -> int | None:
 RANGE_ROWS = 100_000
 
 
-def _parquet_ranges(con, files: list[str]) -> tuple[int, int]:
-    """(ranges, rows of the largest file): DuckDB reads each Parquet row group in one thread, so a
+def _parquet_ranges(con, files: list[str]) -> tuple[int, int, int]:
+    """(ranges, rows of the largest file, rows of all files): DuckDB reads each Parquet row group in one thread, so a
     file written as one row group (pandas' and pyarrow's default up to ~1M rows) is read, and its
     lines grouped, on one core. Where the files hold fewer than two row groups per thread,
     :meth:`Source.scan` reads one range of row numbers per thread (of at least :data:`RANGE_ROWS`
@@ -449,7 +450,7 @@ def _parquet_ranges(con, files: list[str]) -> tuple[int, int]:
                                          FROM parquet_file_metadata([{", ".join(map(_literal, files))}])""").fetchall()[0]
     threads = os.cpu_count() or 1
     ranges = min(threads, (rows or 0) // RANGE_ROWS)
-    return (ranges if ranges > 1 and groups < 2 * threads else 1), most or 0
+    return (ranges if ranges > 1 and groups < 2 * threads else 1), most or 0, rows or 0
 
 
 def _csv_header(files: list[str], options: LoadOptions) -> tuple[list[str], str, dict[str, str]]:
@@ -533,7 +534,7 @@ class Result:
     table: str = "summary"  # the name of the DuckDB view of the summary
     groups: str = "groups"  # the table of one row per raw customer id the summary is read from
     keep_days: bool = False  # the gaps lifecycle stages need are in the table of groups
-    groups_sql: str = ""  # the aggregation the groups came from (its ``days``: every customer's order days)
+    groups_sql: str = ""  # the aggregation the groups came from (with keep_days, its ``days``: every customer's order days)
     progress: bool = False  # show a progress bar on a terminal for long statements (see run)
 
     def run(self, sql: str, *, label: str) -> None:
@@ -681,11 +682,16 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
     header = (f"NOT guest AND {_stripped_sql('customer_id')} = {_literal(source.columns['customer_id'])}"
               if source.format == "csv" and lines is None else "FALSE")  # `cat a.csv b.csv` repeats the header
 
-    def group(usable: bool) -> tuple[str, dict]:
+    # the order days of files without an order id: from keys in NumPy where the files are cheap to
+    # read twice (Parquet) and the keys fit in DuckDB's memory limit (_key_days), else listed in SQL
+    by_keys = (lines is None and orders and not keep_days and "order_id" not in source.columns
+               and source.format == "parquet" and 0 < source.lines * KEY_BYTES <= _memory_limit(con))
+
+    def group(usable: bool, listed: bool = not by_keys) -> tuple[str, dict]:
         """The table of groups (see :func:`_group_sql`) and its checks, by name."""
-        aggregation = _group_sql(source, window, orders=orders, lines=lines, usable=usable)
+        aggregation = _group_sql(source, window, orders=orders, lines=lines, usable=usable, listed=listed)
         _run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                  f"{_customer_sql(aggregation, keep_days=keep_days, gaps=gaps)}", progress)
+                  f"{_customer_sql(aggregation, keep_days=keep_days, gaps=gaps, listed=listed)}", progress)
         found = con.execute(f"""
             SELECT sum(lines) AS rows, sum(lines) FILTER (guest) AS guest_rows,
                    count(*) FILTER (NOT guest AND padded) + sum(padded_orders) AS padded,
@@ -755,7 +761,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
         ids = [h for (h,) in con.execute(f"SELECT customer_id FROM {table} WHERE {header}").fetchall()]
         excluded = _exclusions(source, ids, missing=bool(missing))
         if not usable and unread.get("amount_only"):  # a line with a date but no amount: counted above
-            aggregation, checks = group(True)
+            usable = True
+            aggregation, checks = group(usable)
     else:
         excluded = {"no customer id": (guest_rows, _guest_samples(con, source, guest_rows))} if guest_rows else {}
     last_day, after, customers, return_only = (checks[k] for k in ("last_day", "after", "customers", "return_only"))
@@ -771,6 +778,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
             raise Unsupported("amounts in several currencies, and rows to exclude")
         if warning:
             source.warnings.append(warning)
+    if by_keys and not _key_days(source, table, window, usable, gaps=gaps, progress=progress):
+        group(usable, listed=True)  # two customers' keys collide
     as_of = as_of or last_day
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {_summary_sql(as_of, table)}")
     if strict and excluded:
@@ -785,6 +794,54 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                   return_only_customers=return_only, table=view, groups=table, keep_days=keep_days,
                   groups_sql=aggregation,
                   progress=progress is not None)
+
+
+#: what the order days found from keys take per line at most: the key fetched from DuckDB (8 bytes
+#: while it hands it over, 8 in NumPy), then one byte and eight per distinct key (_key_days)
+KEY_BYTES = 25
+
+
+def _key_days(source: Source, table: str, window: str, usable: bool, *, gaps: bool, progress) -> bool:
+    """Fill the first and last order day, the orders and the median gap of ``table``'s customers
+    (groups not listed: :func:`_group_sql`) from one 64-bit key per counted line: the top bits of
+    DuckDB's hash of the customer id, then the day, sorted and read in NumPy
+    (:func:`custlens.order_days.order_days`). A second read of the files, but 0.35 s cheaper than
+    listing the days for 10 million lines of Parquet (bench/RESULTS.md, session 22). False, and
+    the table unchanged, when two customers' keys share their top bits (the caller lists the days
+    instead: a chance of about n² / 2^(65 - bits) for n customers, 10^-3 for 500,000 over 4 years)."""
+    from .order_days import day_bits, order_days
+
+    con = source.con
+    lowest, highest, counted = con.execute(
+        f"SELECT min(min_day), max(max_day), count(*) FILTER (counted) FROM {table}").fetchall()[0]
+    if not counted:
+        return True
+    bits = day_bits((highest - lowest).days)
+    customer = f"hash(customer_id) >> {bits}"
+    _run(con, f"""SELECT ({customer} << {bits}) | (day - {_date(lowest)})::UBIGINT AS key FROM ({_lines_sql(source)})
+                  WHERE {_counted_sql(window, usable)} AND amount >= 0""", progress)
+    days = order_days(con.fetchnumpy()["key"], bits)
+    if len(days.customer) != counted:
+        return False
+    con.register("custlens_order_days", {"customer": days.customer, "first": days.first, "last": days.last,
+                                         "orders": days.days, "median_gap": days.median_gap})
+    try:
+        median = "CASE WHEN d.orders > 1 THEN d.median_gap END" if gaps else "NULL::DOUBLE"
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT g.* REPLACE ({_date(lowest)} + d.first::INTEGER AS first_order, {_date(lowest)} + d.last::INTEGER AS last_order,
+                                d.orders AS frequency, {median} AS median_gap_days)
+            FROM {table} AS g LEFT JOIN custlens_order_days AS d ON g.counted AND hash(g.customer_id) >> {bits} = d.customer""")
+    finally:
+        con.unregister("custlens_order_days")
+    return True
+
+
+def _memory_limit(con) -> int:
+    """DuckDB's memory limit in bytes, as the connection reports it ("5.8 GiB")."""
+    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    number, _, unit = text.partition(" ")
+    powers = {"bytes": 0, "KiB": 10, "MiB": 20, "GiB": 30, "TiB": 40, "PiB": 50}
+    return int(float(number) * (1 << powers.get(unit, 0)))
 
 
 def _currencies_warning(source: Source) -> str | None:
@@ -1211,9 +1268,11 @@ def _first_texts(source: Source, column: str, file: str, n: int, among: set[str]
 
 
 def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str | None = None,
-               usable: bool = False) -> str:
+               usable: bool = False, listed: bool = True) -> str:
     """One row per raw customer id: the checks, the counted order days (a list), the orders and
     the net amount up to the as-of date (these three NULL without ``orders``); see :func:`summarize`.
+    Without ``listed`` (files without an order id), the days are not listed but counted
+    (``day_lines``): :func:`_key_days` finds them.
     Unusable dates and amounts are NULL, so a check is ``count(*) - count(column)``. With
     ``usable``, only the lines the loader keeps (:data:`USABLE`) are summarised; without, a line
     whose amount is NULL but not its date would count (the summary checks first that there is
@@ -1229,12 +1288,12 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
     checks = f"""count(*) AS lines, count(*) - count(day) AS no_dates, count(*) - count(amount) AS no_amounts,
                  {odd} AS odd_amounts, min(day) {kept} AS min_day, max(day) {kept} AS max_day"""
     within = f"{USABLE} AND " if usable else ""
+    after = _counted_sql(window, usable)
     if window == "TRUE":  # every day: every line with a date (and an amount, with usable)
-        in_window, after = f"count(day) {kept} AS in_window, 0 AS after", USABLE if usable else "day IS NOT NULL"
+        in_window = f"count(day) {kept} AS in_window, 0 AS after"
     else:
         in_window = (f"count(*) FILTER ({within}{window}) AS in_window, "
                      f"count(*) FILTER ({within}NOT ({window})) AS after")
-        after = f"{within}{window}"
     if not orders:
         padded = "count(*) FILTER (padded_order)" if has_orders else "0"
         return f"""SELECT customer_id, {checks}, {padded} AS padded_orders, {in_window}, NULL::INTEGER[] AS days,
@@ -1242,8 +1301,9 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
                    FROM ({lines}) GROUP BY customer_id"""
     if not has_orders:
         # an order is the customer's lines of one day: counted when one line is not negative
-        return f"""SELECT customer_id, {checks}, 0 AS padded_orders, {in_window},
-                       list({EPOCH_DAY}) FILTER ({after} AND amount >= 0) AS days,
+        days = (f"list({EPOCH_DAY}) FILTER ({after} AND amount >= 0) AS days" if listed else
+                f"count(*) FILTER ({after} AND amount >= 0) AS day_lines")
+        return f"""SELECT customer_id, {checks}, 0 AS padded_orders, {in_window}, {days},
                        fsum(amount) FILTER ({after}) AS monetary, NULL::BIGINT AS orders
                    FROM ({lines}) GROUP BY customer_id"""
     # with an order id: collapse lines into orders first (day = the order's first line)
@@ -1259,6 +1319,15 @@ def _group_sql(source: Source, window: str, *, orders: bool = True, lines: str |
                          bool_or(amount >= 0) FILTER ({after}) AS counted
                      FROM ({lines}) GROUP BY customer_id, order_key)
                GROUP BY customer_id"""
+
+
+def _counted_sql(window: str, usable: bool) -> str:
+    """The lines a summary up to the as-of date (``window``) counts, less the lines to exclude
+    with ``usable`` (see :func:`_group_sql`): their amounts add up, and their days are order days
+    where the amount is not negative."""
+    if window == "TRUE":
+        return USABLE if usable else "day IS NOT NULL"
+    return f"{USABLE} AND {window}" if usable else window
 
 
 def _lines_sql(source: Source, extra: dict[str, str] | None = None, *, one_scan: bool = False,
@@ -1892,21 +1961,28 @@ def purchase_days(result: Result, customer_ids, *, after: date, end: date):
     return pd.Series(customer_ids).astype("string").map(days).fillna(0).to_numpy(dtype="float64")
 
 
-def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True) -> str:
+def _customer_sql(groups: str, *, keep_days: bool, gaps: bool = True, listed: bool = True) -> str:
     """Per customer, from the groups: the checks, and the definitions of :mod:`custlens.summary`
     that do not depend on the as-of date. The gaps between consecutive distinct order days are
-    the positive differences of the sorted days; money is rounded half-even to cents."""
+    the positive differences of the sorted days; money is rounded half-even to cents. Groups not
+    ``listed`` (see :func:`_group_sql`) leave the order days NULL, for :func:`_key_days`."""
+    if listed:
+        days = (f"coalesce(len(d), 0) > 0 AS counted, {EPOCH} + d[1] AS first_order, {EPOCH} + d[-1] AS last_order, "
+                "coalesce(orders, len(gaps) + 1) AS frequency")
+        median = "list_median(gaps)::DOUBLE" if gaps else "NULL::DOUBLE"
+        groups = f"""(SELECT *, list_filter(list_transform(d[2:], lambda x, i: x - d[i]), lambda g: g > 0) AS gaps
+                      FROM (SELECT *, list_sort(days) AS d FROM ({groups})))"""
+    else:
+        days = ("day_lines > 0 AS counted, NULL::DATE AS first_order, NULL::DATE AS last_order, "
+                "NULL::BIGINT AS frequency")
+        median, groups = "NULL::DOUBLE", f"({groups})"
     return f"""
         SELECT customer_id, lines, no_dates, no_amounts, padded_orders, odd_amounts,
                min_day, max_day,
                in_window, after, {_guest_sql('customer_id')} AS guest,
-               {_padded_sql('customer_id')} AS padded,
-               coalesce(len(d), 0) > 0 AS counted, {EPOCH} + d[1] AS first_order, {EPOCH} + d[-1] AS last_order,
-               coalesce(orders, len(gaps) + 1) AS frequency, {_cents('monetary')} AS monetary,
-               {'list_median(gaps)::DOUBLE' if gaps else 'NULL::DOUBLE'} AS median_gap_days
-               {_LIFECYCLE_GAPS if keep_days else ''}
-        FROM (SELECT *, list_filter(list_transform(d[2:], lambda x, i: x - d[i]), lambda g: g > 0) AS gaps
-              FROM (SELECT *, list_sort(days) AS d FROM ({groups})))"""
+               {_padded_sql('customer_id')} AS padded, {days}, {_cents('monetary')} AS monetary,
+               {median} AS median_gap_days {_LIFECYCLE_GAPS if keep_days else ''}
+        FROM {groups}"""
 
 
 #: what lifecycle stages need besides the median gap (custlens.lifecycle.expected_gaps): the last

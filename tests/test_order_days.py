@@ -1,0 +1,152 @@
+"""Order days from 64-bit keys in NumPy (custlens.order_days) and the DuckDB summary that uses them."""
+
+from __future__ import annotations
+
+import statistics
+from itertools import pairwise
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_engine import LINES, START, SUMMARY_COLUMNS, open_source, random_export
+
+from custlens import engine, order_days
+from custlens.io import LoadOptions, load_purchases
+from custlens.summary import customers
+
+PAIRS = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 40)), min_size=1, max_size=80)
+
+
+def by_hand(pairs) -> dict:
+    """customer -> (first day, last day, distinct days, median gap or None), from sorted sets."""
+    days: dict[int, set] = {}
+    for customer, day in pairs:
+        days.setdefault(customer, set()).add(day)
+    found = {}
+    for customer, own in days.items():
+        ordered = sorted(own)
+        gaps = [b - a for a, b in pairwise(ordered)]
+        found[customer] = (ordered[0], ordered[-1], len(ordered), statistics.median(gaps) if gaps else None)
+    return found
+
+
+@given(pairs=PAIRS, spare=st.integers(0, 20))
+def test_order_days_are_the_sorted_distinct_days_of_each_customer(pairs, spare):
+    span = max(day for _, day in pairs) + spare  # the days run from 0 to span
+    bits = order_days.day_bits(span)
+    keys = np.array([(c << bits) | d for c, d in pairs], dtype=np.uint64)
+    found = order_days.order_days(keys, bits)
+    expected = by_hand(pairs)
+    assert found.customer.tolist() == sorted(expected)
+    for i, customer in enumerate(found.customer.tolist()):
+        first, last, days, median = expected[customer]
+        assert (found.first[i], found.last[i], found.days[i]) == (first, last, days)
+        assert np.isnan(found.median_gap[i]) if median is None else found.median_gap[i] == median
+
+
+@pytest.mark.parametrize("span", [0, 1, 2, 3, 6, 7, 8, 1000, 213_503])
+def test_every_day_and_gap_is_below_the_mark_of_a_first_day(span):
+    bits = order_days.day_bits(span)
+    assert span < (1 << bits) - 1  # a gap is at most the span; the mark is 2**bits - 1
+    assert bits == 1 or span >= (1 << (bits - 1)) - 1  # and no bit more than that needs
+
+
+def test_a_customer_whose_gap_is_the_whole_span():
+    """Two days at 0 and the span: the gap equals the span, one below the first day's mark."""
+    bits = order_days.day_bits(7)
+    found = order_days.order_days(np.array([(5 << bits) | 7, 5 << bits, 5 << bits], dtype=np.uint64), bits)
+    assert (found.first.tolist(), found.last.tolist(), found.days.tolist(), found.median_gap.tolist()) == (
+        [0], [7], [2], [7.0])
+
+
+def fast_and_pandas(path, as_of):
+    """The DuckDB summary of ``path`` (no lifecycle gaps: the summary's own path) and pandas'."""
+    result = engine.summarize(open_source([path]), as_of)
+    return engine.to_pandas(result).customers, customers(load_purchases([str(path)])[0], as_of=as_of).customers
+
+
+def assert_summaries_equal(fast, expected):
+    assert list(fast.columns) == SUMMARY_COLUMNS
+    exact = [c for c in SUMMARY_COLUMNS if c not in ("monetary", "avg_order_value")]
+    pd.testing.assert_frame_equal(fast[exact], expected[exact])
+    for money in ("monetary", "avg_order_value"):
+        np.testing.assert_allclose(fast[money], expected[money], rtol=1e-9, atol=0)
+
+
+def summarise_random_parquet(tmp_path_factory, lines, as_of_day):
+    """(fast, pandas, whether the keys filled the days) for LINES as typed Parquet without order ids."""
+    as_of = None if as_of_day is None else (START + pd.Timedelta(days=as_of_day)).date()
+    _, path = random_export(tmp_path_factory.mktemp("keys"), lines, with_orders=False)
+    with mock.patch.object(engine, "_key_days", wraps=engine._key_days) as key_days:
+        try:
+            fast, expected = fast_and_pandas(path, as_of)
+        except engine.Unsupported as e:  # as in test_engine.test_random_exports_give_the_same_summary
+            assert "no row has a customer id" in str(e), e
+            return None
+        except Exception as e:  # noqa: BLE001 - pandas refuses too (no usable rows, nothing up to as-of)
+            with pytest.raises(type(e)):
+                customers(load_purchases([str(path)])[0], as_of=as_of)
+            return None
+    return fast, expected, key_days.called
+
+
+@given(lines=LINES, as_of_day=st.one_of(st.none(), st.integers(0, 45)))
+def test_random_parquet_exports_get_the_loader_s_order_days_from_keys(tmp_path_factory, lines, as_of_day):
+    found = summarise_random_parquet(tmp_path_factory, lines, as_of_day)
+    if found is not None:
+        fast, expected, keyed = found
+        assert keyed, "the summary of a Parquet file without order ids finds its days from keys"
+        assert_summaries_equal(fast, expected)
+
+
+@given(lines=LINES, as_of_day=st.one_of(st.none(), st.integers(0, 45)))
+def test_colliding_keys_fall_back_to_listed_days(tmp_path_factory, lines, as_of_day):
+    """With 62 bits for the day, a key keeps 2 bits of the hash: more than 4 customers collide,
+    and the days are listed in SQL instead, with the same summary."""
+    with mock.patch.object(order_days, "day_bits", return_value=62), \
+            mock.patch.object(engine, "_group_sql", wraps=engine._group_sql) as group_sql:
+        found = summarise_random_parquet(tmp_path_factory, lines, as_of_day)
+    if found is not None:
+        fast, expected, _ = found
+        assert_summaries_equal(fast, expected)
+        if len(fast) > 4:  # four values of the top bits for five customers or more: some collide
+            assert True in [call.kwargs.get("listed") for call in group_sql.call_args_list]
+
+
+def test_ten_customers_in_four_values_of_the_top_bits_list_their_days(tmp_path):
+    days = [0, 3, 10, 11, 30]
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(10) for _ in days],
+                          "order_date": [START + pd.Timedelta(days=d + i) for i in range(10) for d in days],
+                          "amount": 5.0})
+    frame.to_parquet(tmp_path / "lines.parquet", index=False)
+    with mock.patch.object(order_days, "day_bits", return_value=62), \
+            mock.patch.object(engine, "_group_sql", wraps=engine._group_sql) as group_sql:
+        fast, expected = fast_and_pandas(tmp_path / "lines.parquet", None)
+    assert [call.kwargs["listed"] for call in group_sql.call_args_list if "listed" in call.kwargs] == [False, True]
+    assert_summaries_equal(fast, expected)
+    assert fast["median_gap_days"].tolist() == [5.0] * 10  # gaps 3, 7, 1, 19
+
+
+def test_keys_are_used_where_they_fit_in_the_memory_limit(tmp_path):
+    frame = pd.DataFrame({"customer_id": ["A", "B", "A"], "amount": [1.0, 2.0, 3.0],
+                          "order_date": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-09"])})
+    frame.to_parquet(tmp_path / "lines.parquet", index=False)
+    summaries = []
+    for fits in (True, False):
+        source = engine.open_source([str(tmp_path / "lines.parquet")], LoadOptions(), memory_limit="1GB")
+        limit = engine._memory_limit(source.con)
+        source.lines = limit // engine.KEY_BYTES + (0 if fits else 1)  # as if it had that many lines
+        with mock.patch.object(engine, "_key_days", wraps=engine._key_days) as key_days:
+            summaries.append(engine.to_pandas(engine.summarize(source)).customers)
+        assert key_days.called == fits
+    pd.testing.assert_frame_equal(summaries[0], summaries[1])
+    assert summaries[0]["median_gap_days"].tolist()[0] == 8.0 and np.isnan(summaries[0]["median_gap_days"].tolist()[1])
+
+
+@pytest.mark.parametrize("limit, expected", [("1GB", 953.6 * 2**20), ("2GB", 1.8 * 2**30), ("512MB", 488.2 * 2**20)])
+def test_the_memory_limit_in_bytes(limit, expected):
+    con = engine.connect(limit)
+    assert engine._memory_limit(con) == pytest.approx(expected, rel=1e-3)
