@@ -150,3 +150,12 @@ def test_keys_are_used_where_they_fit_in_the_memory_limit(tmp_path):
 def test_the_memory_limit_in_bytes(limit, expected):
     con = engine.connect(limit)
     assert engine._memory_limit(con) == pytest.approx(expected, rel=1e-3)
+
+
+def test_without_gaps_the_median_gap_stays_empty(tmp_path):
+    """rfm and pareto do not show the median gap (gaps=False): it stays empty, the rest is the same."""
+    _, path = random_export(tmp_path, [("C1", 0, 5.0, ""), ("C1", 4, 5.0, ""), ("C1", 10, 5.0, ""), ("C2", 3, 1.0, "")],
+                            with_orders=False)
+    full, bare = (engine.to_pandas(engine.summarize(open_source([path]), gaps=gaps)).customers for gaps in (True, False))
+    assert full["median_gap_days"].tolist()[0] == 5.0 and bare["median_gap_days"].isna().all()
+    pd.testing.assert_frame_equal(full.drop(columns="median_gap_days"), bare.drop(columns="median_gap_days"))

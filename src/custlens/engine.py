@@ -826,6 +826,7 @@ def _key_days(source: Source, table: str, window: str, usable: bool, *, gaps: bo
     con.register("custlens_order_days", {"customer": days.customer, "first": days.first, "last": days.last,
                                          "orders": days.days, "median_gap": days.median_gap})
     try:
+        # NaN (one order day) is NULL as DuckDB reads NumPy, and here whatever it reads
         median = "CASE WHEN d.orders > 1 THEN d.median_gap END" if gaps else "NULL::DOUBLE"
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {table} AS
             SELECT g.* REPLACE ({_date(lowest)} + d.first::INTEGER AS first_order, {_date(lowest)} + d.last::INTEGER AS last_order,
