@@ -805,10 +805,10 @@ def _key_days(source: Source, table: str, window: str, usable: bool, *, gaps: bo
     """Fill the first and last order day, the orders and the median gap of ``table``'s customers
     (groups not listed: :func:`_group_sql`) from one 64-bit key per counted line: the top bits of
     DuckDB's hash of the customer id, then the day, sorted and read in NumPy
-    (:func:`custlens.order_days.order_days`). A second read of the files, but 0.35 s cheaper than
-    listing the days for 10 million lines of Parquet (bench/RESULTS.md, session 22). False, and
-    the table unchanged, when two customers' keys share their top bits (the caller lists the days
-    instead: a chance of about n² / 2^(65 - bits) for n customers, 10^-3 for 500,000 over 4 years)."""
+    (:func:`custlens.order_days.order_days`). A second read of the files, yet cheaper than listing
+    the days in SQL (bench/RESULTS.md, "Order days from keys"). False, and the table unchanged,
+    when two customers' keys share their top bits (the caller lists the days instead): a chance of
+    about n² / 2^(65 - bits) for n customers, 10^-5 for 500,000 over four years (bits = 11)."""
     from .order_days import day_bits, order_days
 
     con = source.con
