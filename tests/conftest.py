@@ -16,6 +16,16 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(autouse=True)
+def _order_days_from_keys(monkeypatch):
+    """The DuckDB summary of Parquet finds order days from keys from 2 million lines on
+    (engine.KEY_MIN_LINES): here on every file, so that every test of Parquet without order ids
+    checks that path (test_order_days checks the bound)."""
+    from custlens import engine
+
+    monkeypatch.setattr(engine, "KEY_MIN_LINES", 1)
+
+
+@pytest.fixture(autouse=True)
 def _no_color(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("CUSTLENS_DEBUG", raising=False)

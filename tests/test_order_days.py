@@ -130,18 +130,21 @@ def test_ten_customers_in_four_values_of_the_top_bits_list_their_days(tmp_path):
     assert fast["median_gap_days"].tolist() == [5.0] * 10  # gaps 3, 7, 1, 19
 
 
-def test_keys_are_used_where_they_fit_in_the_memory_limit(tmp_path):
+@pytest.mark.parametrize("lines, keys", [(lambda limit: 999, False), (lambda limit: 1000, True),
+                                         (lambda limit: limit, True), (lambda limit: limit + 1, False)])
+def test_keys_are_used_from_enough_lines_where_they_fit_in_the_memory_limit(tmp_path, monkeypatch, lines, keys):
+    """From KEY_MIN_LINES lines (here 1,000) up to the memory limit / KEY_BYTES; the same summary either way."""
+    monkeypatch.setattr(engine, "KEY_MIN_LINES", 1000)
     frame = pd.DataFrame({"customer_id": ["A", "B", "A"], "amount": [1.0, 2.0, 3.0],
                           "order_date": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-09"])})
     frame.to_parquet(tmp_path / "lines.parquet", index=False)
     summaries = []
-    for fits in (True, False):
+    for as_if, expected in ((lines, keys), (lambda limit: 999, False)):
         source = engine.open_source([str(tmp_path / "lines.parquet")], LoadOptions(), memory_limit="1GB")
-        limit = engine._memory_limit(source.con)
-        source.lines = limit // engine.KEY_BYTES + (0 if fits else 1)  # as if it had that many lines
+        source.lines = as_if(engine._memory_limit(source.con) // engine.KEY_BYTES)  # as if it had that many lines
         with mock.patch.object(engine, "_key_days", wraps=engine._key_days) as key_days:
             summaries.append(engine.to_pandas(engine.summarize(source)).customers)
-        assert key_days.called == fits
+        assert key_days.called == expected
     pd.testing.assert_frame_equal(summaries[0], summaries[1])
     assert summaries[0]["median_gap_days"].tolist()[0] == 8.0 and np.isnan(summaries[0]["median_gap_days"].tolist()[1])
 
