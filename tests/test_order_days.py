@@ -162,3 +162,42 @@ def test_without_gaps_the_median_gap_stays_empty(tmp_path):
     full, bare = (engine.to_pandas(engine.summarize(open_source([path]), gaps=gaps)).customers for gaps in (True, False))
     assert full["median_gap_days"].tolist()[0] == 5.0 and bare["median_gap_days"].isna().all()
     pd.testing.assert_frame_equal(full.drop(columns="median_gap_days"), bare.drop(columns="median_gap_days"))
+
+
+@pytest.mark.parametrize("zone, session", [("Pacific/Kiritimati", "Pacific/Pago_Pago"), ("Pacific/Pago_Pago", "Pacific/Kiritimati"),
+                                           ("+05:45", "UTC"), ("UTC", "Pacific/Kiritimati")])
+def test_instants_near_midnight_at_both_ends_of_the_files(tmp_path, zone, session):
+    """Keys read before the aggregate take their day range from the Parquet statistics of the
+    instants: the first and last lines' local days in the file's zone lie a day off their UTC
+    days, and off DuckDB's session zone; the summary is still the loader's."""
+    utc = pd.to_datetime(["2025-01-01 00:30", "2025-01-01 23:30", "2025-01-05 12:00", "2025-01-09 23:50",
+                          "2025-01-10 00:10", "2025-01-03 10:00"]).tz_localize("UTC")
+    frame = pd.DataFrame({"customer_id": ["A", "A", "A", "B", "B", "C"], "amount": [5.0, 5.0, 5.0, 2.0, 2.0, 1.0],
+                          "order_date": utc.tz_convert(zone)})
+    frame.to_parquet(tmp_path / "lines.parquet", index=False)
+    source = open_source([tmp_path / "lines.parquet"])
+    source.con.execute(f"SET TimeZone = '{session}'")
+    with mock.patch.object(engine, "_read_keys", wraps=engine._read_keys) as read_keys:
+        fast = engine.to_pandas(engine.summarize(source)).customers
+    assert read_keys.call_count == 1  # before the aggregate, and no second time
+    assert_summaries_equal(fast, customers(load_purchases([str(tmp_path / "lines.parquet")])[0]).customers)
+
+
+@pytest.mark.parametrize("end", ["lowest", "highest"])
+def test_keys_whose_days_do_not_cover_the_groups_are_read_again(tmp_path, end):
+    """Statistics that would miss a day (a range a day short at either end) leave the keys read
+    before the aggregate unused: they are read again over the groups' days."""
+    _, path = random_export(tmp_path, [("C1", 0, 5.0, ""), ("C1", 4, 5.0, ""), ("C1", 10, 5.0, ""), ("C2", 3, 1.0, ""),
+                                       ("C2", 10, 1.0, "")], with_orders=False)
+    start_keys = engine._start_keys
+
+    def short(*args, **kwargs):
+        keys = start_keys(*args, **kwargs)
+        setattr(keys, end, getattr(keys, end) + pd.Timedelta(days=1 if end == "lowest" else -1).to_pytimedelta())
+        return keys
+
+    with mock.patch.object(engine, "_start_keys", side_effect=short), \
+            mock.patch.object(engine, "_read_keys", wraps=engine._read_keys) as read_keys:
+        fast = engine.to_pandas(engine.summarize(open_source([path]))).customers
+    assert read_keys.call_count == 2
+    assert_summaries_equal(fast, customers(load_purchases([str(path)])[0]).customers)

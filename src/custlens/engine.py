@@ -40,7 +40,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from .errors import CustlensError, count
 from .io.options import LoadOptions
@@ -689,6 +689,8 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
                and source.format == "parquet" and KEY_MIN_LINES <= source.lines
                and source.lines * KEY_BYTES <= _memory_limit(con))
 
+    keys = _start_keys(source, window, progress) if by_keys else None
+
     def group(usable: bool, listed: bool = not by_keys) -> tuple[str, dict]:
         """The table of groups (see :func:`_group_sql`) and its checks, by name."""
         aggregation = _group_sql(source, window, orders=orders, lines=lines, usable=usable, listed=listed)
@@ -780,7 +782,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
             raise Unsupported("amounts in several currencies, and rows to exclude")
         if warning:
             source.warnings.append(warning)
-    if by_keys and not _key_days(source, table, window, usable, gaps=gaps, progress=progress):
+    if by_keys and not _key_days(source, table, window, usable, keys, gaps=gaps, progress=progress):
         group(usable, listed=True)  # two customers' keys collide
     as_of = as_of or last_day
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {_summary_sql(as_of, table)}")
@@ -807,14 +809,74 @@ KEY_MIN_LINES = 2_000_000
 KEY_BYTES = 25
 
 
-def _key_days(source: Source, table: str, window: str, usable: bool, *, gaps: bool, progress) -> bool:
+class _Keys:
+    """The order days of :func:`_key_days`, found in a thread from keys read before the summary's
+    aggregate (:func:`_start_keys`): NumPy works on one core while DuckDB aggregates on the others."""
+
+    def __init__(self, keys, lowest: date, highest: date, bits: int):
+        from .order_days import order_days
+
+        self.lowest, self.highest, self.bits, self._found = lowest, highest, bits, []
+
+        def work():
+            try:
+                self._found.append(order_days(keys, bits))
+            except BaseException as e:  # noqa: BLE001 - re-raised by days()
+                self._found.append(e)
+
+        self._thread = threading.Thread(target=work, daemon=True)
+        self._thread.start()
+
+    def days(self):
+        self._thread.join()
+        if isinstance(self._found[0], BaseException):
+            raise self._found[0]
+        return self._found[0]
+
+
+def _start_keys(source: Source, window: str, progress) -> _Keys | None:
+    """Read the keys of :func:`_key_days` before the aggregate, and find their order days in a
+    thread: for typed dates, whose range the Parquet statistics give (DuckDB's min and max of the
+    column, two days wider for the days of instants in a zone); None for others, or no keys. The
+    keys' lines do not depend on the lines to exclude (:func:`_counted_sql`: a counted amount is
+    a number, a counted day a day)."""
+    from .order_days import day_bits
+
+    if not source.typed_dates:
+        return None
+    con, column = source.con, source.column("order_date")
+    files = ", ".join(map(_literal, source.files))
+    low, high = con.execute(f"SELECT min({column}), max({column}) FROM read_parquet([{files}])").fetchall()[0]
+    if low is None:
+        return None
+    margin = timedelta(days=2 if source.date_zone else 0)  # a zone moves a day by one, DuckDB's own by one
+    lowest, highest = (d.date() if isinstance(d, datetime) else d for d in (low, high))
+    lowest, highest = lowest - margin, highest + margin
+    bits = day_bits((highest - lowest).days)
+    keys = _read_keys(source, window, False, lowest, bits, progress)
+    return _Keys(keys, lowest, highest, bits) if len(keys) else None
+
+
+def _read_keys(source: Source, window: str, usable: bool, lowest: date, bits: int, progress):
+    """One key per counted line, ``(hash(customer_id) >> bits << bits) | (day - lowest)``, as a
+    NumPy array of uint64 (see :func:`custlens.order_days.order_days`)."""
+    con = source.con
+    _run(con, f"""SELECT (hash(customer_id) >> {bits} << {bits}) | (day - {_date(lowest)})::UBIGINT AS key
+                  FROM ({_lines_sql(source)}) WHERE {_counted_sql(window, usable)} AND amount >= 0""", progress)
+    return con.fetchnumpy()["key"]
+
+
+def _key_days(source: Source, table: str, window: str, usable: bool, keys: _Keys | None, *, gaps: bool,
+              progress) -> bool:
     """Fill the first and last order day, the orders and the median gap of ``table``'s customers
     (groups not listed: :func:`_group_sql`) from one 64-bit key per counted line: the top bits of
     DuckDB's hash of the customer id, then the day, sorted and read in NumPy
-    (:func:`custlens.order_days.order_days`). A second read of the files, yet cheaper than listing
-    the days in SQL (bench/RESULTS.md, "Order days from keys"). False, and the table unchanged,
-    when two customers' keys share their top bits (the caller lists the days instead): a chance of
-    about n² / 2^(65 - bits) for n customers, 10^-5 for 500,000 over four years (bits = 11)."""
+    (:func:`custlens.order_days.order_days`); from ``keys`` where they were read before the
+    aggregate and their days cover the groups' (else read now). A second read of the files, yet
+    cheaper than listing the days in SQL (bench/RESULTS.md, "Order days from keys"). False, and
+    the table unchanged, when two customers' keys share their top bits (the caller lists the days
+    instead): a chance of about n² / 2^(65 - bits) for n customers, 10^-5 for 500,000 over four
+    years (bits = 11)."""
     from .order_days import day_bits, order_days
 
     con = source.con
@@ -822,11 +884,11 @@ def _key_days(source: Source, table: str, window: str, usable: bool, *, gaps: bo
         f"SELECT min(min_day), max(max_day), count(*) FILTER (counted) FROM {table}").fetchall()[0]
     if not counted:
         return True
-    bits = day_bits((highest - lowest).days)
-    customer = f"hash(customer_id) >> {bits}"
-    _run(con, f"""SELECT ({customer} << {bits}) | (day - {_date(lowest)})::UBIGINT AS key FROM ({_lines_sql(source)})
-                  WHERE {_counted_sql(window, usable)} AND amount >= 0""", progress)
-    days = order_days(con.fetchnumpy()["key"], bits)
+    if keys is not None and keys.lowest <= lowest and highest <= keys.highest:
+        days, lowest, bits = keys.days(), keys.lowest, keys.bits
+    else:  # text dates, or days beyond the statistics' (which would not fit in the keys' bits)
+        bits = day_bits((highest - lowest).days)
+        days = order_days(_read_keys(source, window, usable, lowest, bits, progress), bits)
     if len(days.customer) != counted:
         return False
     con.register("custlens_order_days", {"customer": days.customer, "first": days.first, "last": days.last,
@@ -967,7 +1029,6 @@ def _guess_sql_format(texts: list[str]) -> tuple[str | None, str | None]:
     format too (:data:`SURE_FORMATS`; for a pair, :func:`_check_date_order`), so 1C's
     ``03.09.2025 09:39:47`` (every line a distinct text, more than the loader's sample of 5,000)
     needs no --date-format."""
-    from datetime import datetime
 
     def reads(fmt: str, text: str) -> bool:
         try:
