@@ -849,7 +849,9 @@ def _start_keys(source: Source, window: str, progress) -> _Keys | None:
     low, high = con.execute(f"SELECT min({column}), max({column}) FROM read_parquet([{files}])").fetchall()[0]
     if low is None:
         return None
-    margin = timedelta(days=2 if source.date_zone else 0)  # a zone moves a day by one, DuckDB's own by one
+    # instants: the file's zone moves their local day up to one day off UTC's, and DuckDB gives min
+    # and max in its session's zone, up to one more
+    margin = timedelta(days=2 if source.date_zone else 0)
     lowest, highest = (d.date() if isinstance(d, datetime) else d for d in (low, high))
     lowest, highest = lowest - margin, highest + margin
     bits = day_bits((highest - lowest).days)
