@@ -1493,9 +1493,10 @@ def test_the_statements_after_the_summary_show_progress_too(monkeypatch):
 
     seen = []
 
-    def record(con, sql, *, label, delay=0.5):
+    def record(con, sql, *, label, delay=0.5, fetch=None):
         seen.append(label)
         con.execute(sql)
+        return None if fetch is None else fetch(con)
 
     monkeypatch.setattr(engine, "run_with_progress", record)
     periods = kpi.split_periods("2025-01-01", 90)
@@ -1530,6 +1531,22 @@ def test_progress_bar_on_a_terminal_only():
             "label='summarising big.parquet', delay=0)")
     seen = stderr_on_a_terminal(code)
     assert b"summarising big.parquet" in seen and b"%" in seen
+
+
+def test_progress_bar_over_rows_computed_as_they_are_fetched():
+    """A query whose rows DuckDB computes as they are fetched (the summary's keys): the fetch runs
+    under the bar, and its result comes back, on a terminal or not."""
+    import duckdb
+
+    sql = "SELECT i * 2 AS k FROM range(3000000) r(i)"
+    total = engine.run_with_progress(duckdb.connect(), sql, label="x", fetch=lambda con: con.fetchnumpy()["k"].sum())
+    assert total == 2 * sum(range(3000000))
+    code = ("import duckdb, sys; from custlens import engine; con = duckdb.connect(); "
+            "n = engine.run_with_progress(con, 'SELECT i * i AS k FROM range(150000000) r(i) WHERE i % 7 = 0', "
+            "label='summarising big.parquet: order days', delay=0, fetch=lambda con: len(con.fetchnumpy()['k'])); "
+            "print(n, file=sys.stderr)")
+    seen = stderr_on_a_terminal(code)
+    assert b"summarising big.parquet: order days" in seen and b"%" in seen and b"21428572" in seen
 
 
 def test_duckdb_draws_no_progress_bar_of_its_own():

@@ -861,11 +861,11 @@ def _start_keys(source: Source, window: str, progress) -> _Keys | None:
 
 def _read_keys(source: Source, window: str, usable: bool, lowest: date, bits: int, progress):
     """One key per counted line, ``(hash(customer_id) >> bits << bits) | (day - lowest)``, as a
-    NumPy array of uint64 (see :func:`custlens.order_days.order_days`)."""
-    con = source.con
-    _run(con, f"""SELECT (hash(customer_id) >> {bits} << {bits}) | (day - {_date(lowest)})::UBIGINT AS key
-                  FROM ({_lines_sql(source)}) WHERE {_counted_sql(window, usable)} AND amount >= 0""", progress)
-    return con.fetchnumpy()["key"]
+    NumPy array of uint64 (see :func:`custlens.order_days.order_days`); a bar of its own under the
+    summary's ``progress`` label."""
+    return _run(source.con, f"""SELECT (hash(customer_id) >> {bits} << {bits}) | (day - {_date(lowest)})::UBIGINT AS key
+                                FROM ({_lines_sql(source)}) WHERE {_counted_sql(window, usable)} AND amount >= 0""",
+                progress and f"{progress}: order days", fetch=lambda con: con.fetchnumpy()["key"])
 
 
 def _key_days(source: Source, table: str, window: str, usable: bool, keys: _Keys | None, *, gaps: bool,
@@ -2861,24 +2861,30 @@ def summary_at(result: Result, day, *, label: str | None = None):
         result.con.execute(f"DROP VIEW IF EXISTS {then.table}; DROP TABLE IF EXISTS {then.groups}")
 
 
-def _run(con, sql: str, label: str | None) -> None:
-    """Run a statement; with a ``label``, as :func:`run_with_progress`."""
+def _run(con, sql: str, label: str | None, fetch=None):
+    """Run a statement (and ``fetch``, see :func:`run_with_progress`); with a ``label``, as
+    :func:`run_with_progress`."""
     if label:
-        run_with_progress(con, sql, label=label)
-    else:
-        con.execute(sql)
+        return run_with_progress(con, sql, label=label, fetch=fetch)
+    con.execute(sql)
+    return None if fetch is None else fetch(con)
 
 
-def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5) -> None:
+def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5, fetch=None):
     """Run ``sql``; when stderr is a terminal and the query is still running after ``delay``
-    seconds, show a rich progress bar (DuckDB's own estimate) on stderr until it ends."""
+    seconds, show a rich progress bar (DuckDB's own estimate) on stderr until it ends. With
+    ``fetch`` (a function of the connection: a query whose rows DuckDB computes as they are
+    fetched), what it returns, fetched under the bar."""
     import sys
 
     failure: list[BaseException] = []
+    fetched: list = [None]
 
     def work():
         try:
             con.execute(sql)
+            if fetch is not None:
+                fetched[0] = fetch(con)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             failure.append(e)
 
@@ -2900,6 +2906,7 @@ def run_with_progress(con, sql: str, *, label: str, delay: float = 0.5) -> None:
                         bar.update(task, completed=done)
     if failure:
         raise failure[0]
+    return fetched[0]
 
 
 def _literal(text: str) -> str:
