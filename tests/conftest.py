@@ -25,6 +25,23 @@ def _order_days_from_keys(monkeypatch):
     monkeypatch.setattr(engine, "KEY_MIN_LINES", 1)
 
 
+@pytest.fixture
+def progress_labels(monkeypatch) -> list[str]:
+    """The labels the DuckDB engine's statements are run under (engine.run_with_progress, which
+    this records instead of drawing), in order."""
+    from custlens import engine
+
+    seen: list[str] = []
+
+    def record(con, sql, *, label, delay=0.5, fetch=None):
+        seen.append(label)
+        con.execute(sql)
+        return None if fetch is None else fetch(con)
+
+    monkeypatch.setattr(engine, "run_with_progress", record)
+    return seen
+
+
 @pytest.fixture(autouse=True)
 def _no_color(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")

@@ -1486,19 +1486,12 @@ def test_kpi_groups_by_a_typed_column(tmp_path, dtype, label_ok):
         assert names == sorted(expected.unique()) == ["(empty)", "-2", "10"]
 
 
-def test_the_statements_after_the_summary_show_progress_too(monkeypatch):
+def test_the_statements_after_the_summary_show_progress_too(progress_labels):
     """A summary run with a progress display (as the CLI runs it) runs kpi's and cohorts' long
     statements through run_with_progress too, each with its own label; without one, none does."""
     from custlens import kpi
 
-    seen = []
-
-    def record(con, sql, *, label, delay=0.5, fetch=None):
-        seen.append(label)
-        con.execute(sql)
-        return None if fetch is None else fetch(con)
-
-    monkeypatch.setattr(engine, "run_with_progress", record)
+    seen = progress_labels
     periods = kpi.split_periods("2025-01-01", 90)
     shown = engine.summarize(engine.open_source([str(PURCHASES)], LoadOptions()), None, orders=False,
                              progress="summarising")

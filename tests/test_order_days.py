@@ -205,18 +205,10 @@ def test_keys_whose_days_do_not_cover_the_groups_are_read_again(tmp_path, end):
     assert_summaries_equal(fast, customers(load_purchases([str(path)])[0]).customers)
 
 
-def test_the_keys_are_read_under_a_bar_of_their_own(tmp_path, monkeypatch):
+def test_the_keys_are_read_under_a_bar_of_their_own(tmp_path, progress_labels):
     """With a progress label (as the CLI summarises), the keys' statement runs through
     run_with_progress under "<label>: order days", before the summary's own."""
     _, path = random_export(tmp_path, [("C1", 0, 5.0, ""), ("C1", 4, 5.0, ""), ("C2", 3, 1.0, "")], with_orders=False)
-    seen = []
-
-    def record(con, sql, *, label, delay=0.5, fetch=None):
-        seen.append(label)
-        con.execute(sql)
-        return None if fetch is None else fetch(con)
-
-    monkeypatch.setattr(engine, "run_with_progress", record)
     fast = engine.to_pandas(engine.summarize(open_source([path]), progress="summarising lines.parquet")).customers
-    assert seen == ["summarising lines.parquet: order days", "summarising lines.parquet"]
+    assert progress_labels == ["summarising lines.parquet: order days", "summarising lines.parquet"]
     assert fast["frequency"].tolist() == [2, 1] and fast["median_gap_days"].tolist()[0] == 4.0
