@@ -1,8 +1,9 @@
 """Each customer's order days from one 64-bit key per counted line, in NumPy.
 
-The DuckDB engine's summary of a Parquet input gets its order days this way (engine._key_days):
-a key is ``(customer << day_bits) | day``, where ``customer`` is the top bits of DuckDB's hash of
-the customer id and ``day`` the days since the first order day of the files. Sorting the keys
+The DuckDB engine's summary of a Parquet input gets its order days this way (engine._key_days,
+in a thread beside DuckDB's aggregate): a key is ``(customer << day_bits) | day``, where
+``customer`` is the top bits of DuckDB's hash of the customer id and ``day`` the days since the
+first day of the files' dates (their Parquet statistics, or the summary's groups). Sorting the keys
 sorts the lines by customer, then day; what :mod:`custlens.summary` defines follows from one pass:
 
 - distinct days: the keys that differ from the key before them;
