@@ -782,7 +782,7 @@ def _summarize(source: Source, as_of, *, progress, keep_days: bool, strict: bool
             raise Unsupported("amounts in several currencies, and rows to exclude")
         if warning:
             source.warnings.append(warning)
-    if by_keys and not _key_days(source, table, window, usable, keys, gaps=gaps, progress=progress):
+    if by_keys and not _key_days(source, table, window, keys, gaps=gaps, progress=progress):
         group(usable, listed=True)  # two customers' keys collide
     as_of = as_of or last_day
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {_summary_sql(as_of, table)}")
@@ -837,9 +837,7 @@ class _Keys:
 def _start_keys(source: Source, window: str, progress) -> _Keys | None:
     """Read the keys of :func:`_key_days` before the aggregate, and find their order days in a
     thread: for typed dates, whose range the Parquet statistics give (DuckDB's min and max of the
-    column, two days wider for the days of instants in a zone); None for others, or no keys. The
-    keys' lines do not depend on the lines to exclude (:func:`_counted_sql`: a counted amount is
-    a number, a counted day a day)."""
+    column, two days wider for the days of instants in a zone); None for others, or no keys."""
     from .order_days import day_bits
 
     if not source.typed_dates:
@@ -855,21 +853,22 @@ def _start_keys(source: Source, window: str, progress) -> _Keys | None:
     lowest, highest = (d.date() if isinstance(d, datetime) else d for d in (low, high))
     lowest, highest = lowest - margin, highest + margin
     bits = day_bits((highest - lowest).days)
-    keys = _read_keys(source, window, False, lowest, bits, progress)
+    keys = _read_keys(source, window, lowest, bits, progress)
     return _Keys(keys, lowest, highest, bits) if len(keys) else None
 
 
-def _read_keys(source: Source, window: str, usable: bool, lowest: date, bits: int, progress):
+def _read_keys(source: Source, window: str, lowest: date, bits: int, progress):
     """One key per counted line, ``(hash(customer_id) >> bits << bits) | (day - lowest)``, as a
     NumPy array of uint64 (see :func:`custlens.order_days.order_days`); a bar of its own under the
-    summary's ``progress`` label."""
+    summary's ``progress`` label. The lines do not depend on the lines to exclude (``usable`` in
+    :func:`_counted_sql`): a line with an amount not below 0 has an amount, one up to the as-of
+    date a day, so the keys can be read before the summary knows them."""
     return _run(source.con, f"""SELECT (hash(customer_id) >> {bits} << {bits}) | (day - {_date(lowest)})::UBIGINT AS key
-                                FROM ({_lines_sql(source)}) WHERE {_counted_sql(window, usable)} AND amount >= 0""",
+                                FROM ({_lines_sql(source)}) WHERE {_counted_sql(window, False)} AND amount >= 0""",
                 progress and f"{progress}: order days", fetch=lambda con: con.fetchnumpy()["key"])
 
 
-def _key_days(source: Source, table: str, window: str, usable: bool, keys: _Keys | None, *, gaps: bool,
-              progress) -> bool:
+def _key_days(source: Source, table: str, window: str, keys: _Keys | None, *, gaps: bool, progress) -> bool:
     """Fill the first and last order day, the orders and the median gap of ``table``'s customers
     (groups not listed: :func:`_group_sql`) from one 64-bit key per counted line: the top bits of
     DuckDB's hash of the customer id, then the day, sorted and read in NumPy
@@ -890,7 +889,7 @@ def _key_days(source: Source, table: str, window: str, usable: bool, keys: _Keys
         days, lowest, bits = keys.days(), keys.lowest, keys.bits
     else:  # text dates, or days beyond the statistics' (which would not fit in the keys' bits)
         bits = day_bits((highest - lowest).days)
-        days = order_days(_read_keys(source, window, usable, lowest, bits, progress), bits)
+        days = order_days(_read_keys(source, window, lowest, bits, progress), bits)
     if len(days.customer) != counted:
         return False
     con.register("custlens_order_days", {"customer": days.customer, "first": days.first, "last": days.last,
